@@ -1,0 +1,5 @@
+import sys
+
+from gstsn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real CASIA-B copy beside the checkout (skipped cleanly when absent), deterministic torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_NPZ = Path(os.environ.get("GSTSN_CASIA_B_NPZ", REPO_ROOT.parent / "shared/data/casia-b/casia-b-sil-64x44.npz"))
+
+
+@pytest.fixture(scope="session")
+def real_npz() -> Path:
+    """Path of the compact real CASIA-B npz; the test is skipped with the reason when it is absent."""
+    if not REAL_NPZ.is_file():
+        pytest.skip(f"real CASIA-B copy not found at {REAL_NPZ} (set GSTSN_CASIA_B_NPZ to point at it)")
+    return REAL_NPZ
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    has_cuda = torch.cuda.is_available()
+    for item in items:
+        if "real_data" in item.keywords:
+            item.add_marker(pytest.mark.usefixtures("real_npz"))
+        if "cuda" in item.keywords and not has_cuda:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA device; none is available"))
