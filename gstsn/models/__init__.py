@@ -1,1 +1,36 @@
+"""The GaitSet / GSTSN model family: ``build_model(cfg)`` and input preparation.
 
+``ModelConfig.temporal`` picks the member: False is GaitSet exactly, True is GSTSN (our reading of the paper).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gstsn.config import InputConfig, ModelConfig
+from gstsn.models.gstsn import GSTSN
+
+MODELS = {"gaitset": False, "gstsn": True}  # model name -> value of ModelConfig.temporal
+
+
+def build_model(cfg: ModelConfig) -> GSTSN:
+    """Build the family member described by ``cfg`` (weights on the CPU, in fp32)."""
+    return GSTSN(cfg)
+
+
+def prepare_frames(frames: torch.Tensor, input_cfg: InputConfig) -> torch.Tensor:
+    """uint8 silhouettes in {0, 1} ``(..., H, W)`` → float32 in [0, 1] ``(..., H/k, W/k)`` (average-pooled by k)."""
+    if frames.shape[-2:] != (input_cfg.height, input_cfg.width):
+        raise ValueError(
+            f"frames are {tuple(frames.shape[-2:])} but the input config expects {(input_cfg.height, input_cfg.width)}"
+        )
+    x = frames.to(torch.float32)
+    k = input_cfg.downsample
+    if k > 1:
+        lead = x.shape[:-2]
+        x = F.avg_pool2d(x.reshape(-1, 1, *x.shape[-2:]), k).reshape(*lead, *input_cfg.model_hw)
+    return x
+
+
+__all__ = ["GSTSN", "MODELS", "build_model", "prepare_frames"]

@@ -1,0 +1,130 @@
+"""Building blocks shared by GaitSet and GSTSN.
+
+Shapes use: ``n`` sequences, ``T`` frames of all sequences packed back to back (``T = sum(seq_lens)``), ``s`` frames of
+one sequence, ``c`` channels, ``h``×``w`` feature-map size, ``p`` parts, ``d`` embedding size.
+
+Variable-length batches never use fake padded frames inside a statistic: the frame-level trunk runs on packed frames,
+and every reduction over frames (set pooling, the LSTM, temporal pooling) sees each sequence's own frames only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LEAKY_SLOPE = 0.01
+
+
+class ConvLReLU(nn.Module):
+    """``Conv2d(bias=False)`` with "same" padding followed by leaky ReLU (slope 0.01); GaitSet's only conv block.
+
+    In ``x: (B, c_in, h, w)`` → out ``(B, c_out, h, w)``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.conv(x), LEAKY_SLOPE, inplace=True)
+
+
+def frames_to_sequences(x: torch.Tensor, seq_lens: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """View packed frame features ``(T, *f)`` as ``(n, s_max, *f)``.
+
+    Equal lengths cost nothing (a view) and return ``mask=None``. Unequal lengths are padded; the boolean
+    ``mask (n, s_max)`` is True on real frames. Callers must make padded entries neutral for their reduction.
+    """
+    n = len(seq_lens)
+    if n and all(length == seq_lens[0] for length in seq_lens):
+        return x.view(n, seq_lens[0], *x.shape[1:]), None
+    padded = nn.utils.rnn.pad_sequence(list(torch.split(x, seq_lens)), batch_first=True)
+    lens = torch.tensor(seq_lens, device=x.device)
+    mask = torch.arange(padded.shape[1], device=x.device)[None, :] < lens[:, None]
+    return padded, mask
+
+
+def masked_max_over_frames(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Max over axis 1 of ``(n, s, *f)``; entries where ``mask (n, s)`` is False never win."""
+    if mask is not None:
+        fill = torch.finfo(x.dtype).min
+        shape = mask.shape + (1,) * (x.dim() - 2)
+        x = x.masked_fill(~mask.view(shape), fill)
+    return x.amax(dim=1)
+
+
+def set_pooling(frames: torch.Tensor, seq_lens: list[int]) -> torch.Tensor:
+    """Set Pooling (SP): max over each sequence's own frames. ``(T, c, h, w)`` → ``(n, c, h, w)``."""
+    seqs, mask = frames_to_sequences(frames, seq_lens)
+    return masked_max_over_frames(seqs, mask)
+
+
+class HorizontalPyramidPooling(nn.Module):
+    """HPM pooling: split the height into ``b`` strips for each bin count and pool each strip by ``mean + max``.
+
+    In ``x: (n, c, h, w)`` (use ``w = 1`` for a row profile) → out ``(n, c, sum(bins))``. Each bin count must divide ``h``
+    so that every strip holds whole rows.
+    """
+
+    def __init__(self, bins: tuple[int, ...]) -> None:
+        super().__init__()
+        self.bins = tuple(bins)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, _ = x.shape
+        strips = []
+        for b in self.bins:
+            if h % b:
+                raise ValueError(
+                    f"HPM bin count {b} does not divide the feature-map height {h}; choose hpm_bins that divide {h} "
+                    "(the map height is the input height / 4)"
+                )
+            z = x.reshape(n, c, b, -1)
+            strips.append(z.mean(-1) + z.amax(-1))
+        return torch.cat(strips, dim=-1)
+
+
+class SeparateFC(nn.Module):
+    """A separate fully connected map per part, as one ``(p, c, d)`` parameter applied by batched matmul.
+
+    Initialised with ``xavier_uniform_`` on the 3-D parameter, exactly as GaitSet's ``fc_bin``.
+    In ``x: (n, c, p)`` → out ``(n, p, d)``.
+    """
+
+    def __init__(self, parts: int, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(parts, c_in, c_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (p, n, c) @ (p, c, d) -> (p, n, d)
+        out = torch.bmm(x.permute(2, 0, 1), self.weight.to(x.dtype))
+        return out.permute(1, 0, 2).contiguous()
+
+
+def median_over_last(x: torch.Tensor) -> torch.Tensor:
+    """The median over the last axis, as ``numpy.median``: the mean of the two middle values for an even count."""
+    w = x.shape[-1]
+    if w % 2:
+        return x.median(dim=-1).values
+    ordered = x.sort(dim=-1).values
+    return 0.5 * (ordered[..., w // 2 - 1] + ordered[..., w // 2])
+
+
+IDR_FUNCTIONS = {
+    "median": median_over_last,
+    "max": lambda x: x.amax(dim=-1),
+    "min": lambda x: x.amin(dim=-1),
+    "mean": lambda x: x.mean(dim=-1),
+}
+
+
+def image_dimensionality_reduction(x: torch.Tensor, terms: tuple[str, ...]) -> torch.Tensor:
+    """IDR (our reading of the GSTSN paper): reduce the width of each frame map by a statistic or a sum of several.
+
+    In ``x: (T, c, h, w)`` → out ``(T, c, h)``.
+    """
+    out = IDR_FUNCTIONS[terms[0]](x)
+    for term in terms[1:]:
+        out = out + IDR_FUNCTIONS[term](x)
+    return out
