@@ -63,8 +63,8 @@ def set_pooling(frames: torch.Tensor, seq_lens: list[int]) -> torch.Tensor:
 class HorizontalPyramidPooling(nn.Module):
     """HPM pooling: split the height into ``b`` strips for each bin count and pool each strip by ``mean + max``.
 
-    In ``x: (n, c, h, w)`` (use ``w = 1`` for a row profile) → out ``(n, c, sum(bins))``. Each bin count must divide ``h``
-    so that every strip holds whole rows.
+    In ``x: (n, c, h, w)`` (use ``w = 1`` for a row profile) → out ``(n, c, sum(bins))``. Each bin count must divide
+    ``h`` so that every strip holds whole rows.
     """
 
     def __init__(self, bins: tuple[int, ...]) -> None:
