@@ -185,3 +185,295 @@ __all__ = [
     "config_to_dict",
     "parse_idr_stat",
 ]
+
+
+# ======================================================================================================================
+# Run configuration: data, training, evaluation, the composed RunConfig and the named profiles.
+# (Owned by the training area; ModelConfig and InputConfig above are the models area's.)
+# ======================================================================================================================
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        _fail(owner, name, value, f"an integer ≥ {minimum}")
+
+
+def _check_positive_float(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) < float("inf")):
+        _fail(owner, name, value, "a finite number > 0")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the silhouettes come from.
+
+    - ``source``: a data spec understood by ``gstsn.data.open_dataset`` (``synth`` = the procedural CASIA-B-like
+      generator; or a cache directory / the real CASIA-B npz). On the command line: ``--data``.
+    - ``split``: ``LT`` / ``MT`` / ``ST`` or a path to a split JSON (``TRAIN_SET`` / ``TEST_SET``).
+    """
+
+    source: str = "synth"
+    split: str = "LT"
+
+    def __post_init__(self) -> None:
+        for name in ("source", "split"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v.strip():
+                _fail("DataConfig", name, v, "a non-empty string")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop: batch-all triplet loss (BA+), Adam, P×K batches.
+
+    - ``input_type``: frame sampling, ``set`` (random unordered frames, GaitSet) or ``sequence`` (a contiguous ordered
+      clip, looped when short).
+    - ``batch_p`` × ``batch_k``: subjects per batch × sequences per subject; ``frames``: frames per sequence.
+    - ``iterations``: optimizer steps in total (a resumed run continues up to this number).
+    - ``lr``: Adam learning rate (constant, no schedule); ``margin``: BA+ margin.
+    - ``amp``: bf16 autocast on CUDA (ignored on the CPU, which always runs fp32).
+    - ``log_every``: one CSV row every this many iterations (every iteration's loss is still checked for NaN/inf).
+    - ``checkpoint_every``: write a checkpoint every this many iterations (and at the end); ``keep_checkpoints``: how
+      many of the newest to keep.
+    - ``eval_every``: evaluate rank-1 on the test subjects every this many iterations (0 = only at the end), for
+      time-to-accuracy curves.
+    - ``prefetch``: batches drawn ahead by a background thread (0 = draw in the training thread).
+    """
+
+    input_type: str = "set"
+    batch_p: int = 8
+    batch_k: int = 16
+    frames: int = 30
+    iterations: int = 80_000
+    lr: float = 1e-4
+    margin: float = 0.2
+    amp: bool = True
+    log_every: int = 10
+    checkpoint_every: int = 1_000
+    keep_checkpoints: int = 2
+    eval_every: int = 0
+    prefetch: int = 2
+
+    def __post_init__(self) -> None:
+        if self.input_type not in INPUT_TYPES:
+            _fail("TrainConfig", "input_type", self.input_type, f"one of {INPUT_TYPES}")
+        _check_int("TrainConfig", "batch_p", self.batch_p, 2)  # BA+ needs negatives
+        _check_int("TrainConfig", "batch_k", self.batch_k, 2)  # and positives
+        for name in ("frames", "iterations", "log_every", "checkpoint_every", "keep_checkpoints"):
+            _check_int("TrainConfig", name, getattr(self, name), 1)
+        for name in ("eval_every", "prefetch"):
+            _check_int("TrainConfig", name, getattr(self, name), 0)
+        _check_positive_float("TrainConfig", "lr", self.lr)
+        _check_positive_float("TrainConfig", "margin", self.margin)
+        object.__setattr__(self, "lr", float(self.lr))
+        object.__setattr__(self, "margin", float(self.margin))
+        if not isinstance(self.amp, bool):
+            _fail("TrainConfig", "amp", self.amp, "true or false")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Test-time embedding and the rank-1 protocol.
+
+    - ``distance``: ``per_part`` (OpenGait, the default) or ``flat`` (GaitSet's original code).
+    - ``max_test_frames``: cap on the frames embedded per test sequence (a centred contiguous clip, in order);
+      ``None`` = every frame (the protocol). CPU profiles cap it to budget the evaluation.
+    - ``eval_batch_frames``: frames per embedding forward (whole sequences are packed up to this budget; results do not
+      depend on it).
+    """
+
+    distance: str = "per_part"
+    max_test_frames: int | None = None
+    eval_batch_frames: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.distance not in DISTANCES:
+            _fail("EvalConfig", "distance", self.distance, f"one of {DISTANCES}")
+        if self.max_test_frames is not None:
+            _check_int("EvalConfig", "max_test_frames", self.max_test_frames, 1)
+        _check_int("EvalConfig", "eval_batch_frames", self.eval_batch_frames, 1)
+
+
+def trunk_output_height(input_cfg: InputConfig) -> int:
+    """Height of the final feature map: the model input height after the trunk's two 2×2 max-pools."""
+    return input_cfg.model_hw[0] // 4
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: every sub-config plus the seed. Its :func:`config_hash` identifies the run.
+
+    Field names are unique across the sub-configs, so a flat ``name=value`` override (CLI, ablation TOML,
+    :func:`resolve_profile`) reaches exactly one field.
+    """
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    input: InputConfig = dataclasses.field(default_factory=InputConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, cls in RUN_SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                _fail("RunConfig", name, getattr(self, name), f"a {cls.__name__}")
+        _check_int("RunConfig", "seed", self.seed, 0)
+        h, w = self.input.model_hw
+        if h < 4 or w < 4:
+            allowed = f"a factor leaving at least 4×4 pixels, got {h}×{w}"
+            _fail("InputConfig", "downsample", self.input.downsample, allowed)
+        final_h = trunk_output_height(self.input)
+        bad = [b for b in self.model.hpm_bins if final_h % b]
+        if bad:
+            _fail(
+                "ModelConfig",
+                "hpm_bins",
+                self.model.hpm_bins,
+                f"bins dividing the final feature-map height {final_h} (input {h}×{w} after two 2×2 pools); "
+                f"not dividing: {bad}",
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> RunConfig:
+        """Inverse of :func:`config_to_dict` (unknown keys are rejected, naming the valid ones)."""
+        names = list(RUN_SECTIONS) + ["seed"]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            loc = f" in {where}" if where else ""
+            raise ConfigError(f"unknown key(s) {unknown}{loc} for RunConfig; valid keys: {names}")
+        parts = {
+            name: config_from_dict(sub, data[name], f"{where}.{name}" if where else name)
+            for name, sub in RUN_SECTIONS.items()
+            if name in data
+        }
+        return cls(**parts, **({"seed": data["seed"]} if "seed" in data else {}))
+
+    def flat(self) -> dict[str, Any]:
+        """Every field by its own name (``temporal``, ``input_type``, ``lr``, ..., ``seed``): results-row columns."""
+        out: dict[str, Any] = {}
+        for name in RUN_SECTIONS:
+            out.update(config_to_dict(getattr(self, name)))
+        out["seed"] = self.seed
+        return out
+
+
+RUN_SECTIONS: dict[str, type] = {
+    "model": ModelConfig,
+    "input": InputConfig,
+    "data": DataConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+}
+
+
+def _field_owners() -> dict[str, str]:
+    owners: dict[str, str] = {}
+    for section, cls in RUN_SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            if f.name in owners or f.name == "seed":
+                raise RuntimeError(f"config field name {f.name!r} is declared twice ({owners.get(f.name)}, {section})")
+            owners[f.name] = section
+    return owners
+
+
+FIELD_SECTIONS: dict[str, str] = _field_owners()  # field name -> RunConfig section ("seed" is RunConfig's own)
+
+FIELD_LABELS.update(
+    {
+        "source": "data source",
+        "split": "split",
+        "batch_p": "subjects per batch (P)",
+        "batch_k": "sequences per subject (K)",
+        "frames": "frames per training sequence",
+        "iterations": "iterations",
+        "lr": "learning rate",
+        "margin": "triplet margin",
+        "distance": "distance",
+        "max_test_frames": "test frames per sequence (cap)",
+        "downsample": "input downsampling",
+        "seed": "seed",
+    }
+)
+
+# The named profiles: overrides of the paper-scale defaults, in one place.
+# - smoke: a whole train + eval in seconds on the CPU, for tests. Tiny widths (4, 8, 16), input 4×-downsampled
+#   (64×44 → 16×11, final map 4×2), HPM bins 1/2 (3 parts per map), P×K 4×4 × 8 frames, 20 iterations.
+# - quick: CPU-feasible, the full structure at reduced scale, as the spec's CPU reference: widths (16, 32, 64), input
+#   2×2-average-pooled to 32×22, HPM bins 1/2/4/8 (30 parts GaitSet, 45 GSTSN), P×K 8×8 × 16 frames, Adam 1e-3 (a
+#   few hundred iterations at 1e-4 barely move), 400 iterations; test sequences capped to a centred clip of 40 frames.
+#   Minutes per run on 2 cores. What it changes against the paper: widths, input size, bins, batch, frames, lr,
+#   iterations, test frames (the structure and the loss are the paper's).
+# - paper: the spec's scale, i.e. the dataclass defaults: 64×44, (32, 64, 128), bins 1/2/4/8/16, P×K 8×16 × 30
+#   frames, Adam 1e-4, 80,000 iterations, every test frame. For a GPU.
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "channels": (4, 8, 16),
+        "hpm_bins": (1, 2),
+        "embed_dim": 16,
+        "downsample": 4,
+        "batch_p": 4,
+        "batch_k": 4,
+        "frames": 8,
+        "iterations": 20,
+        "lr": 1e-3,
+        "log_every": 1,
+        "checkpoint_every": 10,
+        "prefetch": 0,
+        "max_test_frames": 16,
+        "eval_batch_frames": 512,
+    },
+    "quick": {
+        "channels": (16, 32, 64),
+        "hpm_bins": (1, 2, 4, 8),
+        "downsample": 2,
+        "batch_p": 8,
+        "batch_k": 8,
+        "frames": 16,
+        "iterations": 400,
+        "lr": 1e-3,
+        "log_every": 5,
+        "checkpoint_every": 100,
+        "prefetch": 1,
+        "max_test_frames": 40,
+        "eval_batch_frames": 1024,
+    },
+    "paper": {},
+}
+
+
+def resolve_profile(name: str, **overrides: Any) -> RunConfig:
+    """The :class:`RunConfig` of profile ``name`` with flat ``field=value`` overrides applied (``None`` = keep).
+
+    Raises :class:`ConfigError` naming an unknown profile or field (with the valid names) or an invalid value.
+    """
+    if name not in PROFILES:
+        raise ConfigError(f"profile = {name!r} is invalid; expected one of {tuple(PROFILES)}")
+    values = {**PROFILES[name], **{k: v for k, v in overrides.items() if v is not None}}
+    unknown = sorted(k for k in values if k not in FIELD_SECTIONS and k != "seed")
+    if unknown:
+        raise ConfigError(f"unknown field(s) {unknown}; valid fields: {sorted([*FIELD_SECTIONS, 'seed'])}")
+    sections: dict[str, dict[str, Any]] = {s: {} for s in RUN_SECTIONS}
+    for key, value in values.items():
+        if key != "seed":
+            sections[FIELD_SECTIONS[key]][key] = tuple(value) if isinstance(value, list) else value
+    return RunConfig(
+        **{s: RUN_SECTIONS[s](**kw) for s, kw in sections.items()},
+        seed=values.get("seed", 0),
+    )
+
+
+__all__ += [
+    "DEVICE_CHOICES",
+    "DataConfig",
+    "EvalConfig",
+    "FIELD_SECTIONS",
+    "PROFILES",
+    "RUN_SECTIONS",
+    "RunConfig",
+    "TrainConfig",
+    "resolve_profile",
+    "trunk_output_height",
+]
