@@ -1,0 +1,58 @@
+"""Sessions: `nox -s tests` (default), `lint`, `demo` (the main end-to-end job on embedded synthetic data), `bench`.
+
+Every session installs the CPU build of torch first (`torch==2.13.0`, a local wheel on the project's machines) so that
+no multi-GB CUDA build is ever downloaded on a CPU machine: pip finds it through PIP_FIND_LINKS, uv through
+UV_FIND_LINKS, which we set from PIP_FIND_LINKS when that variable is set. On CI the torch build is asserted to be CPU.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint"]
+
+TORCH = os.environ.get("GSTSN_TORCH", "torch==2.13.0")
+PYTHON = "3.11"
+
+
+def install_project(session: nox.Session, *extras: str) -> None:
+    """Install torch (CPU build on CPU machines) first, then the project with ``extras``."""
+    if os.environ.get("PIP_FIND_LINKS") and not os.environ.get("UV_FIND_LINKS"):
+        session.env["UV_FIND_LINKS"] = os.environ["PIP_FIND_LINKS"]
+    session.install(TORCH)
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+    if os.environ.get("CI"):
+        session.run(
+            "python",
+            "-c",
+            "import torch, sys; print('torch', torch.__version__, 'cuda', torch.version.cuda); "
+            "sys.exit('CI must run the CPU build of torch' if torch.version.cuda is not None else 0)",
+        )
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Fast unit tests (slow and data-bound tests are marked; pass `-- -m slow` or `-- -m real_data` to run them)."""
+    install_project(session, "test")
+    args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile"]
+    session.run("pytest", *args)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", "gstsn", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "gstsn", "tests", "bench", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Inference speed of GaitSet and GSTSN as a fraction of a same-run fp32 matmul (not a test)."""
+    install_project(session)
+    session.run("python", "bench/bench_inference.py", *session.posargs)
