@@ -1,0 +1,101 @@
+"""Checkpoints: written atomically (temp file in the same folder + ``os.replace``), read with ``weights_only=True``.
+
+A run directory keeps its checkpoints as ``checkpoints/ckpt-0001000.pt`` (the iteration, zero-padded); the newest is
+the one with the highest iteration. A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (no
+pickled objects), so ``torch.load(weights_only=True)`` reads it without running code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_FORMAT = 1
+_NAME = re.compile(r"^ckpt-(\d{7,})\.pt$")
+REQUIRED_KEYS = ("format", "iteration", "config", "model", "optimizer", "sampler", "np_rng", "torch_rng")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable or not one of ours; the message names the file and the problem."""
+
+
+def checkpoint_path(directory: Path, iteration: int) -> Path:
+    return Path(directory) / f"ckpt-{iteration:07d}.pt"
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """``(iteration, path)`` of every checkpoint in ``directory``, oldest first (none if it does not exist)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    return sorted(found)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    found = list_checkpoints(directory)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(payload: dict[str, Any], directory: Path, keep: int = 2) -> Path:
+    """Write ``payload`` as the checkpoint of ``payload["iteration"]``; keep only the ``keep`` newest checkpoints.
+
+    The file appears complete or not at all: it is written to a temp file in the same folder, flushed to disk and
+    renamed over the final name.
+    """
+    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    if missing:
+        raise CheckpointError(f"checkpoint payload lacks key(s) {missing}; required: {list(REQUIRED_KEYS)}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = checkpoint_path(directory, int(payload["iteration"]))
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    for _, old in list_checkpoints(directory)[:-keep]:
+        old.unlink(missing_ok=True)
+    return final
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` and check it is one of ours (format, keys)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated / foreign files
+        raise CheckpointError(f"checkpoint {path} cannot be read with weights_only=True: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(payload).__name__}, expected a dict")
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"checkpoint {path} has format {payload.get('format')!r}; this version reads format {CHECKPOINT_FORMAT}"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in payload]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks key(s) {missing}")
+    return payload
+
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "checkpoint_path",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "save_checkpoint",
+]

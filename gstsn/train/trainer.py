@@ -1,0 +1,680 @@
+"""The training loop: BA+ triplet loss, Adam, P×K batches; checkpoints, bit-identical resume, NaN stop, collapse flag.
+
+One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with DistributedDataParallel:
+
+- Batches come from :class:`gstsn.data.sampling.TripletSampler` as uint8 ``(P·K, frames, H, W)``; a background
+  thread (``TrainConfig.prefetch`` batches ahead) draws and, on CUDA, pins them, so the GPU does not wait for data.
+  Frames travel to the device as uint8 (non-blocking) and become float there (``prepare_frames``).
+- On CUDA with ``TrainConfig.amp`` the forward pass runs under bf16 autocast; the loss is always computed in fp32.
+- :class:`TrainState` holds everything a resume needs: model, optimizer, sampler state, numpy and torch RNG states,
+  the iteration, the cumulative training time and the collapse monitor. Every ``checkpoint_every`` iterations it is
+  written atomically; ``resume=True`` continues from the newest checkpoint, bit-identically on the CPU (the sampler
+  state saved is the one right after the last *consumed* batch, whatever the prefetch thread drew ahead).
+- A non-finite loss stops the run with :class:`TrainingDiverged`; no checkpoint is written after the last good one.
+- A collapsed embedding (loss stuck at the margin, distances → 0) is flagged in the CSV log (``collapsed`` column),
+  in the Python log and in the returned summary.
+
+Outputs in the run directory: ``config.json`` (resolved config), ``train_log.csv`` (one row per logged iteration:
+iteration, loss, dist_ap, dist_an, nonzero_frac, wall_time, lr, collapsed), ``eval_log.csv`` (rank-1 rows of the
+periodic evaluations, with the training wall time) and ``checkpoints/``. ``wall_time`` is the cumulative training
+time in seconds across resumes, periodic evaluations and checkpoint writes excluded: the x axis of a time-to-accuracy
+curve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gstsn.config import RunConfig, config_hash, config_to_dict
+from gstsn.models import build_model, prepare_frames
+from gstsn.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from gstsn.train.distributed import (
+    DistContext,
+    device_for_rank,
+    gather_with_local_grad,
+    init_process_group,
+    shard_rows,
+)
+from gstsn.train.loss import STAT_NAMES, batch_all_triplet_tensor
+
+log = logging.getLogger("gstsn.train")
+
+LOG_COLUMNS = ("iteration", "loss", "dist_ap", "dist_an", "nonzero_frac", "wall_time", "lr", "collapsed")
+EVAL_COLUMNS = ("iteration", "wall_time", "probe_set", "rank1_excl", "rank1_incl", "distance")
+# Fields that may change when a run is resumed: they do not change the trajectory of the iterations already done.
+RESUMABLE_FIELDS = (
+    "iterations",
+    "log_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_every",
+    "prefetch",
+    "distance",
+    "max_test_frames",
+    "eval_batch_frames",
+)
+
+
+class TrainingError(ValueError):
+    """The run cannot start or continue as configured (device, data, resume); the message says what to change."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run stopped and the last good checkpoint was kept."""
+
+    def __init__(self, iteration: int, stats: dict[str, float], checkpoint: Path | None) -> None:
+        kept = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint had been written yet"
+        super().__init__(
+            f"loss is {stats['loss']} at iteration {iteration} (stats {stats}); training stopped and {kept}. "
+            "Lower the learning rate (--lr) or resume from that checkpoint with another seed."
+        )
+        self.iteration = iteration
+        self.stats = stats
+        self.checkpoint = checkpoint
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error (no silent fallback)."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainingError(f"device {name!r} was asked for but torch sees no CUDA device; use --device cpu/auto")
+        return torch.device(name)
+    raise TrainingError(f"device = {name!r} is invalid; expected one of ('auto', 'cpu', 'cuda')")
+
+
+def seeded_model(cfg: RunConfig, factory: Callable[[Any], nn.Module] = build_model) -> nn.Module:
+    """Build the model with initial weights that depend on ``cfg.seed`` only (the global torch RNG is restored)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return factory(cfg.model)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Collapse detection
+
+
+@dataclass
+class CollapseMonitor:
+    """Flags a collapsed embedding: ``window`` consecutive logged iterations with the loss within ``loss_tol``·margin of
+    the margin, the mean anchor-negative distance below ``dist_tol`` and nearly every triplet active.
+
+    In a collapse every sequence maps to (almost) the same point, so every triplet term equals the margin.
+    """
+
+    margin: float
+    window: int = 5
+    dist_tol: float = 1e-2
+    loss_tol: float = 0.05
+    streak: int = 0
+    streak_start: int = -1
+    first_iteration: int = -1
+    collapsed_now: bool = False
+
+    def is_collapsed(self, stats: dict[str, float]) -> bool:
+        return (
+            abs(stats["loss"] - self.margin) <= self.loss_tol * self.margin
+            and stats["dist_an"] < self.dist_tol
+            and stats["nonzero_frac"] > 0.9
+        )
+
+    def update(self, iteration: int, stats: dict[str, float]) -> bool:
+        """Record one logged iteration; True when the run counts as collapsed now."""
+        if self.is_collapsed(stats):
+            if self.streak == 0:
+                self.streak_start = iteration
+            self.streak += 1
+        else:
+            self.streak = 0
+        self.collapsed_now = self.streak >= self.window
+        if self.collapsed_now and self.first_iteration < 0:
+            self.first_iteration = self.streak_start
+        return self.collapsed_now
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "detected": self.first_iteration >= 0,
+            "first_iteration": self.first_iteration if self.first_iteration >= 0 else None,
+            "collapsed_at_end": self.collapsed_now,
+            "criterion": (
+                f"{self.window} consecutive logged iterations with |loss - margin| <= {self.loss_tol} * margin, "
+                f"mean anchor-negative distance < {self.dist_tol} and > 90% of triplets active"
+            ),
+        }
+
+    def state_dict(self) -> dict[str, int | bool]:
+        return {
+            "streak": self.streak,
+            "streak_start": self.streak_start,
+            "first_iteration": self.first_iteration,
+            "collapsed_now": self.collapsed_now,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.streak = int(state["streak"])
+        self.streak_start = int(state["streak_start"])
+        self.first_iteration = int(state["first_iteration"])
+        self.collapsed_now = bool(state["collapsed_now"])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass
+class Batch:
+    """One global P×K batch and the sampler / RNG state right after drawing it (what a checkpoint must store)."""
+
+    sils: torch.Tensor  # uint8 (P·K, frames, H, W), pinned on CUDA
+    labels: torch.Tensor  # int64 (P·K,)
+    sampler_state: dict[str, Any]
+    np_rng_state: dict[str, Any]
+
+
+class BatchStream:
+    """Draws batches from a sampler, optionally ``prefetch`` ahead in a background thread.
+
+    The batches (and the recorded states) are exactly those of drawing synchronously: only one thread ever touches the
+    sampler and its generator.
+    """
+
+    def __init__(self, sampler: Any, rng: np.random.Generator, prefetch: int, pin_memory: bool) -> None:
+        self._sampler = sampler
+        self._rng = rng
+        self._pin = pin_memory
+        self._prefetch = prefetch
+        self._queue: queue.Queue[Batch | BaseException] = queue.Queue(maxsize=max(prefetch, 1))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if prefetch > 0:
+            self._thread = threading.Thread(target=self._worker, name="gstsn-prefetch", daemon=True)
+            self._thread.start()
+
+    def _draw(self) -> Batch:
+        sils, labels = self._sampler.next_batch()
+        batch = Batch(
+            sils=torch.from_numpy(np.ascontiguousarray(sils)),
+            labels=torch.as_tensor(labels, dtype=torch.int64),
+            sampler_state=copy.deepcopy(self._sampler.state_dict()),
+            np_rng_state=copy.deepcopy(self._rng.bit_generator.state),
+        )
+        if self._pin:
+            batch.sils = batch.sils.pin_memory()
+        return batch
+
+    def _worker(self) -> None:
+        try:
+            while not self._stop.is_set():
+                item = self._draw()
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # handed to the training thread, which re-raises it
+            self._queue.put(exc)
+
+    def next(self) -> Batch:
+        if self._thread is None:
+            return self._draw()
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# State
+
+
+@dataclass
+class TrainState:
+    """Everything a resume restores. ``state_dict()`` is ``torch.load(weights_only=True)``-safe."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    sampler: Any
+    rng: np.random.Generator
+    collapse: CollapseMonitor
+    iteration: int = 0
+    train_time: float = 0.0
+    sampler_state: dict[str, Any] = field(default_factory=dict)  # state after the last consumed batch
+    np_rng_state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sampler_state:
+            self.sampler_state = copy.deepcopy(self.sampler.state_dict())
+            self.np_rng_state = copy.deepcopy(self.rng.bit_generator.state)
+
+    def state_dict(self) -> dict[str, Any]:
+        module = self.model.module if hasattr(self.model, "module") else self.model
+        return {
+            "iteration": self.iteration,
+            "train_time": self.train_time,
+            "model": module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler_state,
+            "np_rng": self.np_rng_state,
+            "torch_rng": torch.get_rng_state(),
+            "collapse": self.collapse.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        module = self.model.module if hasattr(self.model, "module") else self.model
+        module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.rng.bit_generator.state = state["np_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.collapse.load_state_dict(state["collapse"])
+        self.iteration = int(state["iteration"])
+        self.train_time = float(state["train_time"])
+        self.sampler_state = copy.deepcopy(state["sampler"])
+        self.np_rng_state = copy.deepcopy(state["np_rng"])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Logs
+
+
+class CsvLog:
+    """Append-only tidy CSV; on resume the rows after the resumed iteration (to be redone) are dropped first."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...], resume_from: int | None) -> None:
+        self.path = path
+        self.columns = columns
+        rows: list[dict[str, str]] = []
+        if resume_from is not None and path.is_file():
+            with path.open(newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if int(r["iteration"]) <= resume_from]
+        self._fh = path.open("w", newline="")
+        self._writer = csv.DictWriter(self._fh, fieldnames=columns)
+        self._writer.writeheader()
+        self._writer.writerows(rows)
+        self._fh.flush()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._writer.writerow({k: row[k] for k in self.columns})
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or time-limited) run reports."""
+
+    out_dir: Path
+    iteration: int
+    status: str  # "completed" or "time_limit"
+    train_time: float  # cumulative seconds of training across resumes
+    last_stats: dict[str, float]
+    collapse: dict[str, Any]
+    checkpoint: Path | None
+    device: str
+    world_size: int
+    resumed_from: int | None
+    sec_per_iter: float  # this session's mean training step time (after the first step)
+    eval_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _check_resume_config(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
+    current = cfg.flat()
+    saved_flat = RunConfig.from_dict(saved, where=str(path)).flat()
+    diff = {
+        k: (saved_flat[k], current[k]) for k in current if k not in RESUMABLE_FIELDS and saved_flat[k] != current[k]
+    }
+    if diff:
+        listed = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise TrainingError(
+            f"cannot resume from {path}: the config differs in {listed}. Only {list(RESUMABLE_FIELDS)} may change "
+            "on resume; use another --out directory for a different run."
+        )
+
+
+class Trainer:
+    """One run's loop. Build it, then :meth:`run`; :func:`train` does both.
+
+    See :func:`train` for the arguments. The constructor sets everything up (device, process group, model, optimizer,
+    sampler, resume); :meth:`run` trains up to ``cfg.train.iterations`` or the time limit.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        out_dir: str | Path,
+        *,
+        dataset: Any,
+        train_subjects: list[str],
+        test_subjects: list[str] | None = None,
+        device: str | torch.device = "auto",
+        resume: bool = False,
+        progress: bool = True,
+        time_limit_s: float | None = None,
+        dist_ctx: DistContext | None = None,
+        dist_init_method: str | None = None,
+        model_factory: Callable[[Any], nn.Module] = build_model,
+        sampler_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        tc = cfg.train
+        self.cfg, self.out, self.dataset = cfg, Path(out_dir), dataset
+        self.test_subjects = test_subjects
+        self.progress, self.time_limit_s = progress, time_limit_s
+        self.ctx = dist_ctx or DistContext.from_env()
+        self.device = device_for_rank(resolve_device(device), self.ctx)
+        if (dataset.height, dataset.width) != (cfg.input.height, cfg.input.width):
+            raise TrainingError(
+                f"the data's frames are {dataset.height}×{dataset.width} but the config expects "
+                f"{cfg.input.height}×{cfg.input.width} (fields height/width)"
+            )
+        init_process_group(self.ctx, self.device, dist_init_method)
+        self.rows = shard_rows(tc.batch_p * tc.batch_k, self.ctx)
+        self.ckpt_dir = self.out / "checkpoints"
+
+        model = seeded_model(cfg, model_factory).to(self.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
+        rng = np.random.default_rng(cfg.seed)
+        if sampler_factory is None:
+            from gstsn.data.sampling import TripletSampler as sampler_factory  # noqa: N813
+        sampler = sampler_factory(
+            dataset,
+            subjects=list(train_subjects),
+            p=tc.batch_p,
+            k=tc.batch_k,
+            frames=tc.frames,
+            input_type=tc.input_type,
+            rng=rng,
+        )
+        torch.manual_seed(cfg.seed)  # any stochastic layer draws from here; restored from the checkpoint on resume
+        self.state = TrainState(model, optimizer, sampler, rng, CollapseMonitor(margin=tc.margin))
+
+        self.resumed_from: int | None = None
+        self.last_ckpt: Path | None = None
+        existing = latest_checkpoint(self.ckpt_dir)
+        if resume and existing is not None:
+            payload = load_checkpoint(existing)
+            _check_resume_config(payload["config"], cfg, existing)
+            self.state.load_state_dict(payload)
+            self.resumed_from, self.last_ckpt = self.state.iteration, existing
+            log.info("resumed from %s (iteration %d)", existing, self.state.iteration)
+        elif not resume and existing is not None:
+            raise TrainingError(
+                f"{self.ckpt_dir} already holds checkpoints (newest {existing.name}); pass --resume to continue that "
+                "run or choose another --out directory"
+            )
+        self.model = model
+        if self.ctx.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            self.state.model = self.model
+
+    # -- pieces of the loop ------------------------------------------------------------------------------------------
+
+    def _step(self, batch: Batch) -> torch.Tensor:
+        """One optimizer step on a global batch; returns the detached stats ``(4,)`` (still on the device)."""
+        tc = self.cfg.train
+        sils = batch.sils[self.rows].to(self.device, non_blocking=True)  # uint8 (m, frames, H, W)
+        x = prepare_frames(sils, self.cfg.input)  # float (m, frames, h, w), converted on the device
+        with _autocast(self.device, tc.amp):
+            emb = self.model(x)  # (m, parts, d)
+        emb = gather_with_local_grad(emb.float(), self.ctx)  # (P·K, parts, d); only this rank's rows carry grad
+        loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin)
+        self.state.optimizer.zero_grad(set_to_none=True)
+        (loss * self.ctx.world_size).backward()  # undo DDP's gradient average: the update is the full-batch one
+        self.state.optimizer.step()
+        self.state.iteration += 1
+        self.state.sampler_state, self.state.np_rng_state = batch.sampler_state, batch.np_rng_state
+        return stats
+
+    def _record(self, pending: list[tuple[int, torch.Tensor]]) -> dict[str, float]:
+        """Check and log the stats of the steps since the last flush (one device sync); returns the newest."""
+        tc = self.cfg.train
+        values = torch.stack([s for _, s in pending]).cpu().tolist()
+        row_stats: dict[str, float] = {}
+        for (i, _), vals in zip(pending, values, strict=True):
+            row_stats = dict(zip(STAT_NAMES, vals, strict=True))
+            if not all(math.isfinite(v) for v in vals):
+                raise TrainingDiverged(i, row_stats, self.last_ckpt)
+            if i % tc.log_every and i != tc.iterations:
+                continue
+            was_collapsed = self.state.collapse.collapsed_now
+            collapsed = self.state.collapse.update(i, row_stats)
+            if collapsed and not was_collapsed:
+                log.warning("embedding collapsed at iteration %d (%s)", i, row_stats)
+            if self.csv_log is not None:
+                wall = round(self.state.train_time, 4)
+                self.csv_log.write(
+                    {"iteration": i, **row_stats, "wall_time": wall, "lr": tc.lr, "collapsed": int(collapsed)}
+                )
+        return row_stats
+
+    def _save(self) -> None:
+        if not self.ctx.is_main:
+            return
+        payload = self.state.state_dict()
+        payload.update(
+            format=CHECKPOINT_FORMAT,
+            config=config_to_dict(self.cfg),
+            config_hash=config_hash(self.cfg),
+            data_fingerprint=str(getattr(self.dataset, "fingerprint", "")),
+        )
+        self.last_ckpt = save_checkpoint(payload, self.ckpt_dir, keep=self.cfg.train.keep_checkpoints)
+
+    def _evaluate(self) -> list[dict[str, Any]]:
+        """Rank-1 on the test subjects (main rank only), as rows for ``eval_log.csv``."""
+        if not self.ctx.is_main or self.test_subjects is None:
+            return []
+        from gstsn.eval.embed import evaluate_model
+
+        module = self.model.module if hasattr(self.model, "module") else self.model
+        result, _ = evaluate_model(module, self.dataset, self.test_subjects, self.cfg, self.device)
+        module.train()
+        rows = summary_rows(result, self.state.iteration, self.state.train_time, self.cfg.eval.distance)
+        if self.eval_log is not None:
+            for r in rows:
+                self.eval_log.write(r)
+        return rows
+
+    def _open_logs(self) -> None:
+        self.csv_log = self.eval_log = None
+        if not self.ctx.is_main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        cfg_json = {"config": config_to_dict(self.cfg), "config_hash": config_hash(self.cfg)}
+        (self.out / "config.json").write_text(json.dumps(cfg_json, indent=2) + "\n")
+        self.csv_log = CsvLog(self.out / "train_log.csv", LOG_COLUMNS, self.resumed_from)
+        self.eval_log = CsvLog(self.out / "eval_log.csv", EVAL_COLUMNS, self.resumed_from)
+
+    # -- the loop ----------------------------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        tc, state = self.cfg.train, self.state
+        self._open_logs()
+        stream = BatchStream(state.sampler, state.rng, tc.prefetch, pin_memory=self.device.type == "cuda")
+        bar = _progress(self.progress and self.ctx.is_main, state.iteration, tc.iterations)
+        pending: list[tuple[int, torch.Tensor]] = []
+        last_stats: dict[str, float] = {}
+        eval_rows: list[dict[str, Any]] = []
+        step_times: list[float] = []
+        status = "completed"
+        sync_every_step = self.device.type == "cpu"  # free on the CPU; on a GPU flush at log/checkpoint points only
+        try:
+            self.model.train()
+            t_mark = time.perf_counter()
+            while state.iteration < tc.iterations:
+                stats = self._step(stream.next())
+                it = state.iteration
+                pending.append((it, stats))
+                due_ckpt = it % tc.checkpoint_every == 0 or it == tc.iterations
+                due_eval = tc.eval_every > 0 and it % tc.eval_every == 0 and it != tc.iterations
+                elapsed = state.train_time + time.perf_counter() - t_mark
+                over_time = self.time_limit_s is not None and elapsed >= self.time_limit_s
+                if not (sync_every_step or it % tc.log_every == 0 or due_ckpt or due_eval or over_time):
+                    continue
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                now = time.perf_counter()
+                step_times.append((now - t_mark) / len(pending))
+                state.train_time += now - t_mark
+                n_done = len(pending)
+                last_stats = self._record(pending)
+                pending.clear()
+                bar.update(n_done)
+                bar.set_postfix(loss=f"{last_stats['loss']:.4f}", nz=f"{last_stats['nonzero_frac']:.2f}", refresh=False)
+                if due_ckpt or over_time:
+                    self._save()
+                if due_eval:
+                    eval_rows.extend(self._evaluate())
+                if over_time and it < tc.iterations:
+                    status = "time_limit"
+                    break
+                t_mark = time.perf_counter()
+        finally:
+            stream.close()
+            bar.close()
+            for lg in (self.csv_log, self.eval_log):
+                if lg is not None:
+                    lg.close()
+        timed = step_times[1:] or step_times
+        return TrainResult(
+            out_dir=self.out,
+            iteration=state.iteration,
+            status=status,
+            train_time=state.train_time,
+            last_stats=last_stats,
+            collapse=state.collapse.summary(),
+            checkpoint=self.last_ckpt,
+            device=str(self.device),
+            world_size=self.ctx.world_size,
+            resumed_from=self.resumed_from,
+            sec_per_iter=float(np.mean(timed)) if timed else float("nan"),
+            eval_rows=eval_rows,
+        )
+
+
+def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
+    """Train ``cfg``; write logs and checkpoints under ``out_dir``. Keyword arguments (all optional but the data):
+
+    - ``dataset``: an opened silhouette cache (``SilhouetteCache`` interface); ``train_subjects``: the subjects to
+      train on; ``test_subjects``: needed for periodic evaluation (``cfg.train.eval_every > 0``).
+    - ``device``: ``auto`` / ``cpu`` / ``cuda`` or a ``torch.device``.
+    - ``resume``: continue from the newest checkpoint in ``out_dir/checkpoints`` (fresh start when there is none).
+      Without it an existing checkpoint is an error, so a run is never silently overwritten.
+    - ``time_limit_s``: stop cleanly after this much training time, with a checkpoint (status ``time_limit``), so a
+      long run can be spread over short jobs.
+    - ``dist_ctx`` / ``dist_init_method``: data-parallel placement (default: from ``torchrun``'s environment).
+    - ``model_factory`` / ``sampler_factory``: replace ``build_model`` / ``TripletSampler`` (tests).
+    - ``progress``: tqdm bar with it/s and the loss.
+    """
+    return Trainer(cfg, out_dir, **kwargs).run()
+
+
+def _progress(enabled: bool, start: int, total: int) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def summary_rows(result: Any, iteration: int, wall_time: float, distance: str) -> list[dict[str, Any]]:
+    """One row per probe set (NM/BG/CL) from a ``Rank1Result``: identical-view-excluded and -included means."""
+    rows = []
+    for probe_set in result.probe_sets:
+        rows.append(
+            {
+                "iteration": iteration,
+                "wall_time": round(wall_time, 4),
+                "probe_set": probe_set,
+                "rank1_excl": result.summary_excl[probe_set],
+                "rank1_incl": result.summary_incl[probe_set],
+                "distance": distance,
+            }
+        )
+    return rows
+
+
+def iter_logged(path: Path) -> Iterator[dict[str, float]]:
+    """Rows of a ``train_log.csv`` as floats (``iteration`` and ``collapsed`` as ints)."""
+    with Path(path).open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            out: dict[str, float] = {k: float(v) for k, v in row.items()}
+            out["iteration"] = int(row["iteration"])
+            out["collapsed"] = int(row["collapsed"])
+            yield out
+
+
+__all__ = [
+    "Batch",
+    "BatchStream",
+    "CheckpointError",
+    "CollapseMonitor",
+    "EVAL_COLUMNS",
+    "LOG_COLUMNS",
+    "RESUMABLE_FIELDS",
+    "TrainResult",
+    "TrainState",
+    "Trainer",
+    "TrainingDiverged",
+    "TrainingError",
+    "iter_logged",
+    "resolve_device",
+    "seeded_model",
+    "summary_rows",
+    "train",
+]
