@@ -43,11 +43,13 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(args.batch, args.frames, 64, 44, generator=g) > 0.5).float()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input {tuple(x.shape)}")
-    print(f"{'model':8} {'variant':22} {'seq/s':>7} {'GFLOP/s':>8} {'% matmul (median, min-max)':>28} "
-          f"{'mem MiB':>8} {'max |diff|':>10}")
+    print(
+        f"{'model':8} {'variant':22} {'seq/s':>7} {'GFLOP/s':>8} {'% matmul (median, min-max)':>28} "
+        f"{'mem MiB':>8} {'max |diff|':>10}"
+    )
     for name in args.models:
         torch.manual_seed(0)
-        base = build_model(ModelConfig(temporal=name == "gstsn")).eval()
+        base = build_model(ModelConfig(temporal=name == "gstsn"), channels_last=False).eval()
         with torch.inference_mode():
             reference = base(x)
             flops = count_flops(lambda m=base: m(x))
@@ -73,13 +75,15 @@ def main() -> None:
             t = statistics.median(times)
             diff = (out - reference).abs().max().item()
             frac = f"{statistics.median(fractions):6.1%} ({min(fractions):.0%}-{max(fractions):.0%})"
-            print(f"{name:8} {label:22} {args.batch / t:7.1f} {flops / t / 1e9:8.1f} {frac:>28} "
-                  f"{mem / 2**20:8.0f} {diff:10.2e}")
+            print(
+                f"{name:8} {label:22} {args.batch / t:7.1f} {flops / t / 1e9:8.1f} {frac:>28} "
+                f"{mem / 2**20:8.0f} {diff:10.2e}"
+            )
     print(f"FLOPs per sequence: counted above; matmul reference now: {matmul_gflops():.1f} GFLOP/s")
 
 
 def _clone(model: torch.nn.Module) -> torch.nn.Module:
-    clone = build_model(model.cfg)
+    clone = build_model(model.cfg, channels_last=False)
     clone.load_state_dict(model.state_dict())
     return clone.eval()
 

@@ -139,8 +139,10 @@ def test_idr_statistics_match_numpy(stat, width):
         {"median": np.median, "max": np.max, "min": np.min, "mean": np.mean}[t](x.numpy(), axis=-1)
         for t in stat.split("+")
     )
-    out = image_dimensionality_reduction(x, tuple(stat.split("+")))
-    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6, atol=1e-6)
+    out = image_dimensionality_reduction(x, tuple(stat.split("+")))  # (T, h, c)
+    np.testing.assert_allclose(out.numpy(), ref.transpose(0, 2, 1), rtol=1e-6, atol=1e-6)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(image_dimensionality_reduction(channels_last, tuple(stat.split("+"))), out)
 
 
 @pytest.mark.parametrize(
@@ -166,6 +168,17 @@ def test_hpm_bins_that_do_not_divide_the_map_height_fail_clearly():
     model = make(hpm_bins=(1, 3))
     with pytest.raises(ValueError, match="does not divide the feature-map height 8"):
         model(sils(1, 2))
+
+
+def test_channels_last_weights_give_the_same_outputs():
+    nhwc = make(seed=6, temporal=True)
+    torch.manual_seed(6)
+    nchw = build_model(ModelConfig(**SMALL), channels_last=False).eval()
+    assert nhwc.spatial.set2.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert nchw.spatial.set2.conv.weight.is_contiguous()
+    x = sils(2, 5)
+    with torch.inference_mode():
+        torch.testing.assert_close(nhwc(x), nchw(x), rtol=1e-5, atol=1e-5)
 
 
 def test_state_dict_round_trip_with_weights_only(tmp_path: Path):

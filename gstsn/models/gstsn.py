@@ -46,16 +46,16 @@ class TemporalBranch(nn.Module):
         self.fc = SeparateFC(cfg.parts_per_map, c, cfg.embed_dim)
 
     def forward(self, frame_maps: torch.Tensor, seq_lens: list[int]) -> torch.Tensor:
-        rows = image_dimensionality_reduction(frame_maps, self.idr_terms)  # (T, c, h)
-        seqs, mask = frames_to_sequences(rows, seq_lens)  # (n, s, c, h), mask (n, s) or None
+        rows = image_dimensionality_reduction(frame_maps, self.idr_terms)  # (T, h, c)
+        seqs, mask = frames_to_sequences(rows, seq_lens)  # (n, s, h, c), mask (n, s) or None
         if self.lstm is not None:
             seqs = self._lstm_per_row(seqs, seq_lens, mask is not None)
-        pooled = masked_max_over_frames(seqs, mask)  # (n, c, h)
-        return self.fc(self.hpm(pooled.unsqueeze(-1)))
+        pooled = masked_max_over_frames(seqs, mask)  # (n, h, c)
+        return self.fc(self.hpm(pooled.transpose(1, 2).unsqueeze(-1)))  # HPM over rows of (n, c, h, 1)
 
     def _lstm_per_row(self, seqs: torch.Tensor, seq_lens: list[int], ragged: bool) -> torch.Tensor:
-        n, s, c, h = seqs.shape
-        x = seqs.permute(0, 3, 1, 2).reshape(n * h, s, c)  # each row of each sequence is one LSTM sample
+        n, s, h, c = seqs.shape
+        x = seqs.transpose(1, 2).reshape(n * h, s, c)  # each row of each sequence is one LSTM sample
         if ragged:  # pack so that no padded frame ever enters the recurrence
             lens = torch.tensor(seq_lens).repeat_interleave(h)
             packed = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
@@ -63,7 +63,7 @@ class TemporalBranch(nn.Module):
             x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=s)
         else:
             x, _ = self.lstm(x)
-        return x.reshape(n, h, s, c).permute(0, 2, 3, 1)  # (n, s, c, h)
+        return x.reshape(n, h, s, c).transpose(1, 2)  # (n, s, h, c)
 
 
 class GSTSN(nn.Module):

@@ -102,29 +102,31 @@ class SeparateFC(nn.Module):
         return out.permute(1, 0, 2).contiguous()
 
 
-def median_over_last(x: torch.Tensor) -> torch.Tensor:
-    """The median over the last axis, as ``numpy.median``: the mean of the two middle values for an even count."""
-    w = x.shape[-1]
-    if w % 2:
-        return x.median(dim=-1).values
-    ordered = x.sort(dim=-1).values
-    return 0.5 * (ordered[..., w // 2 - 1] + ordered[..., w // 2])
+def median_over(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """The median over ``dim``, as ``numpy.median``: the mean of the two middle values for an even count."""
+    size = x.shape[dim]
+    if size % 2:
+        return x.median(dim=dim).values
+    ordered = x.sort(dim=dim).values
+    return 0.5 * (ordered.select(dim, size // 2 - 1) + ordered.select(dim, size // 2))
 
 
 IDR_FUNCTIONS = {
-    "median": median_over_last,
-    "max": lambda x: x.amax(dim=-1),
-    "min": lambda x: x.amin(dim=-1),
-    "mean": lambda x: x.mean(dim=-1),
+    "median": median_over,
+    "max": lambda x, dim: x.amax(dim=dim),
+    "min": lambda x, dim: x.amin(dim=dim),
+    "mean": lambda x, dim: x.mean(dim=dim),
 }
 
 
 def image_dimensionality_reduction(x: torch.Tensor, terms: tuple[str, ...]) -> torch.Tensor:
     """IDR (our reading of the GSTSN paper): reduce the width of each frame map by a statistic or a sum of several.
 
-    In ``x: (T, c, h, w)`` → out ``(T, c, h)``.
+    In ``x: (T, c, h, w)`` → out ``(T, h, c)``: one c-vector per row of each frame, the layout the per-row LSTM reads.
+    The reduction runs on the ``(T, h, w, c)`` view, which is contiguous for channels-last maps.
     """
-    out = IDR_FUNCTIONS[terms[0]](x)
+    rows = x.permute(0, 2, 3, 1)
+    out = IDR_FUNCTIONS[terms[0]](rows, 2)
     for term in terms[1:]:
-        out = out + IDR_FUNCTIONS[term](x)
+        out = out + IDR_FUNCTIONS[term](rows, 2)
     return out

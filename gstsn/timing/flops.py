@@ -74,8 +74,9 @@ def count_flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 10, device: torch.device | str = "cpu",
-                  dtype: torch.dtype = torch.float32) -> float:
+def matmul_gflops(
+    size: int = 2048, repeats: int = 10, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> float:
     """GFLOP/s of a ``size``×``size`` matmul measured now, on this device: the same-run reference for "% of peak"."""
     device = torch.device(device)
     g = torch.Generator(device=device).manual_seed(0)
