@@ -1,0 +1,77 @@
+"""Subject splits: the CASIA-B lists, user files, proportional splits; train and test never overlap."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gstsn.data.naming import CASIA_B_SUBJECTS
+from gstsn.data.splits import SPLIT_NAMES, SplitError, load_split
+
+EXPECTED_TRAIN = {"LT": 74, "MT": 62, "ST": 24}
+
+
+@pytest.mark.parametrize("name", SPLIT_NAMES)
+def test_casia_b_splits(name):
+    split = load_split(name, CASIA_B_SUBJECTS)
+    n = EXPECTED_TRAIN[name]
+    assert split.mode == "fixed" and split.name == name and split.unavailable == []
+    assert split.train == [f"{i:03d}" for i in range(1, n + 1)]
+    assert split.test == [f"{i:03d}" for i in range(n + 1, 125)]
+    assert not set(split.train) & set(split.test)
+
+
+@pytest.mark.parametrize("n_subjects", [2, 7, 50, 60, 123, 124, 300])
+@pytest.mark.parametrize("name", SPLIT_NAMES)
+def test_train_and_test_never_overlap(name, n_subjects):
+    available = [f"{i:03d}" for i in range(1, n_subjects + 1)]
+    split = load_split(name, available)
+    assert not set(split.train) & set(split.test)
+    assert split.train and split.test
+    assert set(split.train) | set(split.test) <= set(available)
+
+
+def test_proportional_split_for_synthetic_sizes():
+    split = load_split("LT", [f"{i:03d}" for i in range(1, 51)])
+    assert split.mode == "proportional"
+    assert split.train == [f"{i:03d}" for i in range(1, 31)]  # round(50 * 74 / 124) = 30
+    assert split.test == [f"{i:03d}" for i in range(31, 51)]
+    assert len(load_split("ST", [f"{i:03d}" for i in range(1, 51)]).train) == 10  # round(50 * 24 / 124)
+
+
+def test_fixed_mode_with_a_few_subjects_missing():
+    available = [s for s in CASIA_B_SUBJECTS if s not in ("005", "100")]
+    split = load_split("LT", available)
+    assert split.mode == "fixed" and split.unavailable == ["005", "100"]
+    assert "005" not in split.train and len(split.train) == 73 and len(split.test) == 49
+
+
+def test_fixed_mode_that_leaves_no_test_subjects_is_an_error():
+    with pytest.raises(SplitError, match="leave 50 for training and 0 for testing"):
+        load_split("LT", [f"{i:03d}" for i in range(1, 51)], mode="fixed")
+
+
+def test_user_split_file(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"TRAIN_SET": ["1", "002", "003"], "TEST_SET": ["004", "005"]}))
+    split = load_split(path, ["001", "002", "003", "004", "005"])
+    assert (split.train, split.test, split.name) == (["001", "002", "003"], ["004", "005"], "mine")
+    path.write_text(json.dumps({"TRAIN_SET": ["001", "002"], "TEST_SET": ["002", "003"]}))
+    with pytest.raises(SplitError, match=r"subject\(s\) \['002'\] are in both TRAIN_SET and TEST_SET"):
+        load_split(path, ["001", "002", "003"])
+    path.write_text(json.dumps({"TRAIN": ["001"], "TEST_SET": ["002"]}))
+    with pytest.raises(SplitError, match=r"unknown key\(s\) \['TRAIN'\]"):
+        load_split(path, ["001", "002"])
+    path.write_text("[1, 2")
+    with pytest.raises(SplitError, match="not JSON"):
+        load_split(path, ["001", "002"])
+
+
+def test_unknown_split_and_mode():
+    with pytest.raises(SplitError, match=r"unknown split 'XL': expected one of \['LT', 'MT', 'ST'\]"):
+        load_split("XL", CASIA_B_SUBJECTS)
+    with pytest.raises(SplitError, match="split mode 'random' is invalid"):
+        load_split("LT", CASIA_B_SUBJECTS, mode="random")
+    with pytest.raises(SplitError, match="need at least 2 subjects"):
+        load_split("LT", ["001"])
