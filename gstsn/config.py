@@ -445,13 +445,14 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def resolve_profile(name: str, **overrides: Any) -> RunConfig:
-    """The :class:`RunConfig` of profile ``name`` with flat ``field=value`` overrides applied (``None`` = keep).
+    """The :class:`RunConfig` of profile ``name`` with flat ``field=value`` overrides applied (e.g.
+    ``resolve_profile("quick", temporal=False, iterations=100)``; ``max_test_frames=None`` means every frame).
 
     Raises :class:`ConfigError` naming an unknown profile or field (with the valid names) or an invalid value.
     """
     if name not in PROFILES:
         raise ConfigError(f"profile = {name!r} is invalid; expected one of {tuple(PROFILES)}")
-    values = {**PROFILES[name], **{k: v for k, v in overrides.items() if v is not None}}
+    values = {**PROFILES[name], **overrides}
     unknown = sorted(k for k in values if k not in FIELD_SECTIONS and k != "seed")
     if unknown:
         raise ConfigError(f"unknown field(s) {unknown}; valid fields: {sorted([*FIELD_SECTIONS, 'seed'])}")

@@ -106,7 +106,14 @@ def gather_with_local_grad(local: torch.Tensor, ctx: DistContext) -> torch.Tenso
     return torch.cat(parts, dim=0)
 
 
+def barrier(ctx: DistContext) -> None:
+    """Wait for every rank (a no-op for a single process)."""
+    if ctx.enabled and dist.is_initialized():
+        dist.barrier()
+
+
 __all__ = [
+    "barrier",
     "DistContext",
     "DistributedSetupError",
     "device_for_rank",

@@ -52,6 +52,7 @@ from gstsn.train.checkpoint import (
 )
 from gstsn.train.distributed import (
     DistContext,
+    barrier,
     device_for_rank,
     gather_with_local_grad,
     init_process_group,
@@ -353,7 +354,8 @@ class TrainResult:
     world_size: int
     resumed_from: int | None
     sec_per_iter: float  # this session's mean training step time (after the first step)
-    eval_rows: list[dict[str, Any]] = field(default_factory=list)
+    eval_rows: list[dict[str, Any]] = field(default_factory=list)  # rows written to eval_log.csv this session
+    final_eval: Any = None  # Rank1Result at the final iteration (main rank, when test subjects were given)
 
 
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -434,6 +436,7 @@ class Trainer:
 
         self.resumed_from: int | None = None
         self.last_ckpt: Path | None = None
+        self.last_eval: tuple[int, Any] | None = None  # (iteration, Rank1Result) of the newest evaluation
         existing = latest_checkpoint(self.ckpt_dir)
         if resume and existing is not None:
             payload = load_checkpoint(existing)
@@ -505,14 +508,17 @@ class Trainer:
         self.last_ckpt = save_checkpoint(payload, self.ckpt_dir, keep=self.cfg.train.keep_checkpoints)
 
     def _evaluate(self) -> list[dict[str, Any]]:
-        """Rank-1 on the test subjects (main rank only), as rows for ``eval_log.csv``."""
+        """Rank-1 on the test subjects (main rank only), as rows for ``eval_log.csv``; the other ranks wait."""
         if not self.ctx.is_main or self.test_subjects is None:
+            barrier(self.ctx)
             return []
         from gstsn.eval.embed import evaluate_model
 
         module = self.model.module if hasattr(self.model, "module") else self.model
         result, _ = evaluate_model(module, self.dataset, self.test_subjects, self.cfg, self.device)
         module.train()
+        self.last_eval = (self.state.iteration, result)
+        barrier(self.ctx)
         rows = summary_rows(result, self.state.iteration, self.state.train_time, self.cfg.eval.distance)
         if self.eval_log is not None:
             for r in rows:
@@ -550,7 +556,9 @@ class Trainer:
                 it = state.iteration
                 pending.append((it, stats))
                 due_ckpt = it % tc.checkpoint_every == 0 or it == tc.iterations
-                due_eval = tc.eval_every > 0 and it % tc.eval_every == 0 and it != tc.iterations
+                due_eval = self.test_subjects is not None and (
+                    (tc.eval_every > 0 and it % tc.eval_every == 0) or it == tc.iterations
+                )
                 elapsed = state.train_time + time.perf_counter() - t_mark
                 over_time = self.time_limit_s is not None and elapsed >= self.time_limit_s
                 if not (sync_every_step or it % tc.log_every == 0 or due_ckpt or due_eval or over_time):
@@ -569,6 +577,7 @@ class Trainer:
                     self._save()
                 if due_eval:
                     eval_rows.extend(self._evaluate())
+                    t_mark = time.perf_counter()
                 if over_time and it < tc.iterations:
                     status = "time_limit"
                     break
@@ -593,6 +602,7 @@ class Trainer:
             resumed_from=self.resumed_from,
             sec_per_iter=float(np.mean(timed)) if timed else float("nan"),
             eval_rows=eval_rows,
+            final_eval=self.last_eval[1] if self.last_eval and self.last_eval[0] == state.iteration else None,
         )
 
 
@@ -600,7 +610,8 @@ def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
     """Train ``cfg``; write logs and checkpoints under ``out_dir``. Keyword arguments (all optional but the data):
 
     - ``dataset``: an opened silhouette cache (``SilhouetteCache`` interface); ``train_subjects``: the subjects to
-      train on; ``test_subjects``: needed for periodic evaluation (``cfg.train.eval_every > 0``).
+      train on; ``test_subjects``: when given, rank-1 is evaluated every ``cfg.train.eval_every`` iterations (if > 0)
+      and at the final one (``TrainResult.final_eval``), each written to ``eval_log.csv`` with the training time.
     - ``device``: ``auto`` / ``cpu`` / ``cuda`` or a ``torch.device``.
     - ``resume``: continue from the newest checkpoint in ``out_dir/checkpoints`` (fresh start when there is none).
       Without it an existing checkpoint is an error, so a run is never silently overwritten.

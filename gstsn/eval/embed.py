@@ -1,0 +1,152 @@
+"""Test-time embedding of whole sequences, and the driver from a trained model to CASIA-B rank-1.
+
+Every test sequence is embedded with all its frames in order (or, when ``EvalConfig.max_test_frames`` caps it, a
+centred contiguous clip of that many frames, in order). Sequences of different lengths are packed back to back
+(``iter_test_batches``) and the model receives their lengths, so each sequence's embedding depends on its own frames
+only: it does not change with the batch it shares (tested), with ``eval_batch_frames`` or with the order of rows.
+Runs under ``torch.inference_mode`` with the model in eval mode; on CUDA with ``amp`` the forward pass is bf16 and the
+features are returned as float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gstsn.config import InputConfig, RunConfig
+
+
+class EmbeddingError(ValueError):
+    """Rows to embed are invalid (empty selection, unknown subjects)."""
+
+
+def clip_centred(frames: torch.Tensor, seq_lens: torch.Tensor, cap: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep a centred contiguous clip of at most ``cap`` frames of each packed sequence.
+
+    ``frames (T_total, H, W)`` holds sequences of ``seq_lens (n,)`` frames back to back; returns the clipped packed
+    frames and their new lengths (unchanged when ``cap`` is None or the sequence is not longer).
+    """
+    if cap is None:
+        return frames, seq_lens
+    lens = seq_lens.to(torch.int64)
+    if int(lens.max()) <= cap:
+        return frames, lens
+    starts = torch.cumsum(lens, 0) - lens
+    new_lens = lens.clamp(max=cap)
+    offsets = starts + (lens - new_lens) // 2
+    idx = torch.cat([torch.arange(int(o), int(o) + int(n)) for o, n in zip(offsets, new_lens, strict=True)])
+    return frames[idx], new_lens
+
+
+def embed_sequences(
+    model: nn.Module,
+    dataset: Any,
+    rows: Sequence[int] | np.ndarray,
+    input_cfg: InputConfig,
+    device: torch.device,
+    *,
+    batch_frames: int = 4096,
+    max_test_frames: int | None = None,
+    amp: bool = False,
+) -> np.ndarray:
+    """Embeddings ``(len(rows), parts, d)`` float32 of ``dataset``'s sequences ``rows``, in the order of ``rows``."""
+    from gstsn.data.sampling import iter_test_batches
+
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        raise EmbeddingError("no sequences to embed (empty row selection)")
+    position = {int(r): i for i, r in enumerate(rows)}
+    if len(position) != len(rows):
+        raise EmbeddingError("rows to embed must be distinct")
+    out: np.ndarray | None = None
+    done: list[int] = []
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if amp and device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), autocast:
+            for frames, seq_lens, batch_rows in iter_test_batches(dataset, rows, batch_frames):
+                f, lens = clip_centred(
+                    torch.from_numpy(np.ascontiguousarray(frames)), torch.as_tensor(seq_lens), max_test_frames
+                )
+                x = _prepare(f.to(device, non_blocking=True), input_cfg)
+                emb = model(x, lens.tolist()).float().cpu().numpy()  # (n, parts, d)
+                if out is None:
+                    out = np.empty((len(rows), *emb.shape[1:]), dtype=np.float32)
+                out[[position[int(r)] for r in batch_rows]] = emb
+                done.extend(int(r) for r in batch_rows)
+    finally:
+        model.train(was_training)
+    if out is None or len(done) != len(rows):
+        missing = sorted(set(position) - set(done))
+        raise EmbeddingError(f"{len(missing)} of {len(rows)} rows have no frames to embed, e.g. rows {missing[:5]}")
+    return out
+
+
+def _prepare(frames: torch.Tensor, input_cfg: InputConfig) -> torch.Tensor:
+    from gstsn.models import prepare_frames
+
+    return prepare_frames(frames, input_cfg)
+
+
+def rows_of_subjects(dataset: Any, subjects: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, empty)``: row numbers of ``subjects``' sequences in ``dataset.index`` that have frames (ascending), and
+    those that have none (they cannot be embedded; the protocol treats them as missing)."""
+    wanted = set(subjects)
+    index = dataset.index
+    mine = index["subject"].isin(wanted).to_numpy()
+    if not mine.any():
+        raise EmbeddingError(
+            f"none of the {len(wanted)} test subjects (e.g. {sorted(wanted)[:3]}) is in the data "
+            f"(subjects there: {sorted(set(index['subject']))[:3]}...)"
+        )
+    has_frames = index["length"].to_numpy() >= 1
+    return np.flatnonzero(mine & has_frames), np.flatnonzero(mine & ~has_frames)
+
+
+def evaluate_model(
+    model: nn.Module,
+    dataset: Any,
+    test_subjects: Sequence[str],
+    cfg: RunConfig,
+    device: torch.device,
+) -> tuple[Any, np.ndarray]:
+    """Embed every sequence of ``test_subjects`` and score CASIA-B rank-1 with ``cfg.eval.distance``.
+
+    Returns ``(Rank1Result, features (N, parts, d))``; sequences without frames are left out (missing).
+    """
+    from gstsn.eval.protocol import evaluate_rank1
+
+    rows, _ = rows_of_subjects(dataset, test_subjects)
+    feats = embed_sequences(
+        model,
+        dataset,
+        rows,
+        cfg.input,
+        device,
+        batch_frames=cfg.eval.eval_batch_frames,
+        max_test_frames=cfg.eval.max_test_frames,
+        amp=cfg.train.amp,
+    )
+    index = dataset.index.iloc[rows]
+    result = evaluate_rank1(
+        feats,
+        index["subject"].to_numpy(),
+        index["seq_type"].to_numpy(),
+        index["view"].to_numpy(),
+        distance=cfg.eval.distance,
+        device=device,
+    )
+    return result, feats
+
+
+__all__ = ["EmbeddingError", "clip_centred", "embed_sequences", "evaluate_model", "rows_of_subjects"]
