@@ -1,0 +1,122 @@
+"""``gstsn data import|synth|info`` and ``open_dataset`` on small fake sources (no real data needed)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gstsn.cli import main
+from gstsn.config import ConfigError
+from gstsn.data.cache import SilhouetteCache, pack_frames
+from gstsn.data.commands import DataSpecError, dataset_info, format_info, open_dataset
+
+TINY = "synth:subjects=2,frames_min=6,frames_max=8"
+
+
+def _fake_npz(path, lengths=(5, 1, 8, 3)):
+    keys = [("001", "bg-01", "000"), ("001", "nm-01", "000"), ("001", "nm-01", "018"), ("002", "cl-02", "180")]
+    frames = (np.random.default_rng(0).random((sum(lengths), 64, 44)) < 0.3).astype(np.uint8)
+    np.savez_compressed(
+        path,
+        frames=pack_frames(frames),
+        subject=np.array([k[0] for k in keys]),
+        seq_type=np.array([k[1] for k in keys]),
+        view=np.array([k[2] for k in keys]),
+        start=np.cumsum((0,) + tuple(lengths[:-1])).astype(np.int64),
+        length=np.array(lengths, dtype=np.int64),
+    )
+    return path
+
+
+def test_open_dataset_synth_is_generated_once(tmp_path, monkeypatch):
+    import gstsn.data.commands as commands
+
+    calls = []
+    real = commands._generate
+    monkeypatch.setattr(commands, "_generate", lambda cfg, progress: calls.append(cfg) or real(cfg, progress))
+    a = open_dataset(TINY, tmp_path)
+    b = open_dataset("synth:frames-max=8, subjects=2,frames_min=6", tmp_path)  # same config, other spelling
+    assert len(calls) == 1 and a.path == b.path and a.fingerprint == b.fingerprint
+    assert len(a) == 2 * 110 and a.height == 64 and a.width == 44
+    assert a.source["kind"] == "synthetic" and a.source["config"]["subjects"] == 2
+    assert set(a.index.subject) == {"001", "002"}
+    c = open_dataset("synth:subjects=2,frames_min=6,frames_max=8,seed=1", tmp_path)
+    assert c.path != a.path and c.fingerprint != a.fingerprint and len(calls) == 2
+    assert open_dataset(str(a.path)).fingerprint == a.fingerprint, "a cache directory opens as it is"
+
+
+def test_open_dataset_casia_b_npz_is_imported_once(tmp_path):
+    npz = _fake_npz(tmp_path / "c.npz")
+    a = open_dataset(f"casia-b:{npz}", tmp_path / "cache")
+    assert len(a) == 4 and a.source["layout"] == "npz"
+    mtime = (a.path / "meta.json").stat().st_mtime_ns
+    b = open_dataset(f"casia-b:{npz}", tmp_path / "cache")
+    assert b.path == a.path and (b.path / "meta.json").stat().st_mtime_ns == mtime
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "match"),
+    [
+        ("nonsense", DataSpecError, r"unknown data spec 'nonsense'; expected 'synth'"),
+        ("synth:subjects", DataSpecError, "is not key=value"),
+        ("synth:legs=3", ConfigError, r"unknown key\(s\) \['legs'\] in data spec 'synth:legs=3'"),
+        ("synth:subjects=two", ConfigError, "SynthConfig.subjects = 'two' is not a int"),
+        ("casia-b:", DataSpecError, "lacks a path"),
+        ("casia-b:/no/such/file.npz", DataSpecError, "no such file or folder"),
+        ("", DataSpecError, "empty"),
+    ],
+)
+def test_open_dataset_errors(tmp_path, spec, error, match):
+    with pytest.raises(error, match=match):
+        open_dataset(spec, tmp_path)
+
+
+def test_open_dataset_hints_casia_b_prefix_for_a_file(tmp_path):
+    npz = _fake_npz(tmp_path / "c.npz")
+    with pytest.raises(DataSpecError, match=r"to import it, use 'casia-b:"):
+        open_dataset(str(npz), tmp_path)
+
+
+def test_cli_import_and_info(tmp_path, capsys):
+    npz = _fake_npz(tmp_path / "c.npz")
+    assert main(["data", "import", str(npz), str(tmp_path / "cache"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "sequences: 4" in out
+    assert "missing sequences (vs. the full CASIA-B grid of the 2 subjects present): 216" in out
+    assert "short sequences (< 5 frames): 2" in out and "001/nm-01/000: 1 frames" in out
+    assert main(["data", "info", str(tmp_path / "cache"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["sequences"] == 4 and info["frames"] == 17 and len(info["missing"]) == 216
+    assert info["counts"]["nm-01"]["018"] == 1 and info["bytes_on_disk"] > 17 * 64 * 6
+    assert main(["data", "info", str(npz)]) == 0, "info also reads a compact npz directly"
+    assert "npz: " in capsys.readouterr().out
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, capsys):
+    assert main(["data", "info", str(tmp_path / "missing")]) == 2
+    assert "gstsn data info: error: no cache at" in capsys.readouterr().err
+    assert main(["data", "import", str(tmp_path / "nothing"), str(tmp_path / "c"), "--no-progress"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_cli_synth(tmp_path, capsys):
+    dest = tmp_path / "syn"
+    args = ["data", "synth", str(dest), "--subjects", "2", "--frames-min", "6", "--frames-max", "8", "--no-progress"]
+    assert main(args) == 0
+    cache = SilhouetteCache.open(dest)
+    assert len(cache) == 220 and cache.source["config"]["frames_max"] == 8
+    assert "missing sequences (vs. the full CASIA-B grid of the 2 subjects present): 0" in capsys.readouterr().out
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_info_text_lists_holes(tmp_path):
+    npz = _fake_npz(tmp_path / "c.npz", lengths=(5, 0, 8, 3))
+    info = dataset_info(npz)
+    assert info.n_sequences == 4 and info.n_frames == 16 and len(info.short) == 2
+    text = format_info(info, list_limit=3)
+    assert "001/nm-01/000: 0 frames" in text and "... 213 more (--list -1 shows all)" in text
+    totals = [line.split() for line in text.splitlines() if line.startswith("total ")]
+    assert totals and totals[-1][-1] == "4", "the count table ends with the grand total"
