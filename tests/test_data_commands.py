@@ -120,3 +120,14 @@ def test_info_text_lists_holes(tmp_path):
     assert "001/nm-01/000: 0 frames" in text and "... 213 more (--list -1 shows all)" in text
     totals = [line.split() for line in text.splitlines() if line.startswith("total ")]
     assert totals and totals[-1][-1] == "4", "the count table ends with the grand total"
+
+
+def test_cli_synth_preview_calls_the_generator_preview(tmp_path, monkeypatch, capsys):
+    import gstsn.data.synth as synth
+
+    calls = []
+    monkeypatch.setattr(synth, "write_preview", lambda ds, path: calls.append((len(ds), path)), raising=False)
+    args = ["data", "synth", str(tmp_path / "s"), "--subjects", "1", "--frames-min", "4", "--frames-max", "5"]
+    assert main([*args, "--no-progress", "--preview", str(tmp_path / "p.png")]) == 0
+    assert calls == [(110, str(tmp_path / "p.png"))]
+    assert "preview written to" in capsys.readouterr().out
