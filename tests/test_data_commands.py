@@ -10,7 +10,7 @@ import pytest
 from gstsn.cli import main
 from gstsn.config import ConfigError
 from gstsn.data.cache import SilhouetteCache, pack_frames
-from gstsn.data.commands import DataSpecError, dataset_info, format_info, open_dataset
+from gstsn.data.sources import DataSpecError, dataset_info, format_info, open_dataset
 
 TINY = "synth:subjects=2,frames_min=6,frames_max=8"
 
@@ -31,11 +31,11 @@ def _fake_npz(path, lengths=(5, 1, 8, 3)):
 
 
 def test_open_dataset_synth_is_generated_once(tmp_path, monkeypatch):
-    import gstsn.data.commands as commands
+    import gstsn.data.sources as sources
 
     calls = []
-    real = commands._generate
-    monkeypatch.setattr(commands, "_generate", lambda cfg, progress: calls.append(cfg) or real(cfg, progress))
+    real = sources.generate_synth
+    monkeypatch.setattr(sources, "generate_synth", lambda cfg, progress: calls.append(cfg) or real(cfg, progress))
     a = open_dataset(TINY, tmp_path)
     b = open_dataset("synth:frames-max=8, subjects=2,frames_min=6", tmp_path)  # same config, other spelling
     assert len(calls) == 1 and a.path == b.path and a.fingerprint == b.fingerprint

@@ -8,8 +8,8 @@ import pytest
 from gstsn.cli import main
 from gstsn.data.cache import SilhouetteCache
 from gstsn.data.casiab import import_casia_b
-from gstsn.data.commands import dataset_info
 from gstsn.data.sampling import TripletSampler, iter_test_batches
+from gstsn.data.sources import dataset_info
 from gstsn.data.splits import load_split
 
 

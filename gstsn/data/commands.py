@@ -1,303 +1,28 @@
-"""``gstsn data import|synth|info`` and :func:`open_dataset`, the one call that turns a data spec into a cache.
-
-Data specs (:func:`open_dataset`):
-
-- ``synth``: the default synthetic dataset; ``synth:subjects=20,identity_cue=0.3,seed=1`` sets
-  :class:`~gstsn.data.synth.SynthConfig` fields. Generated once, cached under ``cache_root/synth-<config fingerprint>``.
-- ``casia-b:PATH``: the compact npz or a CASIA-B tree (layout detected); imported once, cached under
-  ``cache_root/casia-b-<source key>`` (see :func:`gstsn.data.casiab.source_key`).
-- a path to a cache directory: opened as it is.
-"""
+"""``gstsn data import|synth|info``: argument parsing only; the work is in :mod:`gstsn.data.sources` and the readers."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import os
 import sys
-import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from tqdm import tqdm
-
-from gstsn.config import ConfigError, config_from_dict
-from gstsn.data.cache import CacheError, SilhouetteCache, is_cache, write_cache
-from gstsn.data.casiab import LAYOUTS, DataImportError, import_casia_b, read_npz_index, source_key
-from gstsn.data.naming import SEQ_TYPES, SHORT_SEQUENCE_FRAMES, VIEWS, full_grid
-
-DEFAULT_CACHE_ROOT = Path(os.environ.get("GSTSN_CACHE_ROOT", ".cache/gstsn"))
-SPEC_FORMS = "'synth', 'synth:key=value,...', 'casia-b:PATH' (an npz or a CASIA-B tree) or a cache directory"
-
-
-class DataSpecError(ValueError):
-    """A data spec string is not one of the accepted forms; the message lists them."""
+from gstsn.config import ConfigError
+from gstsn.data.cache import CacheError
+from gstsn.data.casiab import LAYOUTS, DataImportError, import_casia_b
+from gstsn.data.sources import (
+    DataSpecError,
+    dataset_info,
+    format_info,
+    generate_synth,
+    synth_api,
+    synth_config_from_pairs,
+    write_synth_cache,
+)
 
 
-# -------------------------------------------------------------------------------------------------------- synthetic
-def _synth(name: str) -> Any:
-    """``SynthConfig``, ``generate``, ``write_preview`` or ``fingerprint`` from the generator package.
-
-    Imported on first use (the generator is not needed to read caches); the package's exports are preferred, its
-    ``config`` / ``generate`` modules are the fallback while the package root does not export them yet.
-    """
-    import importlib
-
-    package = importlib.import_module("gstsn.data.synth")
-    exported = getattr(package, name, None)
-    if exported is not None and not isinstance(exported, types.ModuleType):  # not the submodule of the same name
-        return exported
-    module = {"SynthConfig": "config", "fingerprint": "config", "generate": "generate"}.get(name, "preview")
-    try:
-        return getattr(importlib.import_module(f"gstsn.data.synth.{module}"), name)
-    except (ImportError, AttributeError):
-        raise DataSpecError(f"the synthetic generator does not provide {name!r} (gstsn.data.synth)") from None
-
-
-def _coerce(name: str, text: str, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"SynthConfig.{name} = {text!r} is not a {type(default).__name__}") from None
-    return text
-
-
-def synth_config_from_pairs(pairs: dict[str, str], where: str = "") -> Any:
-    """A ``SynthConfig`` from string values (``{"subjects": "20"}``), converted by each field's default type."""
-    SynthConfig = _synth("SynthConfig")  # noqa: N806
-    defaults = SynthConfig()
-    values = {}
-    for raw_key, text in pairs.items():
-        key = raw_key.strip().replace("-", "_")
-        default = getattr(defaults, key, None)
-        values[key] = text if default is None else _coerce(key, text.strip(), default)
-    return config_from_dict(SynthConfig, values, where)
-
-
-def _parse_pairs(text: str, spec: str) -> dict[str, str]:
-    pairs = {}
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise DataSpecError(f"data spec {spec!r}: {item!r} is not key=value (e.g. 'synth:subjects=20,seed=1')")
-        pairs[key.strip()] = value
-    return pairs
-
-
-def synth_cache(cfg: Any, dest: str | os.PathLike, *, overwrite: bool = False, progress: bool = False) -> Path:
-    """Generate the synthetic dataset of ``cfg`` and write it as a cache at ``dest``; returns ``dest``."""
-    dataset = _generate(cfg, progress)
-    return _write_synth(dataset, dest, overwrite=overwrite)
-
-
-def _generate(cfg: Any, progress: bool) -> Any:
-    generate = _synth("generate")
-    with tqdm(total=cfg.subjects, desc="synth", unit="subject", disable=not progress) as bar:
-        return generate(cfg, progress=lambda done, total: bar.update(done - bar.n))
-
-
-def _write_synth(dataset: Any, dest: str | os.PathLike, *, overwrite: bool) -> Path:
-    gen_meta = dict(dataset.meta)
-    source = {"kind": "synthetic", **{k: v for k, v in gen_meta.items() if k != "fingerprint"}}
-    source["config_fingerprint"] = gen_meta.get("fingerprint")
-    return write_cache(dest, dataset.frames, dataset.index, {"source": source}, overwrite=overwrite)
-
-
-def _synth_fingerprint(cfg: Any) -> str:
-    return _synth("fingerprint")(cfg)
-
-
-# ----------------------------------------------------------------------------------------------------- open_dataset
-def open_dataset(
-    spec: str, cache_root: str | os.PathLike = DEFAULT_CACHE_ROOT, *, progress: bool = False
-) -> SilhouetteCache:
-    """Open the dataset named by ``spec`` (see the module doc), generating or importing it into ``cache_root`` once.
-
-    Later calls with the same spec reuse the cache (same synthetic config and generator version, or same source
-    content, layout and reader version). Raises :class:`DataSpecError` for an unknown form.
-    """
-    if not isinstance(spec, str) or not spec.strip():
-        raise DataSpecError(f"data spec {spec!r} is empty; expected {SPEC_FORMS}")
-    spec = spec.strip()
-    root = Path(cache_root)
-    kind, sep, rest = spec.partition(":")
-    if kind == "synth" and (sep or not rest):
-        cfg = synth_config_from_pairs(_parse_pairs(rest, spec), where=f"data spec {spec!r}")
-        dest = root / f"synth-{_synth_fingerprint(cfg)}"
-        if not is_cache(dest):
-            synth_cache(cfg, dest, overwrite=True, progress=progress)
-        return SilhouetteCache.open(dest)
-    if kind == "casia-b" and sep:
-        if not rest:
-            raise DataSpecError(f"data spec {spec!r} lacks a path: 'casia-b:PATH'")
-        src = Path(rest).expanduser()
-        if not src.exists():
-            raise DataSpecError(f"data spec {spec!r}: no such file or folder {src}")
-        dest = root / f"casia-b-{source_key(src)}"
-        if not is_cache(dest):
-            import_casia_b(src, dest, overwrite=True, progress=progress)
-        return SilhouetteCache.open(dest)
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return SilhouetteCache.open(path)
-    hint = f" (to import it, use 'casia-b:{spec}')" if path.exists() else ""
-    raise DataSpecError(f"unknown data spec {spec!r}{hint}; expected {SPEC_FORMS}")
-
-
-# ------------------------------------------------------------------------------------------------------------ info
-@dataclass
-class DataInfo:
-    """What ``gstsn data info`` reports about a cache or a compact npz."""
-
-    path: str
-    kind: str  # "cache" or "npz"
-    height: int
-    width: int
-    n_frames: int
-    bytes_on_disk: int
-    packed_bytes: int  # RAM the bit-packed frames take
-    counts: pd.DataFrame  # sequences per seq_type (rows, SEQ_TYPES order) x view (columns, VIEWS order)
-    subjects: list[str]
-    lengths: np.ndarray
-    missing: list[tuple[str, str, str]]
-    short: list[tuple[str, str, str, int]]
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    unreadable_frames: int = 0
-    fingerprint: str = ""
-    source: Any = None
-
-    @property
-    def n_sequences(self) -> int:
-        return int(len(self.lengths))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (counts as a nested dict)."""
-        return {
-            "path": self.path,
-            "kind": self.kind,
-            "height": self.height,
-            "width": self.width,
-            "subjects": len(self.subjects),
-            "sequences": self.n_sequences,
-            "frames": self.n_frames,
-            "bytes_on_disk": self.bytes_on_disk,
-            "packed_bytes": self.packed_bytes,
-            "counts": {t: {v: int(self.counts.loc[t, v]) for v in VIEWS} for t in SEQ_TYPES},
-            "missing": ["/".join(k) for k in self.missing],
-            "short": [{"sequence": "/".join(k[:3]), "frames": k[3]} for k in self.short],
-            "skipped": self.skipped,
-            "unreadable_frames": self.unreadable_frames,
-            "fingerprint": self.fingerprint,
-            "source": self.source,
-        }
-
-
-def _summarize(index: pd.DataFrame) -> dict[str, Any]:
-    counts = pd.crosstab(index["seq_type"], index["view"]).reindex(index=list(SEQ_TYPES), columns=list(VIEWS))
-    subjects = sorted(index["subject"].unique().tolist())
-    present = set(zip(index["subject"], index["seq_type"], index["view"], strict=True))
-    lengths = index["length"].to_numpy(np.int64)
-    short_rows = np.flatnonzero(lengths < SHORT_SEQUENCE_FRAMES)
-    keys = index[["subject", "seq_type", "view"]].to_numpy()
-    return {
-        "counts": counts.fillna(0).astype(np.int64),
-        "subjects": subjects,
-        "lengths": lengths,
-        "missing": [k for k in full_grid(subjects) if k not in present],
-        "short": [(*map(str, keys[i]), int(lengths[i])) for i in short_rows],
-    }
-
-
-def dataset_info(path: str | os.PathLike) -> DataInfo:
-    """Summarise a cache directory, or a compact npz (read from its small index members only: fast)."""
-    path = Path(path)
-    if path.is_file():
-        info = read_npz_index(path)
-        n, h, pw = info.frames_shape
-        return DataInfo(
-            str(path), "npz", h, 44, n, path.stat().st_size, n * h * pw, **_summarize(info.index), source="npz"
-        )
-    cache = SilhouetteCache.open(path)
-    report = cache.report
-    return DataInfo(
-        str(path),
-        "cache",
-        cache.height,
-        cache.width,
-        cache.n_frames,
-        cache.nbytes_on_disk(),
-        int(cache.packed.nbytes),
-        **_summarize(cache.index),
-        skipped=list(report.get("skipped", [])),
-        unreadable_frames=len(report.get("unreadable_frames", [])),
-        fingerprint=cache.fingerprint,
-        source=cache.source,
-    )
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
-
-
-def format_info(info: DataInfo, list_limit: int = 20) -> str:
-    """The human-readable report printed by ``gstsn data info``."""
-    lines = [f"{info.kind}: {info.path}"]
-    if info.fingerprint:
-        lines.append(f"fingerprint: {info.fingerprint}")
-    if isinstance(info.source, dict):
-        keys = ("kind", "layout", "path", "generator_version")
-        src = ", ".join(f"{k}={info.source[k]}" for k in keys if k in info.source)
-        lines.append(f"source: {src}")
-    lens = info.lengths
-    lines += [
-        f"frame size: {info.height}x{info.width}",
-        f"subjects: {len(info.subjects)}   sequences: {info.n_sequences:,}   frames: {info.n_frames:,}",
-        f"size on disk: {_mb(info.bytes_on_disk)}   bit-packed frames in RAM: {_mb(info.packed_bytes)}",
-    ]
-    if lens.size:
-        lines.append(f"frames per sequence: min {lens.min()}, median {int(np.median(lens))}, max {lens.max()}")
-    table = info.counts.copy()
-    table["total"] = table.sum(axis=1)
-    table.loc["total"] = table.sum(axis=0)
-    lines += ["", "sequences per condition x view:", table.to_string(), ""]
-
-    def listing(title: str, items: list[str]) -> None:
-        lines.append(f"{title}: {len(items)}")
-        shown = items if list_limit < 0 else items[:list_limit]
-        lines.extend(f"  {s}" for s in shown)
-        if len(shown) < len(items):
-            lines.append(f"  ... {len(items) - len(shown)} more (--list -1 shows all)")
-
-    listing(
-        f"missing sequences (vs. the full CASIA-B grid of the {len(info.subjects)} subjects present)",
-        ["/".join(k) for k in info.missing],
-    )
-    listing(
-        f"short sequences (< {SHORT_SEQUENCE_FRAMES} frames)", [f"{'/'.join(k[:3])}: {k[3]} frames" for k in info.short]
-    )
-    if info.kind == "cache":
-        listing("skipped at import", [f"{e.get('path', '/'.join(_key(e)))}: {e['reason']}" for e in info.skipped])
-        lines.append(f"unreadable frames dropped at import: {info.unreadable_frames}")
-    return "\n".join(lines)
-
-
-def _key(entry: dict[str, Any]) -> tuple[str, str, str]:
-    return (entry.get("subject", ""), entry.get("seq_type", ""), entry.get("view", ""))
-
-
-# ------------------------------------------------------------------------------------------------------------- CLI
 def _run_import(args: argparse.Namespace) -> int:
     path = import_casia_b(
         args.source,
@@ -316,7 +41,7 @@ def _run_import(args: argparse.Namespace) -> int:
 def _synth_options() -> list[tuple[str, Any]]:
     """``(field, default)`` of every ``SynthConfig`` field (each becomes a ``gstsn data synth --field`` option)."""
     try:
-        SynthConfig = _synth("SynthConfig")  # noqa: N806
+        SynthConfig = synth_api("SynthConfig")  # noqa: N806
     except (ImportError, DataSpecError):
         return []
     return [(f.name, f.default) for f in dataclasses.fields(SynthConfig)]
@@ -325,10 +50,10 @@ def _synth_options() -> list[tuple[str, Any]]:
 def _run_synth(args: argparse.Namespace) -> int:
     pairs = {name: str(getattr(args, name)) for name, _ in _synth_options() if getattr(args, name) is not None}
     cfg = synth_config_from_pairs(pairs, where="gstsn data synth")
-    dataset = _generate(cfg, progress=not args.no_progress)
-    path = _write_synth(dataset, args.dest, overwrite=args.overwrite)
+    dataset = generate_synth(cfg, progress=not args.no_progress)
+    path = write_synth_cache(dataset, args.dest, overwrite=args.overwrite)
     if args.preview:
-        _synth("write_preview")(dataset, args.preview)
+        synth_api("write_preview")(dataset, args.preview)
         print(f"preview written to {args.preview}")
     print(format_info(dataset_info(path), list_limit=args.list))
     return 0
@@ -391,14 +116,4 @@ def register(subparsers: Any) -> None:
     inf.set_defaults(func=_guarded(_run_info))
 
 
-__all__ = [
-    "DEFAULT_CACHE_ROOT",
-    "DataInfo",
-    "DataSpecError",
-    "dataset_info",
-    "format_info",
-    "open_dataset",
-    "register",
-    "synth_cache",
-    "synth_config_from_pairs",
-]
+__all__ = ["register"]
