@@ -10,15 +10,15 @@ pretreatment, segmentation noise), ``generate`` (the dataset), ``preview`` (PNG 
 """
 
 from gstsn.data.synth.config import GENERATOR_NAME, GENERATOR_VERSION, SynthConfig, fingerprint
-from gstsn.data.synth.generate import SEQ_TYPES, VIEWS, SynthDataset, generate
+from gstsn.data.synth.generate import SynthDataset, generate
+from gstsn.data.synth.preview import write_preview
 
 __all__ = [
     "GENERATOR_NAME",
     "GENERATOR_VERSION",
-    "SEQ_TYPES",
-    "VIEWS",
     "SynthConfig",
     "SynthDataset",
     "fingerprint",
     "generate",
+    "write_preview",
 ]

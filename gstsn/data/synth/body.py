@@ -1,8 +1,9 @@
-"""The walker's body as 3-D capsules (plus a coat skirt), built from a :class:`Pose`, the subject's body traits and the
-sequence's covariates (bag, coat).
+"""The walker's body as 3-D capsules plus upright prisms (coat skirt, bag), built from a :class:`Pose`, the subject's
+body traits and the sequence's covariates.
 
-Capsule slots are fixed so every frame has the same layout: a slot that a frame does not use (the bag outside ``bg``)
-gets a negative radius, which the renderer treats as absent.
+Capsule slots are fixed so every frame has the same layout. A prism is drawn as the trapezoid between the projected
+extents of its top points and of its bottom points (exact for an upright box seen by a level camera); frames that do
+not carry it (the bag outside ``bg``, the coat outside ``cl``) have ``on`` false.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gstsn.data.synth.kinematics import FOOT_RADIUS, NECK_TOP, Pose
-from gstsn.data.synth.traits import BAG_BACKPACK, BAG_HAND, BAG_NONE, BAG_SHOULDER, SequenceParams, SubjectTraits
+from gstsn.data.synth.traits import BAG_BACKPACK, BAG_NONE, BAG_SHOULDER, SequenceParams, SubjectTraits
 
 CAPSULE_NAMES = (
     "head",
@@ -32,9 +33,22 @@ CAPSULE_NAMES = (
     "upper_arm_l",
     "forearm_r",
     "forearm_l",
-    "bag_a",
-    "bag_b",
 )
+
+
+@dataclass(frozen=True)
+class Prism:
+    """An upright solid of N frames: ``top`` (N, K, 3) and ``bottom`` (N, L, 3) points (metres, world) whose
+    projections, widened by ``top_r`` / ``bottom_r`` (N,) metres, span its top and bottom edges; ``on`` (N,) bool."""
+
+    top: np.ndarray
+    bottom: np.ndarray
+    top_r: np.ndarray
+    bottom_r: np.ndarray
+    on: np.ndarray
+
+    def take(self, sl: slice) -> Prism:
+        return Prism(*(getattr(self, f.name)[sl] for f in dataclasses.fields(self)))
 
 
 @dataclass(frozen=True)
@@ -43,22 +57,17 @@ class Body:
 
     - ``a``, ``b``: (N, P, 3) capsule segment ends (metres, world), P = len(CAPSULE_NAMES);
     - ``r``: (N, P) capsule radii (metres; negative = slot unused in that frame);
-    - ``coat``: (N,) bool, frames that draw the coat skirt;
-    - ``waist``: (N, 4, 3) points spanning the skirt's top edge; ``hem``: (N, 2, 3) the hem's centre on each leg;
-    - ``hem_r``: (N,) the hem's half-width around each leg (metres).
+    - ``prisms``: the coat skirt and the bag.
     """
 
     a: np.ndarray
     b: np.ndarray
     r: np.ndarray
-    coat: np.ndarray
-    waist: np.ndarray
-    hem: np.ndarray
-    hem_r: np.ndarray
+    prisms: tuple[Prism, ...]
 
     def take(self, sl: slice) -> Body:
         """The frames ``sl`` of this body."""
-        return Body(*(getattr(self, f.name)[sl] for f in dataclasses.fields(self)))
+        return Body(self.a[sl], self.b[sl], self.r[sl], tuple(p.take(sl) for p in self.prisms))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -74,7 +83,6 @@ def build_body(pose: Pose, traits: SubjectTraits, seqp: SequenceParams, seq: np.
     c_trunk = seqp.coat_trunk[seq][:, None]
     c_limb = seqp.coat_limb[seq]
     c_add = seqp.coat_add[seq][:, None] * H
-    z = np.array([0.0, 0.0, 1.0])
     P = len(CAPSULE_NAMES)
     a = np.zeros((n, P, 3))
     b = np.zeros((n, P, 3))
@@ -121,9 +129,7 @@ def build_body(pose: Pose, traits: SubjectTraits, seqp: SequenceParams, seq: np.
         r_fore = 0.85 * bt["arm_r"] * H * build * c_limb**0.7
         put(f"forearm_{s}", getattr(pose, f"elbow_{s}"), getattr(pose, f"hand_{s}"), r_fore)
 
-    _put_bag(put, pose, seqp, seq, r_trunk[:, 0], bt["hip_half"] * H * build, z)
-
-    # Coat skirt: from the waist (trunk girth) to the hem on each leg.
+    # Coat skirt: from the waist (trunk girth) to the hem around each leg.
     coat = seqp.coat[seq] > 0
     waist_c = pose.pelvis + 0.04 * H * pose.trunk_axis
     waist_lat = (half_bottom + 0.5 * c_add) * pose.lat_pelvis
@@ -138,38 +144,36 @@ def build_body(pose: Pose, traits: SubjectTraits, seqp: SequenceParams, seq: np.
         below = knee + np.maximum(hem_frac - 1.0, 0.0) * thigh_len * _unit(ankle - knee)
         hems.append(np.where(hem_frac <= 1.0, on_thigh, below))
     hem_r = r_thigh + seqp.flare[seq] * H
-    return Body(a=a, b=b, r=r, coat=coat, waist=waist, hem=np.stack(hems, axis=1), hem_r=hem_r)
+    skirt = Prism(waist, np.stack(hems, axis=1), np.zeros(n), hem_r, coat)
+    return Body(a=a, b=b, r=r, prisms=(skirt, _bag(pose, seqp, seq, r_trunk[:, 0], bt["hip_half"] * H * build)))
 
 
-def _put_bag(put, pose: Pose, seqp: SequenceParams, seq: np.ndarray, r_trunk: np.ndarray, hip_w: float, z) -> None:
-    """The bag as two parallel capsules: ``bag_d`` thick, ``bag_w`` wide, ``bag_h`` tall."""
+def _bag(pose: Pose, seqp: SequenceParams, seq: np.ndarray, r_trunk: np.ndarray, hip_w: float) -> Prism:
+    """The bag as an upright box ``bag_w`` wide, ``bag_h`` tall, ``bag_d`` deep: a backpack on the back (width across
+    the body), a shoulder bag against the hip or a handbag hanging from the hand (width along the walk)."""
     kind = seqp.bag[seq]
     side = seqp.bag_side[seq][:, None]
     w, h, d = (getattr(seqp, k)[seq][:, None] for k in ("bag_w", "bag_h", "bag_d"))
     drop, shift = seqp.bag_drop[seq][:, None], seqp.bag_shift[seq][:, None]
-    rb = d / 2
-    half_len = np.maximum(h / 2 - rb, 0.01)
-    half_w = np.maximum(w / 2 - rb, 0.0)
+    z = np.broadcast_to(np.array([0.0, 0.0, 1.0]), pose.fwd.shape)
     swing = 0.03 * np.sin(2 * np.pi * pose.phase)[:, None] * pose.fwd  # pendulum of a hanging bag
-    zz = np.broadcast_to(z, pose.fwd.shape)
     hand = np.where(side > 0, pose.hand_l, pose.hand_r)
-
-    centre = np.zeros_like(pose.pelvis)
-    vertical = zz.copy()
-    width_dir = pose.fwd.copy()
-    bp = (kind == BAG_BACKPACK)[:, None]
-    sb = (kind == BAG_SHOULDER)[:, None]
-    hb = (kind == BAG_HAND)[:, None]
+    back = (kind == BAG_BACKPACK)[:, None]
+    hip_bag = (kind == BAG_SHOULDER)[:, None]
     centre = np.where(
-        bp, pose.shoulder_c - (h / 2 + 0.02 + drop) * pose.trunk_axis - (r_trunk[:, None] + rb) * pose.fwd, centre
+        back,
+        pose.shoulder_c - (h / 2 + 0.02 + drop) * pose.trunk_axis - (r_trunk[:, None] + d / 2) * pose.fwd,
+        np.where(
+            hip_bag,
+            pose.pelvis + side * (hip_w + d / 2) * pose.lat_pelvis + drop * z + shift * pose.fwd + swing,
+            hand - (h / 2 + 0.02) * z + shift * pose.fwd + side * 0.02 * pose.lat_pelvis,
+        ),
     )
-    vertical = np.where(bp, pose.trunk_axis, vertical)
-    width_dir = np.where(bp, pose.lat_thorax, width_dir)
-    centre = np.where(
-        sb, pose.pelvis + side * (hip_w + rb) * pose.lat_pelvis + drop * zz + shift * pose.fwd + swing, centre
-    )
-    centre = np.where(hb, hand - (h / 2 + 0.02) * zz + shift * pose.fwd + side * 0.02 * pose.lat_pelvis, centre)
-    radius = np.where(kind == BAG_NONE, -1.0, rb[:, 0])
-    for sgn, name in ((-1.0, "bag_a"), (1.0, "bag_b")):
-        mid = centre + sgn * half_w * width_dir
-        put(name, mid - half_len * vertical, mid + half_len * vertical, radius)
+    up = np.where(back, pose.trunk_axis, z) * (h / 2)
+    across = np.where(back, pose.lat_thorax, pose.fwd) * (w / 2)
+    deep = np.where(back, pose.fwd, pose.lat_pelvis) * (d / 2)
+    corners = [centre + sa * across + sd * deep for sa in (-1, 1) for sd in (-1, 1)]
+    top = np.stack([c + up for c in corners], axis=1)
+    bottom = np.stack([c - up for c in corners], axis=1)
+    zero = np.zeros(len(seq))
+    return Prism(top, bottom, zero, zero, kind != BAG_NONE)

@@ -197,13 +197,23 @@ def render_frames(
     bx, by, db = project(body.b, cam)
     valid = body.r > 0
     rad = np.where(valid, body.r / (0.5 * (da + db)), -1.0)
-    wx, wy, _ = project(body.waist, cam)
-    hx, hy, hd = project(body.hem, cam)
     px, _, _ = project(anchor[:, None, :], cam)
+    # Prisms as image-space trapezoids: (y, x_left, x_right) of the top and of the bottom edge, (N,) each.
+    traps = []
+    for prism in body.prisms:
+        edges = []
+        for pts, r in ((prism.top, prism.top_r), (prism.bottom, prism.bottom_r)):
+            x, y, depth = project(pts, cam)
+            r_img = r[:, None] / depth
+            edges += [y.mean(axis=1), (x - r_img).min(axis=1), (x + r_img).max(axis=1)]
+        traps.append((prism.on, edges))
 
     # Height normalisation: the silhouette's rows [top, bottom] become rows 0..height-1.
     top = np.min(np.where(valid, np.minimum(ay, by) - rad, np.inf), axis=1)
     bottom = np.max(np.where(valid, np.maximum(ay, by) + rad, -np.inf), axis=1)
+    for on, edges in traps:
+        top = np.where(on, np.minimum(top, edges[0]), top)
+        bottom = np.where(on, np.maximum(bottom, edges[3]), bottom)
     scale = height / (bottom - top)  # pixels per image unit (N,)
     off_x = px[:, 0] - (win / 2 - 0.5) / scale  # the anchor lands in the middle of the working window
 
@@ -225,23 +235,18 @@ def render_frames(
         lo, hi = max(int(np.floor(y_lo[p])), 0), min(int(np.ceil(y_hi[p])) + 1, height)
         if lo < hi:
             bands.append((lo, hi, capsule_spans(*(c[p : p + 1] for c in cap), rows[lo:hi])))
-    if body.coat.any():  # coat skirt: top edge spans the waist points, bottom edge the hem around both legs
-        hem_x, hem_r = col(hx), (body.hem_r[:, None] / hd * scale[:, None]).T[:, :, None].astype(np.float32)
-        coat = body.coat[None, :, None]
-        y_top = np.where(coat, row(wy).mean(axis=0, keepdims=True), np.float32(1.0))
-        y_bot = np.where(coat, row(hy).mean(axis=0, keepdims=True), np.float32(0.0))
-        lo, hi = max(int(np.floor(y_top[coat].min())), 0), min(int(np.ceil(y_bot[coat].max())) + 1, height)
+    for on, (y0, l0, r0, y1, l1, r1) in traps:
+        if not on.any():
+            continue
+        c = on[None, :, None]
+        y_top = np.where(c, row(y0[:, None]), np.float32(1.0))  # frames without the prism: empty (top below bottom)
+        y_bot = np.where(c, row(y1[:, None]), np.float32(0.0))
+        lo, hi = max(int(np.floor(y_top[c].min())), 0), min(int(np.ceil(y_bot[c].max())) + 1, height)
         if lo < hi:
-            trapezoid = trapezoid_spans(
-                y_top,
-                col(wx).min(axis=0, keepdims=True),
-                col(wx).max(axis=0, keepdims=True),
-                y_bot,
-                (hem_x - hem_r).min(axis=0, keepdims=True),
-                (hem_x + hem_r).max(axis=0, keepdims=True),
-                rows[lo:hi],
+            spans = trapezoid_spans(
+                y_top, col(l0[:, None]), col(r0[:, None]), y_bot, col(l1[:, None]), col(r1[:, None]), rows[lo:hi]
             )
-            bands.append((lo, hi, trapezoid))
+            bands.append((lo, hi, spans))
     # Edge noise: a per-sequence bias (segmentation slightly too fat or thin) plus per-row jitter shared by every
     # primitive of the row.
     grow = np.zeros((2, n, height), dtype=np.float32) + edge_bias.astype(np.float32)[None, :, None]

@@ -197,7 +197,7 @@ def sequence_params(
             "distance": rng.uniform(cfg.camera_distance_min, cfg.camera_distance_max),
             "cam_height": rng.uniform(0.9, 1.3),
             "path_offset": rng.uniform(-0.3, 0.3),
-            "edge_bias": cfg.edge_noise_px * rng.standard_normal(),
+            "edge_bias": 0.7 * cfg.edge_noise_px * rng.standard_normal(),
         }
         arm = np.clip(1.0 + 0.08 * rng.standard_normal(2), 0.7, 1.3)
         bag = dict(bag=BAG_NONE, bag_side=1.0, bag_w=0.0, bag_h=0.0, bag_d=0.0, bag_drop=0.0, bag_shift=0.0)
@@ -226,13 +226,13 @@ def sequence_params(
         if cond == "cl":
             coat = dict(
                 coat=1,
-                coat_trunk=1.15 + 0.20 * u_coat[0],
-                coat_limb=1.20 + 0.30 * u_coat[1],
-                coat_add=0.010 + 0.020 * u_coat[2],
-                hem_frac=0.55 + 0.60 * u_coat[3],
-                flare=0.010 + 0.030 * u_coat[4],
+                coat_trunk=1.20 + 0.40 * u_coat[0],
+                coat_limb=1.20 + 0.50 * u_coat[1],
+                coat_add=0.010 + 0.030 * u_coat[2],
+                hem_frac=0.30 + 1.10 * u_coat[3],  # from a hip-length jacket to a coat below the knee
+                flare=0.050 * u_coat[4],
             )
-            arm = arm * (0.75 + 0.2 * u_coat[5])
+            arm = arm * (0.6 + 0.3 * u_coat[5])  # sleeves and bulk damp the arm swing
         row.update(bag)
         row.update(coat)
         row["arm_scale_r"], row["arm_scale_l"] = float(arm[0]), float(arm[1])
