@@ -12,7 +12,7 @@ aten = torch.ops.aten
 
 
 def _rows_times_steps(input_shape) -> int:
-    """Time steps × sequences an RNN processes, from its input shape (``(S, B, in)``, ``(B, S, in)`` or packed ``(N, in)``)."""
+    """Time steps × sequences an RNN processes, from its input shape ``(S, B, in)``, ``(B, S, in)`` or ``(N, in)``."""
     total = 1
     for size in input_shape[:-1]:
         total *= size
@@ -20,7 +20,7 @@ def _rows_times_steps(input_shape) -> int:
 
 
 def _gate_weight_flops(rows_steps: int, weight_shapes, stride: int) -> int:
-    """2·rows·steps·(|W_ih| + |W_hh|) summed over layers; ``weight_shapes`` lists ``W_ih, W_hh[, b_ih, b_hh]`` per layer."""
+    """2·rows·steps·(|W_ih| + |W_hh|) over layers; ``weight_shapes`` lists ``W_ih, W_hh[, b_ih, b_hh]`` per layer."""
     total = 0
     for i in range(0, len(weight_shapes), stride):
         w_ih, w_hh = weight_shapes[i], weight_shapes[i + 1]
