@@ -1,0 +1,306 @@
+"""Render the results store into ``OUT/index.html``, one self-contained page per study and ``OUT/timing.html``.
+
+Each page is a single HTML file: inline CSS, inline SVG plots, no script, no external request; links go only to the
+other pages and to the profiler trace files (relative paths). Rendering the same inputs twice gives byte-identical
+files except the line ``<p class="render-date">`` (the render date). Missing or partial inputs become sentences on the
+page ("what is missing"), never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from gstsn.report import figures, provenance, tables, verdicts
+from gstsn.report.labels import field_label, show
+from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results
+from gstsn.report.published import PUBLISHED_LABEL
+
+INDEX_FILE = "index.html"
+TIMING_FILE = "timing.html"
+DATE_MARKER = '<p class="render-date">'
+
+
+@dataclass
+class RenderResult:
+    """The pages written (index first) and every problem sentence found in the inputs."""
+
+    pages: list[Path]
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FigureBlock:
+    """A figure on a page: its SVG, or (when ``svg`` is None) the sentence saying why it is missing."""
+
+    title: str
+    svg: Any
+    caption: str
+    missing: str = ""
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("gstsn.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` atomically (temp file in the same folder, then rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def study_file(study: StudyData) -> str:
+    return f"study-{study.name}.html"
+
+
+def _figure(title: str, svg: Any, caption: str, missing: str) -> FigureBlock:
+    return FigureBlock(title, svg, caption, "" if svg is not None else missing)
+
+
+def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict[str, Any]:
+    key = f"g{gi}"
+    figs: list[FigureBlock] = [
+        _figure(
+            "Rank-1 per variant",
+            figures.axis_pointplot(group, f"{key}-points"),
+            "Mean over seeds with the 95 % t-interval; colours are the probe sets NM / BG / CL.",
+            "No rank-1 metric in runs.jsonl for this group.",
+        )
+    ]
+    pairs = verdicts.gstsn_gaitset_pairs(group)
+    if pairs:
+        figs.append(
+            _figure(
+                "GSTSN − GaitSet per probe view",
+                figures.delta_heatmap(group, pairs, verdicts.MAIN_DISTANCE, f"{key}-delta"),
+                "Paired by seed; each cell shows the mean difference in rank-1 points and its 95 % interval "
+                "half-width. Red: GaitSet ahead; blue: GSTSN ahead.",
+                "Fewer than 2 paired seeds (or no per-view metrics): a difference is never shown without its interval.",
+            )
+        )
+    heat = []
+    for ci, cell in enumerate(group.cells):
+        svg = figures.heatmaps(group, study.tables, cell, verdicts.MAIN_DISTANCE, f"{key}-heat{ci}")
+        heat.append(_figure(f"{cell}: probe × gallery", svg, "", f"No rows for {cell} in tables.csv."))
+    curves = [
+        _figure(
+            "Training curves",
+            figures.training_curves(group, study.train_logs, f"{key}-train"),
+            "Mean over seeds with a 95 % band. A collapsed run shows the loss stuck at the margin and the non-zero "
+            "share at 1 while the distances shrink towards 0.",
+            "No train_log.csv for the runs of this group.",
+        ),
+        _figure(
+            "Rank-1 against training wall time",
+            figures.accuracy_vs_time(group, study.eval_curves, f"{key}-time"),
+            "Periodic evaluation during training (time to accuracy). Mean over seeds with a 95 % band.",
+            "No eval_curve.csv for the runs of this group (periodic evaluation was off: eval_every = 0).",
+        ),
+    ]
+    return {
+        "title": group.title,
+        "key": group.key,
+        "synthetic": group.synthetic,
+        "verdict": verdicts.study_verdict(study, group),
+        "summaries": [tables.summary_table(group, d) for d in tables.DISTANCE_LABELS],
+        "comparisons": tables.comparison_table(group),
+        "per_view": [tables.per_view_table(group, d) for d in tables.DISTANCE_LABELS],
+        "figures": figs,
+        "heatmaps": heat,
+        "curves": curves,
+        "n_runs": len(group.runs),
+    }
+
+
+def _study_context(study: StudyData) -> dict[str, Any]:
+    d = study.definition
+    axes = [
+        (field_label(f), f, ", ".join(show(v) for v in vals) if isinstance(vals, list) else show(vals))
+        for f, vals in study.axes.items()
+    ]
+    base = d.get("baseline") if isinstance(d.get("baseline"), dict) else {}
+    groups = [_group_context(study, g, i) for i, g in enumerate(verdicts.data_groups(study))]
+    return {
+        "study": study.name,
+        "description": str(d.get("description") or ""),
+        "question": verdicts.STUDY_QUESTIONS.get(study.name, ""),
+        "axes": axes,
+        "baseline": ", ".join(f"{f}={show(v)}" for f, v in base.items()) or (study.baseline or "not defined"),
+        "problems": study.problems,
+        "missing_runs": study.missing_runs,
+        "groups": groups,
+        "provenance": provenance.study_provenance(study),
+        "config_hashes": provenance.config_hash_rows(study),
+    }
+
+
+def _verdict_sentences(data: Any, path: tuple[str, ...] = ()) -> tuple[list[str], list[tuple[str, str]]]:
+    """Words (string leaves under verdict-like keys) and every scalar leaf as ``(a › b › c, value)``."""
+    words: list[str] = []
+    leaves: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for k in sorted(data, key=str):
+            w, l2 = _verdict_sentences(data[k], (*path, str(k)))
+            words += w
+            leaves += l2
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            w, l2 = _verdict_sentences(v, (*path, str(i)))
+            words += w
+            leaves += l2
+    else:
+        where = " › ".join(path)
+        text = f"{data:.4g}" if isinstance(data, float) else show(data)
+        leaves.append((where, text))
+        if (
+            isinstance(data, str)
+            and path
+            and path[-1] in {"verdict", "summary", "text", "statement", "conclusion", "answer", "reading"}
+        ):
+            words.append(f"{' › '.join(path[:-1]) or 'verdict'}: {data}")
+    return words, leaves
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 2**20 else f"{n / 2**20:.1f} MiB"
+
+
+def _timing_context(timing: TimingData | None, out_dir: Path) -> dict[str, Any]:
+    if timing is None:
+        return {"present": False, "problems": ["no timing/ folder in the results: run `nox -s timing`"]}
+    df = timing.timing
+    phases = list(dict.fromkeys(df["phase"])) if not df.empty else []
+    words, leaves = _verdict_sentences(timing.verdict)
+    figs = []
+    if not df.empty:
+        combos = sorted({(str(a), str(b)) for a, b in zip(df["device"], df["dtype"], strict=True)})
+        for i, (device, dtype) in enumerate(combos):
+            figs.append(
+                _figure(
+                    f"Time per phase and variant: {device}, {dtype}",
+                    figures.timing_bars(df, f"t{i}-bars", device, dtype),
+                    "Blue: GaitSet; orange: GSTSN variants. Error bars: 95 % interval over repeats.",
+                    "No rows.",
+                )
+            )
+        figs.append(
+            _figure(
+                "Share of the measured matmul peak",
+                figures.peak_fraction_bars(df, "t-peak"),
+                "Achieved GFLOP/s ÷ a matmul peak measured in the same run (so numbers compare across noisy machines).",
+                "timing.csv has no frac_of_peak values.",
+            )
+        )
+    variants = sorted(set(timing.top_ops["model_variant"].astype(str))) if not timing.top_ops.empty else []
+    trace_links: dict[str, list[tuple[str, str, str]]] = {}
+    for rel in timing.traces:
+        variant = rel.parts[1] if len(rel.parts) > 2 else "(no variant folder)"
+        target = Path(os.path.relpath(timing.path / rel, out_dir)).as_posix()
+        size = (timing.path / rel).stat().st_size
+        trace_links.setdefault(variant, []).append((urllib.parse.quote(target), rel.as_posix(), _size(size)))
+    return {
+        "present": True,
+        "problems": timing.problems,
+        "verdict_words": words,
+        "verdict_leaves": leaves,
+        "tables": [tables.timing_table(df, p) for p in phases],
+        "ratios": tables.ratio_table(df),
+        "figures": figs,
+        "top_ops": [tables.top_ops_table(timing.top_ops, v) for v in variants],
+        "trace_links": sorted(trace_links.items()),
+        "provenance": provenance.timing_provenance(timing),
+    }
+
+
+def _index_context(store: ResultsStore, study_ctx: list[tuple[StudyData, dict[str, Any]]], timing_ctx) -> dict:
+    studies = []
+    for study, ctx in study_ctx:
+        seeds = sorted(study.runs["seed"].unique().tolist()) if not study.runs.empty else []
+        studies.append(
+            {
+                "name": study.name,
+                "file": study_file(study),
+                "description": ctx["description"],
+                "question": ctx["question"],
+                "n_runs": len(study.runs),
+                "n_missing": len(study.missing_runs),
+                "seeds": ", ".join(str(s) for s in seeds) or "none",
+                "groups": [(g["title"], g["synthetic"], g["verdict"]) for g in ctx["groups"]],
+                "n_problems": len(study.problems),
+            }
+        )
+    all_runs = [s.runs for s in store.studies if not s.runs.empty]
+    prov = []
+    if all_runs:
+        runs = pd.concat(all_runs, ignore_index=True)
+        prov.append(provenance.commit_item(runs))
+        for col, label in (
+            ("torch", "torch"),
+            ("device", "device"),
+            ("data_source", "data source"),
+            ("profile", "profile"),
+        ):
+            prov.append(provenance.values_item(runs, col, label))
+    else:
+        prov.append(provenance.ProvItem("runs", "none finished yet", warn=True))
+    return {"studies": studies, "timing": timing_ctx, "problems": store.problems, "provenance": prov}
+
+
+def render_report(results_dir: Path, out_dir: Path, now: dt.datetime | None = None) -> RenderResult:
+    """Render every page of the report from ``results_dir`` into ``out_dir`` (created if needed).
+
+    ``now`` is the render date printed on each page (default: the current UTC time); it is the only input that is
+    not read from the results directory. Raises :class:`gstsn.report.load.ResultsDirError` only when
+    ``results_dir`` does not exist.
+    """
+    store = load_results(Path(results_dir))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    now = now or dt.datetime.now(dt.UTC)
+    common = {
+        "render_date": now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "renderer": provenance.renderer_provenance(),
+        "results_dir": str(store.root),
+        "published_label": PUBLISHED_LABEL,
+        "index_file": INDEX_FILE,
+        "timing_file": TIMING_FILE,
+    }
+    env = _environment()
+    pages: list[Path] = []
+    study_ctx = []
+    nav = [(s.name, study_file(s)) for s in store.studies]
+    common["nav"] = nav
+    for study in store.studies:
+        ctx = _study_context(study)
+        study_ctx.append((study, ctx))
+        path = out_dir / study_file(study)
+        _write(path, env.get_template("study.html.j2").render(**common, **ctx, page=study_file(study)))
+        pages.append(path)
+    timing_ctx = _timing_context(store.timing, out_dir)
+    path = out_dir / TIMING_FILE
+    _write(path, env.get_template("timing.html.j2").render(**common, **timing_ctx, page=TIMING_FILE))
+    pages.append(path)
+    index = out_dir / INDEX_FILE
+    ctx = _index_context(store, study_ctx, timing_ctx)
+    _write(index, env.get_template("index.html.j2").render(**common, **ctx, page=INDEX_FILE))
+    problems = list(store.problems)
+    for study in store.studies:
+        problems += [f"{study.name}: {p}" for p in study.problems]
+    if store.timing is not None:
+        problems += [f"timing: {p}" for p in store.timing.problems]
+    return RenderResult([index, *pages], problems)

@@ -1,0 +1,303 @@
+"""What a study says, in words: data groups, the comparisons to make, and the verdict boxes.
+
+- A study's runs are split into data groups by their ``synthetic`` flag (real CASIA-B, synthetic, unknown), which are
+  never mixed in one table, plot or comparison.
+- Comparisons: every grid cell against the cell that differs from it in one axis only, that axis at the baseline's
+  value (other axes held fixed). For a one-axis study this is "each cell vs the baseline cell"; for input_type ×
+  temporal it gives "sequence vs set" for each model and "GSTSN vs GaitSet" for each input type. Reference rows off the
+  grid (e.g. GEI) are compared with the baseline cell. Differences are paired by seed, with 95 % intervals.
+- The verdict box answers the study's question; where the paper made a choice (median IDR, 2 LSTM layers, GSTSN over
+  GaitSet) it says whether the runs support, contradict or cannot separate that choice, with intervals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from gstsn.report import stats
+from gstsn.report.labels import show
+from gstsn.report.load import CONDITIONS, MODEL_METHODS, StudyData, hashable
+
+MAIN_DISTANCE = "per_part"
+
+STUDY_QUESTIONS: dict[str, str] = {
+    "gaitset_vs_gstsn": "The paper reports GSTSN above GaitSet (NM 97.52 vs 95.0 rank-1 on CASIA-B). Does GSTSN beat "
+    "GaitSet here? (GEI is a non-learned reference row.)",
+    "idr_statistic": "The paper reduces each frame's width with the median (IDR). Is the median the best statistic?",
+    "lstm_layers": "The paper runs a 2-layer LSTM over the IDR features. Does the LSTM help (0 = IDR features only)?",
+    "input_type": "Does ordered input (contiguous clips) instead of an unordered frame set matter, and only for the "
+    "model with an LSTM (GSTSN), not for GaitSet?",
+    "identity_cue": "Beyond the paper: as the synthetic identity cue moves from body shape to motion, where does "
+    "GSTSN's temporal modelling pay off against GaitSet?",
+}
+
+#: the paper's choice per study (config field → value); the verdict says whether the runs support it
+PAPER_CHOICE: dict[str, dict[str, Any]] = {
+    "gaitset_vs_gstsn": {"temporal": True},
+    "idr_statistic": {"idr_stat": "median"},
+    "lstm_layers": {"lstm_layers": 2},
+}
+
+#: fields that exist only in GSTSN; a GSTSN cell is paired with the GaitSet cell that agrees on the other axes
+_TEMPORAL_ONLY = ("temporal", "idr_stat", "lstm_layers")
+
+
+@dataclass
+class DataGroup:
+    """The runs of a study on one kind of data (never mixed with another kind)."""
+
+    key: str  # "real" | "synthetic" | "unknown"
+    title: str
+    synthetic: bool | None
+    runs: pd.DataFrame
+    cells: list[str]
+    baseline: str | None
+    axis_values: dict[str, dict[str, Any]]  # cell -> {axis field: value}
+    methods: dict[str, str]  # cell -> method
+
+    def on_grid(self, cell: str) -> bool:
+        return self.methods.get(cell, "gstsn") in MODEL_METHODS
+
+    def value(self, cell: str, name: str) -> Any:
+        """A config field of ``cell`` (its axis value, else the field of its first run; None when absent)."""
+        if name in self.axis_values.get(cell, {}):
+            return self.axis_values[cell][name]
+        part = self.runs.loc[self.runs["cell"] == cell]
+        return hashable(part[name].iloc[0]) if name in part.columns and not part.empty else None
+
+
+def data_groups(study: StudyData) -> list[DataGroup]:
+    """Split a study's runs by their ``synthetic`` flag: real CASIA-B first, then synthetic, then unknown."""
+    runs = study.runs
+    if runs.empty:
+        return []
+    flag = runs["synthetic"] if "synthetic" in runs.columns else pd.Series([None] * len(runs), index=runs.index)
+    kinds = flag.map(lambda v: "synthetic" if v is True else "real" if v is False else "unknown")
+    groups = []
+    titles = {
+        "real": "Real CASIA-B",
+        "synthetic": "Synthetic data (procedural CASIA-B-like generator, not CASIA-B)",
+        "unknown": "Data of unknown kind (runs without a synthetic flag; never compared with published numbers)",
+    }
+    for key, synthetic in (("real", False), ("synthetic", True), ("unknown", None)):
+        part = runs[kinds == key]
+        if part.empty:
+            continue
+        cells = [c for c in study.cells if c in set(part["cell"])]
+        axis_values = {
+            c: {f: hashable(part.loc[part["cell"] == c, f].iloc[0]) if f in part.columns else None for f in study.axes}
+            for c in cells
+        }
+        methods = part.groupby("cell")["method"].first().astype(str).to_dict() if "method" in part.columns else {}
+        baseline = study.baseline if study.baseline in cells else None
+        groups.append(DataGroup(key, titles[key], synthetic, part, cells, baseline, axis_values, methods))
+    return groups
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """``cell`` compared with ``reference`` (``axis`` is the one axis they differ in, None for a reference row)."""
+
+    cell: str
+    reference: str
+    axis: str | None
+
+
+def contrasts(group: DataGroup) -> list[Contrast]:
+    """The comparisons of a group (see the module docstring), in display order, without duplicates."""
+    base = group.baseline
+    if base is None:
+        return []
+    b = group.axis_values[base]
+    by_values = {tuple(v.items()): c for c, v in group.axis_values.items() if group.on_grid(c)}
+    out: list[Contrast] = []
+    for cell in group.cells:
+        if cell == base:
+            continue
+        if not group.on_grid(cell):
+            out.append(Contrast(cell, base, None))
+            continue
+        values = group.axis_values[cell]
+        for axis in values:
+            if values[axis] == b[axis]:
+                continue
+            partner_values = dict(values, **{axis: b[axis]})
+            partner = by_values.get(tuple(partner_values.items()))
+            if partner is not None and partner != cell:
+                out.append(Contrast(cell, partner, axis))
+    return out
+
+
+def gstsn_gaitset_pairs(group: DataGroup) -> list[tuple[str, str]]:
+    """``(gstsn cell, gaitset cell)`` pairs that agree on every axis that is not GSTSN-only."""
+    gaitset = [c for c in group.cells if group.methods.get(c) == "gaitset"]
+    pairs = []
+    for cell in group.cells:
+        if group.methods.get(cell) != "gstsn":
+            continue
+        shared = {f: v for f, v in group.axis_values[cell].items() if f not in _TEMPORAL_ONLY}
+        for other in gaitset:
+            if all(group.axis_values[other].get(f) == v for f, v in shared.items()):
+                pairs.append((cell, other))
+                break
+    return pairs
+
+
+def metric_name(kind: str, distance: str, condition: str, view: str | None = None) -> str:
+    """The runs.jsonl key of a metric (``rank1.per_part.NM``, ``rank1_view.flat.CL.090``)."""
+    return f"{kind}.{distance}.{condition}" + (f".{view}" if view else "")
+
+
+def compare(group: DataGroup, contrast: Contrast, distance: str, condition: str) -> stats.Comparison:
+    return stats.paired_difference(
+        group.runs, metric_name("rank1", distance, condition), contrast.cell, contrast.reference
+    )
+
+
+@dataclass
+class VerdictBox:
+    """A verdict in words: the question, the answer, one sentence per comparison, and caveats."""
+
+    title: str
+    question: str
+    answer: str
+    kind: str  # supports | contradicts | partly | unclear | missing | info
+    lines: list[str] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+
+def _describe(c: stats.Comparison) -> str:
+    if not c.diff.has_interval:
+        return f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)}"
+    return f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)} ({c.verdict})"
+
+
+def contrast_sentence(group: DataGroup, contrast: Contrast, distance: str = MAIN_DISTANCE) -> str:
+    """``max vs median (idr_stat): NM −1.2 [−2.5, +0.1] (not distinguishable …), BG …; 3 paired seeds.``"""
+    comps = [compare(group, contrast, distance, cond) for cond in CONDITIONS]
+    seeds = max((c.diff.n for c in comps), default=0)
+    parts = ", ".join(_describe(c) for c in comps)
+    return f"{contrast.cell} vs {contrast.reference}: {parts} rank-1 points; {seeds} paired seed(s)."
+
+
+def _caveats(group: DataGroup) -> list[str]:
+    out = []
+    runs = group.runs
+    if group.synthetic is True:
+        out.append("Synthetic data: this shows how the variants behave on the procedural generator, not on CASIA-B.")
+    elif group.synthetic is None:
+        out.append("These runs do not say whether their data were synthetic: read them with care.")
+    elif "profile" in runs.columns:
+        profiles = sorted({str(p) for p in runs["profile"].dropna()})
+        if profiles and profiles != ["paper"]:
+            out.append(
+                f"Profile {', '.join(profiles)}: a reduced schedule, so absolute numbers sit below the "
+                "published paper-scale ones; the comparison between variants is what these runs measure."
+            )
+    if "collapsed" in runs.columns and runs["collapsed"].any():
+        n = int(runs["collapsed"].sum())
+        out.append(f"{n} of {len(runs)} runs collapsed (loss stuck at the margin); they are kept in the means.")
+    seeds = runs.groupby("cell")["seed"].nunique()
+    if not seeds.empty and seeds.min() < 3:
+        out.append(f"Some cells have fewer than 3 seeds (minimum {int(seeds.min())}): intervals are wide or absent.")
+    return out
+
+
+def _choice_cells(group: DataGroup, choice: dict[str, Any]) -> list[str]:
+    return [
+        c for c in group.cells if group.on_grid(c) and all(group.value(c, f) == hashable(v) for f, v in choice.items())
+    ]
+
+
+def _choice_answer(group: DataGroup, choice: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """(answer, kind, lines) comparing the paper's choice with each alternative that differs only in the choice."""
+    chosen = _choice_cells(group, choice)
+    label = ", ".join(f"{f}={show(v)}" for f, v in choice.items())
+    if not chosen:
+        return f"The paper's choice ({label}) has no finished run in this group: no answer yet.", "missing", []
+    rivals = []
+    for p in chosen:
+        shared = {f: v for f, v in group.axis_values[p].items() if f not in choice}
+        for o in group.cells:
+            if o in chosen or not group.on_grid(o):
+                continue
+            if all(group.axis_values[o].get(f) == v for f, v in shared.items()):
+                rivals.append((p, o))
+    if not rivals:
+        return f"No alternative to the paper's choice ({label}) has finished: no answer yet.", "missing", []
+    better, worse, unclear, no_iv = [], [], [], []
+    for p, o in rivals:
+        for cond in CONDITIONS:
+            comp = stats.paired_difference(group.runs, metric_name("rank1", MAIN_DISTANCE, cond), p, o)
+            text = f"{p} vs {o}, {cond}: {stats.format_difference(comp.diff)}"
+            {
+                stats.BETTER: better,
+                stats.WORSE: worse,
+                stats.UNCLEAR: unclear,
+                stats.NO_INTERVAL: no_iv,
+            }[comp.verdict].append(text)
+    total = len(rivals) * len(CONDITIONS)
+    if worse:
+        answer = (
+            f"Contradicted in {len(worse)} of {total} comparisons: an alternative beats the paper's choice "
+            f"({label}) there; " + "; ".join(worse) + "."
+        )
+        return answer, "contradicts", better + unclear
+    if better and not unclear and not no_iv:
+        answer = f"Supported: the paper's choice ({label}) beats every alternative on NM, BG and CL: " + "; ".join(
+            better
+        )
+        return answer + ".", "supports", better
+    if better:
+        answer = (
+            f"Partly supported: the paper's choice ({label}) is better in {len(better)} of {total} "
+            f"comparisons ({'; '.join(better)}); the rest are not distinguishable at this sample size "
+            "(none is worse)."
+        )
+        return answer, "partly", better + unclear
+    if unclear:
+        answer = (
+            f"Not distinguishable at this sample size: no alternative is better or worse than the paper's "
+            f"choice ({label}) with 95 % confidence; these runs neither support nor contradict it."
+        )
+        return answer, "unclear", unclear
+    return "Fewer than 2 paired seeds per comparison: no intervals, so no verdict.", "missing", []
+
+
+def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
+    """The verdict box of one data group of a study."""
+    question = STUDY_QUESTIONS.get(study.name) or str(
+        study.definition.get("description") or "What does this study show?"
+    )
+    title = f"{study.name}: {group.title}"
+    box = VerdictBox(title=title, question=question, answer="", kind="info", caveats=_caveats(group))
+    if group.baseline is None:
+        box.answer = "No baseline cell has finished in this group, so there is nothing to compare against yet."
+        box.kind = "missing"
+        return box
+    items = contrasts(group)
+    box.lines = [contrast_sentence(group, c) for c in items]
+    choice = PAPER_CHOICE.get(study.name)
+    if choice is not None:
+        box.answer, box.kind, _ = _choice_answer(group, choice)
+        return box
+    if not items:
+        box.answer = "Only the baseline cell has finished: nothing to compare yet."
+        box.kind = "missing"
+        return box
+    counts = {stats.BETTER: 0, stats.WORSE: 0, stats.UNCLEAR: 0, stats.NO_INTERVAL: 0}
+    for c in items:
+        for cond in CONDITIONS:
+            counts[compare(group, c, MAIN_DISTANCE, cond).verdict] += 1
+    total = sum(counts.values())
+    box.answer = (
+        f"Of {total} comparisons (each contrast on NM, BG and CL, {MAIN_DISTANCE} distance): "
+        f"{counts[stats.BETTER]} better, {counts[stats.WORSE]} worse, {counts[stats.UNCLEAR]} not distinguishable at "
+        f"this sample size"
+        + (f", {counts[stats.NO_INTERVAL]} without an interval" if counts[stats.NO_INTERVAL] else "")
+        + ". Each line below reads 'cell vs reference: difference [95 % interval]'."
+    )
+    return box
