@@ -1,0 +1,465 @@
+"""``gstsn train`` and ``gstsn eval``: parse options, build the config, call the trainer / evaluator, write results.
+
+Every config field is an option under its own name with dashes (``--idr-stat`` sets ``idr_stat``), except the data
+source, which is ``--data``. Options not given keep the profile's value (``--profile``, see ``gstsn.config.PROFILES``).
+
+Each command writes ``results.json`` (config, provenance, training summary, rank-1 summary) and ``results.csv`` (tidy
+rank-1 rows) into its output directory. Provenance: git commit and dirty flag, torch / numpy / python versions, the
+device, the data source and fingerprint, the config hash and the seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import logging
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gstsn.config import (
+    DEVICE_CHOICES,
+    DISTANCES,
+    IDR_STATS,
+    INPUT_TYPES,
+    LSTM_LAYER_CHOICES,
+    PROFILES,
+    RUN_SECTIONS,
+    ConfigError,
+    RunConfig,
+    config_hash,
+    config_to_dict,
+    resolve_profile,
+)
+
+log = logging.getLogger("gstsn.train")
+
+RESULTS_FORMAT = 1
+
+# What each option means; the profile values are appended to the help text.
+FIELD_HELP: dict[str, str] = {
+    "temporal": "GSTSN's temporal branch on (--temporal: GSTSN) or off (--no-temporal: exactly GaitSet)",
+    "idr_stat": f"IDR statistic over the width of each frame map: one of {', '.join(IDR_STATS)} or a '+'-joined sum "
+    "such as max+median (the paper: median)",
+    "lstm_layers": "LSTM layers of the temporal branch (0 = none: IDR features straight to temporal pooling)",
+    "channels": "trunk widths C1,C2,C3",
+    "hpm_bins": "Horizontal Pyramid Mapping strip counts, comma-separated; each must divide the final map height",
+    "embed_dim": "output size of each part's fully connected layer",
+    "height": "frame height the data must have",
+    "width": "frame width the data must have",
+    "downsample": "average-pool the frames by this factor before the model (2: 64x44 -> 32x22)",
+    "source": "data spec: 'synth' (the procedural CASIA-B-like generator), a cache directory or the CASIA-B npz",
+    "split": "subject split: LT, MT, ST or a split JSON path (mapped proportionally onto synthetic subjects)",
+    "input_type": "training frame sampling: 'set' = random unordered frames (GaitSet), 'sequence' = a contiguous "
+    "ordered clip, looped when short",
+    "batch_p": "subjects per batch (P)",
+    "batch_k": "sequences per subject (K)",
+    "frames": "frames per training sequence",
+    "iterations": "total optimizer steps (a resumed run continues up to this number)",
+    "lr": "Adam learning rate (constant)",
+    "margin": "BA+ triplet margin",
+    "amp": "bf16 autocast on CUDA (ignored on the CPU)",
+    "log_every": "write a train_log.csv row every N iterations",
+    "checkpoint_every": "write a checkpoint every N iterations (and at the end)",
+    "keep_checkpoints": "how many of the newest checkpoints to keep",
+    "eval_every": "evaluate rank-1 every N iterations into eval_log.csv, for time-to-accuracy curves (0 = at the end "
+    "only)",
+    "prefetch": "batches drawn ahead by a background thread (0 = none)",
+    "distance": "rank-1 distance: per_part (Euclidean per part, averaged; OpenGait) or flat (one Euclidean distance "
+    "over all parts; GaitSet's code)",
+    "max_test_frames": "frames per test sequence: a centred contiguous clip of at most N frames, or 'all' (the "
+    "protocol)",
+    "eval_batch_frames": "frames per embedding forward at test time (results do not depend on it)",
+    "seed": "seed of the weight init and the batch sampler",
+}
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "input_type": INPUT_TYPES,
+    "distance": DISTANCES,
+    "lstm_layers": LSTM_LAYER_CHOICES,
+}
+OPTION_NAMES: dict[str, str] = {"source": "--data"}  # field -> option where it is not --field-name
+EVAL_FIELDS = ("source", "split", "distance", "max_test_frames", "eval_batch_frames")
+
+
+class CommandError(ValueError):
+    """A command cannot run as asked (missing checkpoint, data mismatch); the message says what to do."""
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Option parsing
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 16,32,64") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _frames_or_all(text: str) -> int | None:
+    if text.lower() == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a positive integer nor 'all'") from None
+
+
+def _field_default(name: str) -> Any:
+    if name == "seed":
+        return RunConfig().seed
+    for cls in RUN_SECTIONS.values():
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    raise KeyError(name)
+
+
+def _profile_values(name: str) -> str:
+    def show(v: Any) -> str:
+        if v is None:
+            return "all"
+        if isinstance(v, tuple):
+            return ",".join(map(str, v))
+        return str(v)
+
+    vals = [f"{p}={show(PROFILES[p].get(name, _field_default(name)))}" for p in PROFILES]
+    return "[" + ", ".join(vals) + "]"
+
+
+def add_field_option(parser: Any, name: str, show_profiles: bool = True) -> None:
+    """Add the option of config field ``name``; absent options stay out of the namespace (the profile decides)."""
+    default = _field_default(name)
+    flag = OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
+    help_text = FIELD_HELP[name] + (f" {_profile_values(name)}" if show_profiles else "")
+    help_text = help_text.replace("%", "%%")
+    kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": help_text}
+    if isinstance(default, bool):
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        return
+    if isinstance(default, tuple):
+        kwargs.update(type=_int_tuple, metavar="N,N,...")
+    elif name == "max_test_frames":
+        kwargs.update(type=_frames_or_all, metavar="N|all")
+    elif isinstance(default, int):
+        kwargs.update(type=int, metavar="N")
+    elif isinstance(default, float):
+        kwargs.update(type=float, metavar="X")
+    else:
+        kwargs.update(type=str, metavar=name.upper() if name != "source" else "SPEC")
+    if name in CHOICES:
+        kwargs.update(choices=CHOICES[name], metavar=None)
+    parser.add_argument(flag, **kwargs)
+
+
+def _overrides(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Provenance and results
+
+
+def _git(*cmd: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *cmd], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str | None) -> dict[str, Any]:
+    """Where a result came from: code version, libraries, device, data and config identity, seed."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
+    return {
+        "git_commit": commit,
+        "git_dirty": None if status is None else bool(status),
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "device_name": device_name,
+        "cpu_threads": torch.get_num_threads(),
+        "data_source": cfg.data.source,
+        "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
+        "config_hash": config_hash(cfg),
+        "seed": cfg.seed,
+        "profile": profile,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+    }
+
+
+def _rank1_summary(result: Any) -> dict[str, Any]:
+    return {
+        "distance": result.distance,
+        "rank1_excl_identical": dict(result.summary_excl),
+        "rank1_incl_identical": dict(result.summary_incl),
+        "notes": list(getattr(result, "notes", [])),
+    }
+
+
+def write_results(out: Path, payload: dict[str, Any], result: Any | None, cfg: RunConfig) -> None:
+    """``results.json`` (the payload) and ``results.csv`` (tidy rank-1 rows with the run's id, model and fields)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    if result is None:
+        return
+    rows = pd.DataFrame(result.to_rows())
+    ident = {"run_id": config_hash(cfg), "model": cfg.model.model_name, "iteration": payload.get("iteration")}
+    for i, (k, v) in enumerate(ident.items()):
+        rows.insert(i, k, v)
+    rows.to_csv(out / "results.csv", index=False)
+
+
+def _open_data(cfg: RunConfig) -> tuple[Any, Any]:
+    """The dataset of ``cfg.data.source`` and its split ``cfg.data.split``."""
+    from gstsn.data import open_dataset
+    from gstsn.data.splits import load_split
+
+    dataset = open_dataset(cfg.data.source)
+    subjects = sorted(set(dataset.index["subject"]))
+    return dataset, load_split(cfg.data.split, subjects)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# gstsn train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from gstsn.train.distributed import DistContext
+    from gstsn.train.trainer import TrainingDiverged, train
+
+    fields = [*FIELD_HELP]
+    try:
+        cfg = resolve_profile(args.profile, **_overrides(args, fields))
+    except ConfigError as exc:
+        args._parser.error(str(exc))
+    ctx = DistContext.from_env()
+    dataset, split = _open_data(cfg)
+    out = Path(args.out) if args.out else Path("runs") / f"{args.profile}-{cfg.model.model_name}-{config_hash(cfg)}"
+    try:
+        res = train(
+            cfg,
+            out,
+            dataset=dataset,
+            train_subjects=split.train,
+            test_subjects=None if args.no_eval else split.test,
+            device=args.device,
+            resume=args.resume,
+            progress=not args.no_progress,
+            time_limit_s=args.time_limit,
+            dist_ctx=ctx,
+        )
+    except TrainingDiverged as exc:
+        print(f"gstsn train: {exc}", file=sys.stderr)
+        if ctx.is_main:
+            payload = _train_payload(cfg, args, dataset, split, None, torch.device("cpu"))
+            payload.update(status="diverged", error=str(exc), iteration=exc.iteration)
+            write_results(out, payload, None, cfg)
+        return 1
+    finally:
+        _leave_process_group()
+    if not ctx.is_main:
+        return 0
+    final = res.final_eval
+    if final is None and not args.no_eval and res.status == "completed":
+        final = _evaluate_checkpoint_model(res.checkpoint, cfg, dataset, split.test, torch.device(res.device))
+    payload = _train_payload(cfg, args, dataset, split, res, torch.device(res.device))
+    if final is not None:
+        payload["evaluation"] = _rank1_summary(final)
+    write_results(out, payload, final, cfg)
+    if final is not None:
+        summary = ", ".join(f"{k} {v:.1f}" for k, v in final.summary_excl.items())
+        print(f"rank-1 (identical views excluded, {final.distance}): {summary}")
+    if res.collapse["detected"]:
+        print(f"gstsn train: WARNING: the embedding collapsed ({res.collapse})", file=sys.stderr)
+    print(f"results in {out}")
+    return 0
+
+
+def _train_payload(
+    cfg: RunConfig, args: argparse.Namespace, dataset: Any, split: Any, res: Any, device: torch.device
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "format": RESULTS_FORMAT,
+        "kind": "train",
+        "model": cfg.model.model_name,
+        "config": config_to_dict(cfg),
+        "fields": cfg.flat(),
+        "provenance": provenance(cfg, device, dataset, args.profile),
+        "split": {"name": split.name, "mode": split.mode, "train": split.train, "test": split.test},
+    }
+    if res is not None:
+        payload.update(
+            status=res.status,
+            iteration=res.iteration,
+            training={
+                "train_time_s": res.train_time,
+                "sec_per_iter": res.sec_per_iter,
+                "last_stats": res.last_stats,
+                "collapse": res.collapse,
+                "resumed_from": res.resumed_from,
+                "checkpoint": str(res.checkpoint) if res.checkpoint else None,
+                "world_size": res.world_size,
+            },
+        )
+    return payload
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# gstsn eval
+
+
+def _checkpoint_file(path: Path) -> Path:
+    from gstsn.train.checkpoint import latest_checkpoint
+
+    if path.is_dir():
+        found = latest_checkpoint(path / "checkpoints") or latest_checkpoint(path)
+        if found is None:
+            raise CommandError(f"{path} holds no checkpoint (looked in {path / 'checkpoints'} and {path})")
+        return found
+    if not path.is_file():
+        raise CommandError(f"checkpoint {path} does not exist")
+    return path
+
+
+def _evaluate_checkpoint_model(
+    ckpt: Path, cfg: RunConfig, dataset: Any, test_subjects: list[str], device: torch.device
+) -> Any:
+    from gstsn.eval.embed import evaluate_model
+    from gstsn.train.checkpoint import load_checkpoint
+    from gstsn.train.trainer import seeded_model
+
+    payload = load_checkpoint(ckpt)
+    model = seeded_model(cfg)
+    model.load_state_dict(payload["model"])
+    result, _ = evaluate_model(model.to(device), dataset, test_subjects, cfg, device)
+    return result
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from gstsn.train.checkpoint import load_checkpoint
+    from gstsn.train.trainer import resolve_device
+
+    ckpt = _checkpoint_file(Path(args.checkpoint))
+    payload = load_checkpoint(ckpt)
+    saved = RunConfig.from_dict(payload["config"], where=str(ckpt))
+    try:
+        cfg = resolve_profile("paper", **{**saved.flat(), **_overrides(args, list(EVAL_FIELDS))})
+    except ConfigError as exc:
+        args._parser.error(str(exc))
+    device = resolve_device(args.device)
+    dataset, split = _open_data(cfg)
+    result = _evaluate_checkpoint_model(ckpt, cfg, dataset, split.test, device)
+    iteration = int(payload["iteration"])
+    out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
+    results = {
+        "format": RESULTS_FORMAT,
+        "kind": "eval",
+        "model": cfg.model.model_name,
+        "checkpoint": str(ckpt),
+        "iteration": iteration,
+        "trained_on_fingerprint": payload.get("data_fingerprint"),
+        "config": config_to_dict(cfg),
+        "fields": cfg.flat(),
+        "provenance": provenance(cfg, device, dataset, None),
+        "split": {"name": split.name, "mode": split.mode, "test": split.test},
+        "evaluation": _rank1_summary(result),
+    }
+    write_results(out, results, result, cfg)
+    summary = ", ".join(f"{k} {v:.1f}" for k, v in result.summary_excl.items())
+    print(f"rank-1 (identical views excluded, {cfg.eval.distance}): {summary}\nresults in {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Registration
+
+
+def _reporting_errors(func: Any) -> Any:
+    """Run a command; an error of ours (a ``ValueError`` from a ``gstsn`` module) becomes a one-line message, exit 2."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except ValueError as exc:
+            if not type(exc).__module__.startswith("gstsn."):
+                raise
+            print(f"gstsn {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+def register(subparsers: Any) -> None:
+    """Add ``train`` and ``eval`` to the ``gstsn`` command."""
+    p = subparsers.add_parser(
+        "train",
+        help="train GaitSet / GSTSN with the BA+ triplet loss, then evaluate rank-1",
+        description="Train a GaitSet / GSTSN model (BA+ triplet loss, Adam, P×K batches) and evaluate CASIA-B rank-1 "
+        "on the test subjects. Options not given keep the profile's value, shown in brackets as "
+        "[smoke=..., quick=..., paper=...]. Under torchrun the same command trains with DistributedDataParallel.",
+    )
+    run_opts = p.add_argument_group("run")
+    run_opts.add_argument(
+        "--profile", choices=tuple(PROFILES), default="quick",
+        help="named settings: smoke (seconds, tests), quick (minutes on a CPU), paper (the spec's scale, GPU); "
+        "default: quick",
+    )  # fmt: skip
+    run_opts.add_argument("--out", metavar="DIR", help="run directory (default: runs/PROFILE-MODEL-CONFIGHASH)")
+    run_opts.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    run_opts.add_argument(
+        "--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available"
+    )
+    run_opts.add_argument(
+        "--time-limit", type=float, metavar="SECONDS", default=None,
+        help="stop after this much training time with a checkpoint (continue later with --resume)",
+    )  # fmt: skip
+    run_opts.add_argument("--no-eval", action="store_true", help="skip the rank-1 evaluation")
+    run_opts.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_field_option(run_opts, "seed")
+    for section, title in (("model", "model"), ("input", "input"), ("data", "data"), ("train", "training"),
+                           ("eval", "evaluation")):  # fmt: skip
+        group = p.add_argument_group(title)
+        for f in dataclasses.fields(RUN_SECTIONS[section]):
+            add_field_option(group, f.name)
+    p.set_defaults(func=_reporting_errors(cmd_train), _parser=p)
+
+    e = subparsers.add_parser(
+        "eval",
+        help="evaluate a checkpoint's CASIA-B rank-1",
+        description="Embed every test sequence with a trained checkpoint and score CASIA-B rank-1 (11x11 tables per "
+        "probe set, identical views excluded and included). Options not given keep the checkpoint's values.",
+    )
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file, or a run directory (its newest one)")
+    e.add_argument("--out", metavar="DIR", help="output directory (default: RUN/eval-ITERATION-DISTANCE)")
+    e.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available")
+    for name in EVAL_FIELDS:
+        add_field_option(e, name, show_profiles=False)
+    e.set_defaults(func=_reporting_errors(cmd_eval), _parser=e)
+
+
+__all__ = ["CommandError", "FIELD_HELP", "add_field_option", "cmd_eval", "cmd_train", "provenance", "register"]
