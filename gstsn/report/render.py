@@ -22,6 +22,7 @@ from gstsn.report import figures, provenance, tables, verdicts
 from gstsn.report.labels import field_label, show
 from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
+from gstsn.report.timing_view import timing_verdict_view
 
 INDEX_FILE = "index.html"
 TIMING_FILE = "timing.html"
@@ -149,33 +150,6 @@ def _study_context(study: StudyData) -> dict[str, Any]:
     }
 
 
-def _verdict_sentences(data: Any, path: tuple[str, ...] = ()) -> tuple[list[str], list[tuple[str, str]]]:
-    """Words (string leaves under verdict-like keys) and every scalar leaf as ``(a › b › c, value)``."""
-    words: list[str] = []
-    leaves: list[tuple[str, str]] = []
-    if isinstance(data, dict):
-        for k in sorted(data, key=str):
-            w, l2 = _verdict_sentences(data[k], (*path, str(k)))
-            words += w
-            leaves += l2
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            w, l2 = _verdict_sentences(v, (*path, str(i)))
-            words += w
-            leaves += l2
-    else:
-        where = " › ".join(path)
-        text = f"{data:.4g}" if isinstance(data, float) else show(data)
-        leaves.append((where, text))
-        if (
-            isinstance(data, str)
-            and path
-            and path[-1] in {"verdict", "summary", "text", "statement", "conclusion", "answer", "reading"}
-        ):
-            words.append(f"{' › '.join(path[:-1]) or 'verdict'}: {data}")
-    return words, leaves
-
-
 def _size(n: int) -> str:
     return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 2**20 else f"{n / 2**20:.1f} MiB"
 
@@ -185,7 +159,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path) -> dict[str, Any]:
         return {"present": False, "problems": ["no timing/ folder in the results: run `nox -s timing`"]}
     df = timing.timing
     phases = list(dict.fromkeys(df["phase"])) if not df.empty else []
-    words, leaves = _verdict_sentences(timing.verdict)
+    view = timing_verdict_view(timing.verdict)
     figs = []
     if not df.empty:
         combos = sorted({(str(a), str(b)) for a, b in zip(df["device"], df["dtype"], strict=True)})
@@ -216,10 +190,10 @@ def _timing_context(timing: TimingData | None, out_dir: Path) -> dict[str, Any]:
     return {
         "present": True,
         "problems": timing.problems,
-        "verdict_words": words,
-        "verdict_leaves": leaves,
+        "verdict": view,
         "tables": [tables.timing_table(df, p) for p in phases],
-        "ratios": tables.ratio_table(df),
+        # the conservative ratio table from timing.csv only when verdict.json has no paired per-phase ratios
+        "ratios": tables.ratio_table(df) if not isinstance(timing.verdict.get("per_phase"), list) else None,
         "figures": figs,
         "top_ops": [tables.top_ops_table(timing.top_ops, v) for v in variants],
         "trace_links": sorted(trace_links.items()),
