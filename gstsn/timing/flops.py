@@ -28,9 +28,17 @@ def _gate_weight_flops(rows_steps: int, weight_shapes, stride: int) -> int:
     return total
 
 
-def _lstm_flops(input_shape, hx_shapes, param_shapes, has_biases, *args, out_shape=None, **kwargs) -> int:
-    """``aten.lstm.input`` (the whole LSTM, seen under ``inference_mode``)."""
-    return _gate_weight_flops(_rows_times_steps(input_shape), param_shapes, 4 if has_biases else 2)
+def _lstm_flops(input_shape, second, third, fourth, fifth=None, *args, out_shape=None, **kwargs) -> int:
+    """``aten.lstm`` (the whole LSTM, seen under ``inference_mode``); FlopCounterMode counts per overload packet, so
+    both overloads arrive here:
+
+    - ``lstm.input(input, hx, params, has_biases, ...)``: dense ``(S, B, in)`` / ``(B, S, in)`` input;
+    - ``lstm.data(data, batch_sizes, hx, params, has_biases, ...)``: a packed sequence, ``data (N, in)`` holding only
+      the real time steps (told apart by its second argument, the shape of ``batch_sizes``, a ``torch.Size``).
+    """
+    if isinstance(second, torch.Size):  # lstm.data
+        return _gate_weight_flops(_rows_times_steps(input_shape), fourth, 4 if fifth else 2)
+    return _gate_weight_flops(_rows_times_steps(input_shape), third, 4 if fourth else 2)
 
 
 def _mkldnn_layer_flops(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:

@@ -1,0 +1,51 @@
+"""FLOP counting with our LSTM formulas (dense, packed, training), the matmul reference and peak memory."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from gstsn.timing.flops import count_flops, matmul_gflops
+from gstsn.timing.memory import peak_memory_bytes
+
+
+def _lstm_flops(steps: int, inp: int, hidden: int, layers: int) -> int:
+    """2 · steps · (|W_ih| + |W_hh|) per layer; the first layer reads ``inp`` features, the others ``hidden``."""
+    total = 0
+    for i in range(layers):
+        total += 2 * steps * (4 * hidden * (inp if i == 0 else hidden) + 4 * hidden * hidden)
+    return total
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_flops_dense_packed_and_training(bias):
+    lstm = nn.LSTM(6, 8, num_layers=2, batch_first=True, bias=bias)
+    x = torch.randn(3, 5, 6, generator=torch.Generator().manual_seed(0))
+    lens = torch.tensor([5, 3, 2])
+    packed = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
+    with torch.inference_mode():
+        assert count_flops(lambda: lstm(x)) == _lstm_flops(15, 6, 8, 2)
+        assert count_flops(lambda: lstm(packed)) == _lstm_flops(10, 6, 8, 2)  # only the real time steps
+    assert count_flops(lambda: lstm(x)[0].sum().backward()) == 3 * _lstm_flops(15, 6, 8, 2)
+
+
+def test_linear_flops_are_torchs_own():
+    lin = nn.Linear(16, 4, bias=False)
+    x = torch.randn(10, 16)
+    assert count_flops(lambda: lin(x)) == 2 * 10 * 16 * 4
+
+
+def test_matmul_reference_is_positive():
+    assert matmul_gflops(64, repeats=2) > 0
+
+
+def test_peak_memory_sees_a_held_temporary():
+    def hold_64_mib() -> None:
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, every page touched
+        time.sleep(0.05)  # held across many 2 ms RSS samples
+        del block
+
+    assert peak_memory_bytes(hold_64_mib) >= 48 * 2**20
