@@ -56,3 +56,12 @@ def bench(session: nox.Session) -> None:
     """Inference speed of GaitSet and GSTSN as a fraction of a same-run fp32 matmul (not a test)."""
     install_project(session)
     session.run("python", "bench/bench_inference.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def timing(session: nox.Session) -> None:
+    """Timing suite: pytest-benchmark phases × variants, profiler traces, FLOPs and % of a same-run matmul peak, and the
+    "20 % less time" verdict, written to results/timing/ (not a test: a slow machine gives slow numbers, never a
+    failure). Arguments go to bench/run_timing.py, e.g. `nox -s timing -- --threads 1` on a shared machine."""
+    install_project(session, "bench")
+    session.run("python", "bench/run_timing.py", *session.posargs)

@@ -121,7 +121,7 @@ PROFILES: dict[str, TimingProfile] = {
         train_subjects=8,
         test_subjects=2,
         train_lengths=(20, 60),
-        test_lengths=(16, 24),
+        test_lengths=(10, 14),
         repeats={
             "inference": Repeats(1, 7, 10),
             "train_step": Repeats(2, 7, 10),
