@@ -193,6 +193,12 @@ def _load_line(verdict: dict[str, Any]) -> str | None:
     cpus = verdict.get("cpu_count")
     busy = cpus is not None and max(start[0], end[0]) > cpus
     note = "a shared, busy machine: times are noisy" if busy else "the machine looked quiet"
+    threads = verdict.get("threads")
+    if busy and isinstance(threads, int) and threads > 1:
+        note += (
+            f" (and with {threads} torch threads, OpenMP waits for cores other processes hold: rerun with "
+            "--threads 1 or on a quiet machine)"
+        )
     return f"load average (1 min) {start[0]:.1f} at start, {end[0]:.1f} at end, on {cpus} CPUs: {note}"
 
 
