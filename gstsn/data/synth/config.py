@@ -17,7 +17,7 @@ from gstsn.config import ConfigError
 
 GENERATOR_NAME = "gstsn.data.synth"
 # Bump whenever the rendered output changes for an unchanged config (kinematics, body, camera, noise, RNG layout).
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 _MAX_SUBJECTS = 999  # subject ids are 3-digit strings "001".."999"
 

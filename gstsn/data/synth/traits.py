@@ -121,11 +121,10 @@ def subject_traits(cfg: SynthConfig, subject_index: int) -> SubjectTraits:
 
 def _smooth_noise(rng: np.random.Generator, length: int, channels: int) -> np.ndarray:
     """Unit-std noise (length, channels), low-passed over ~5 frames so joint jitter looks like tremor, not flicker."""
-    white = rng.standard_normal((length + 8, channels))
     kernel = np.array([1.0, 2.0, 3.0, 4.0, 3.0, 2.0, 1.0])
     kernel /= np.sqrt((kernel**2).sum())
-    out = np.stack([np.convolve(white[:, c], kernel, mode="valid") for c in range(channels)], axis=1)
-    return out[:length]
+    white = rng.standard_normal((length + len(kernel) - 1, channels))
+    return sum(w * white[k : k + length] for k, w in enumerate(kernel))
 
 
 N_JITTER = 11  # hip, knee, ankle (R, L), shoulder, elbow (R, L), trunk lean
