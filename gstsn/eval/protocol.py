@@ -1,0 +1,628 @@
+"""The CASIA-B rank-1 protocol: exact nearest-neighbour rank-1 tables, computed with large fp32 matmuls.
+
+Protocol (``docs/evaluation.md``, ``shared/spec/protocol.md``): gallery ``nm-01..04``; probe sets NM (``nm-05/06``),
+BG (``bg-01/02``) and CL (``cl-01/02``). For probe view v1 and gallery view v2 each probe filmed at v1 is matched to
+its nearest gallery sequence filmed at v2 and counts as correct when the subjects agree; cell (v1, v2) is
+``round(100 * correct / probes, 2)`` (OpenGait's ``evaluate_indoor_dataset``). The main figure of a probe set excludes
+identical views (each probe view's row averaged over the other gallery views, then the mean over probe views); the
+identical-view-included variant averages whole rows.
+
+Distances (both named in every result):
+
+- ``per_part`` (default, OpenGait): ``mean_k ||p_k - g_k||`` over the parts ``k``;
+- ``flat`` (GaitSet's original code): ``||p - g||`` over the flattened ``parts x d`` vector.
+
+Exactness. The result is defined by the *canonical* float64 distances of :func:`canonical_distances` (plain
+differences, no norm expansion) and ``argmin`` tie-breaking (the first gallery sequence in input order at that view).
+The fast path computes every distance in fp32 as ``||p||^2 + ||g||^2 - 2 p.g`` (one matmul per part, all probes of
+all three probe sets against the whole gallery), bounds its rounding error per pair, and only where the candidates
+that the bound cannot rule out belong to more than one subject does it recompute those candidates canonically
+(``n_rechecked`` counts them). The answer is therefore the canonical one, on any device and with any chunk sizes.
+
+The evaluator is a pure function: arrays in, a :class:`Rank1Result` out; no logging, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gstsn.config import DISTANCES
+from gstsn.data.naming import VIEWS
+
+#: gallery sequence types (every probe set is matched against these)
+GALLERY_TYPES: tuple[str, ...] = ("nm-01", "nm-02", "nm-03", "nm-04")
+#: probe sets: name -> probe sequence types
+PROBE_SETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")}
+)
+#: the metric names used in :meth:`Rank1Result.to_rows`
+METRIC_CELL = "rank1"
+METRIC_EXCL = "rank1_excl_identical"
+METRIC_INCL = "rank1_incl_identical"
+METRIC_N_PROBES = "n_probes"
+
+_U32 = 2.0**-24  # unit roundoff of float32
+_ETA = 1e-9  # relative slack for the canonical float64 distances' own rounding (actual: ~1e-12)
+_SAFETY = 1.1  # factor on every error bound (covers the rounding of the bound arithmetic and comparisons)
+
+
+class ProtocolError(ValueError):
+    """Bad input to the rank-1 protocol; the message names the argument, the value and what was expected."""
+
+
+# ---------------------------------------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class Rank1Result:
+    """Rank-1 accuracies (percent) of one set of features under the CASIA-B protocol.
+
+    - ``tables``: probe set -> DataFrame (index: probe view, columns: gallery view), 11 x 11; NaN = cell left out
+      (no probe or no gallery sequences there; see ``notes``).
+    - ``per_view_excl`` / ``per_view_incl``: DataFrame (index: probe view, columns: probe sets): each probe view's row
+      mean over the other gallery views (identical view excluded) / over all gallery views.
+    - ``summary_excl`` (the main figure) / ``summary_incl``: probe set -> mean of the per-view numbers.
+    - ``n_probes``: DataFrame (probe view x probe set) of probe sequence counts; ``n_gallery``: Series per view.
+    - ``distance``: ``per_part`` or ``flat``; ``notes``: what was left out or cannot be matched, in words.
+    - ``n_rechecked``: (probe, gallery view) pairs whose near-tied candidates were recomputed in float64 (a
+      diagnostic that depends on the device and rounding; excluded from equality).
+    """
+
+    distance: str
+    probe_sets: tuple[str, ...]
+    views: tuple[str, ...]
+    tables: Mapping[str, pd.DataFrame]
+    per_view_excl: pd.DataFrame
+    per_view_incl: pd.DataFrame
+    summary_excl: Mapping[str, float]
+    summary_incl: Mapping[str, float]
+    n_probes: pd.DataFrame
+    n_gallery: pd.Series
+    notes: tuple[str, ...] = ()
+    n_rechecked: int = field(default=0, compare=False)
+
+    @property
+    def summary(self) -> Mapping[str, float]:
+        """The main figure per probe set: identical views excluded."""
+        return self.summary_excl
+
+    def same_numbers(self, other: Rank1Result) -> bool:
+        """True when every table cell, per-view number and summary is identical (NaN equals NaN)."""
+
+        def eq(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series) -> bool:
+            return a.shape == b.shape and bool(np.array_equal(a.to_numpy(), b.to_numpy(), equal_nan=True))
+
+        return (
+            self.distance == other.distance
+            and self.probe_sets == other.probe_sets
+            and all(eq(self.tables[c], other.tables[c]) for c in self.probe_sets)
+            and eq(self.per_view_excl, other.per_view_excl)
+            and eq(self.per_view_incl, other.per_view_incl)
+            and _same_floats(self.summary_excl, other.summary_excl)
+            and _same_floats(self.summary_incl, other.summary_incl)
+        )
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """Tidy rows ``condition, probe_view, gallery_view, metric, value, distance``.
+
+        - ``rank1``: one row per table cell that is not left out;
+        - ``rank1_excl_identical`` / ``rank1_incl_identical``: per probe view (``gallery_view="all"``) and the probe
+          set's mean (``probe_view="mean"``);
+        - ``n_probes``: probe sequences per probe view (``gallery_view="all"``).
+        Left-out (NaN) numbers produce no row; ``notes`` says why.
+        """
+        rows: list[dict[str, Any]] = []
+
+        def add(cond: str, pv: str, gv: str, metric: str, value: float) -> None:
+            if not math.isnan(value):
+                rows.append(
+                    {
+                        "condition": cond,
+                        "probe_view": pv,
+                        "gallery_view": gv,
+                        "metric": metric,
+                        "value": float(value),
+                        "distance": self.distance,
+                    }
+                )
+
+        for cond in self.probe_sets:
+            table = self.tables[cond]
+            for pv in self.views:
+                for gv in self.views:
+                    add(cond, pv, gv, METRIC_CELL, table.at[pv, gv])
+            for metric, per_view, summary in (
+                (METRIC_EXCL, self.per_view_excl, self.summary_excl),
+                (METRIC_INCL, self.per_view_incl, self.summary_incl),
+            ):
+                for pv in self.views:
+                    add(cond, pv, "all", metric, per_view.at[pv, cond])
+                add(cond, "mean", "all", metric, summary[cond])
+            for pv in self.views:
+                add(cond, pv, "all", METRIC_N_PROBES, float(self.n_probes.at[pv, cond]))
+        return rows
+
+
+def _same_floats(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    return a.keys() == b.keys() and all((a[k] == b[k]) or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+
+
+# ---------------------------------------------------------------------------------------------- canonical distance
+def canonical_distances(probe: np.ndarray, gallery: np.ndarray, distance: str) -> np.ndarray:
+    """The distances that define the protocol's answer, computed in float64 from plain differences.
+
+    ``probe``: float64 ``(parts, d)``; ``gallery``: float64 ``(n, parts, d)``. Returns float64 ``(n,)``:
+
+    - ``per_part``: ``sum_k sqrt(sum_j (g - p)[k, j]^2) / parts``;
+    - ``flat``: ``sqrt(sum_k sum_j (g - p)[k, j]^2)``.
+
+    Each gallery row's value depends only on that row (row-wise reductions), so identical gallery features give
+    identical distances: exact ties, resolved to the first index.
+    """
+    _validate_distance(distance)
+    return _canonical_rows(np.asarray(probe, dtype=np.float64)[None], np.asarray(gallery, dtype=np.float64), distance)
+
+
+# ------------------------------------------------------------------------------------------------------ validation
+def _validate_distance(distance: str) -> None:
+    if distance not in DISTANCES:
+        raise ProtocolError(f"distance={distance!r} is unknown; expected one of {list(DISTANCES)}")
+
+
+def _as_features(features: Any, device: torch.device | str | None) -> torch.Tensor:
+    """``features`` as a floating tensor ``(N, parts, d)`` on ``device`` (default: where it already is / CPU)."""
+    if isinstance(features, np.ndarray):
+        if not np.issubdtype(features.dtype, np.floating):
+            raise ProtocolError(f"features have dtype {features.dtype}; expected a floating dtype (float32 usually)")
+        x = torch.from_numpy(np.ascontiguousarray(features))
+    elif isinstance(features, torch.Tensor):
+        x = features.detach()
+    else:
+        raise ProtocolError(f"features must be a numpy array or a torch tensor, not {type(features).__name__}")
+    if not x.is_floating_point():
+        raise ProtocolError(f"features have dtype {x.dtype}; expected a floating dtype (float32 usually)")
+    if x.ndim == 2:
+        x = x[:, None, :]
+    if x.ndim != 3:
+        raise ProtocolError(f"features have shape {tuple(x.shape)}; expected (N, parts, d) or (N, d)")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ProtocolError(f"features have shape {tuple(x.shape)}; parts and d must be at least 1")
+    if device is not None:
+        x = x.to(torch.device(device))
+    return x
+
+
+def _as_labels(values: Any, name: str, n: int) -> np.ndarray:
+    arr = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ProtocolError(f"{name} has shape {arr.shape}; expected ({n},), one entry per feature row")
+    return arr
+
+
+def _check_names(values: np.ndarray, allowed: Sequence[str], name: str) -> None:
+    bad = sorted({str(v) for v in np.unique(values.astype(str))} - set(allowed))
+    if bad:
+        raise ProtocolError(f"{name} holds unknown value(s) {bad[:5]}; expected names from {list(allowed)}")
+
+
+# --------------------------------------------------------------------------------------------------- error bounds
+def _matmul_unit_roundoff(device: torch.device) -> float:
+    """Unit roundoff of an fp32 matmul under the current torch settings (TF32 / bf16 allowed reduce it)."""
+    u = _U32
+    prec = torch.get_float32_matmul_precision()
+    if prec == "high":
+        u = 2.0**-11
+    elif prec == "medium":
+        u = 2.0**-8
+    backend = torch.backends.cuda.matmul if device.type == "cuda" else getattr(torch.backends.mkldnn, "matmul", None)
+    setting = str(getattr(backend, "fp32_precision", "")) if backend is not None else ""
+    if "tf32" in setting:
+        u = max(u, 2.0**-11)
+    if "bf16" in setting:
+        u = max(u, 2.0**-8)
+    if device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32:
+        u = max(u, 2.0**-11)
+    return u
+
+
+def _gamma(n: int, u: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u): relative error bound of an n-term sum in any order."""
+    if n * u >= 0.5:
+        return math.inf
+    return n * u / (1.0 - n * u)
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Constants of the fp32 error bounds (see ``docs/evaluation.md``, "How the fast path stays exact")."""
+
+    c_sq: float  # |s~_k - s_k| <= c_sq (|p_k|^2 + |g_k|^2)  (per part squared distance through the matmul)
+    c_sum: float  # relative error of the fp32 sum over parts (and the square roots)
+    cast: float  # 0, or u when float64 features were rounded to fp32 for the matmul
+
+
+def _bounds(parts: int, d: int, device: torch.device, cast: bool) -> _Bounds:
+    u_mm = _matmul_unit_roundoff(device)
+    return _Bounds(
+        c_sq=2.0 * _gamma(d + 2, u_mm) + _gamma(d, _U32) + 8.0 * _U32,
+        c_sum=_gamma(parts, _U32) + 2.0 * _U32,
+        cast=_U32 if cast else 0.0,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ fast path
+def _operand_chunks(x: torch.Tensor, rows: np.ndarray, chunk: int):
+    """Yield ``(lo, hi, xf, norms)``: fp32 features ``(hi - lo, parts, d)`` of ``rows[lo:hi]`` and their fp32 squared
+    part norms ``(hi - lo, parts)``; raises :class:`ProtocolError` on NaN / inf (or values too large to square)."""
+    for lo in range(0, len(rows), chunk):
+        idx = torch.as_tensor(rows[lo : lo + chunk], device=x.device)
+        xf = x.index_select(0, idx).float()
+        norms = torch.linalg.vector_norm(xf, dim=-1).square_()
+        if not bool(torch.isfinite(norms).all()):
+            bad = int(rows[lo + int(torch.nonzero(~torch.isfinite(norms))[0, 0])])
+            raise ProtocolError(
+                f"features row {bad} holds NaN or inf (or values too large for float32); expected finite numbers"
+            )
+        yield lo, lo + len(idx), xf, norms
+
+
+def _gallery_operand(x: torch.Tensor, rows: np.ndarray, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(op, tot)``: fp32 ``op (parts, d + 2, G)`` = ``[-2 g_k ; 1 ; |g_k|^2]`` per part (so that
+    ``[p_k, |p_k|^2, 1] @ op[k]`` is the squared part distance) and ``tot (G,)`` = ``|g|^2`` over all parts."""
+    parts, d = x.shape[1], x.shape[2]
+    op = torch.empty((parts, d + 2, len(rows)), dtype=torch.float32, device=x.device)
+    tot = torch.empty(len(rows), dtype=torch.float32, device=x.device)
+    for lo, hi, xf, norms in _operand_chunks(x, rows, chunk):
+        torch.mul(xf.permute(1, 2, 0), -2.0, out=op[:, :d, lo:hi])
+        op[:, d + 1, lo:hi] = norms.t()
+        tot[lo:hi] = norms.sum(1)
+    op[:, d, :] = 1.0
+    return op, tot
+
+
+def _probe_operand(x: torch.Tensor, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(op, tot)``: fp32 ``op (parts, P, d + 2)`` = ``[p_k, |p_k|^2, 1]`` per part, ``tot (P,)`` = ``|p|^2``."""
+    parts, d = x.shape[1], x.shape[2]
+    op = torch.empty((parts, len(rows), d + 2), dtype=torch.float32, device=x.device)
+    tot = torch.empty(len(rows), dtype=torch.float32, device=x.device)
+    for lo, hi, xf, norms in _operand_chunks(x, rows, len(rows)):
+        op[:, lo:hi, :d] = xf.permute(1, 0, 2)
+        op[:, lo:hi, d] = norms.t()
+        tot[lo:hi] = norms.sum(1)
+    op[:, :, d + 1] = 1.0
+    return op, tot
+
+
+def _default_part_chunk(parts: int, probe_chunk: int, n_gallery: int) -> int:
+    """Parts per matmul batch: keep the ``(parts, probes, gallery)`` fp32 buffer near 16 MB."""
+    per_part = max(1, probe_chunk * n_gallery * 4)
+    return int(max(1, min(parts, (16 << 20) // per_part)))
+
+
+def _nearest_subjects(
+    x: torch.Tensor,
+    p_rows: np.ndarray,
+    g_rows: np.ndarray,
+    blocks: list[tuple[int, int]],
+    codes: np.ndarray,
+    distance: str,
+    probe_chunk: int,
+    part_chunk: int | None,
+) -> tuple[np.ndarray, int]:
+    """For every probe and gallery view block, the subject code of the canonical nearest gallery sequence.
+
+    ``x``: features ``(N, parts, d)`` on the compute device; ``p_rows`` (P,), ``g_rows`` (G,) row numbers, the
+    gallery ordered by view block and input order within a block; ``blocks``: ``(start, end)`` of each view's block
+    in ``g_rows``; ``codes``: int64 subject codes per row. Returns ``(pred (P, len(blocks)) int64, n_rechecked)``,
+    ``-1`` for an empty block.
+    """
+    dev = x.device
+    parts, d = int(x.shape[1]), int(x.shape[2])
+    n_p, n_g = len(p_rows), len(g_rows)
+    pred = np.full((n_p, len(blocks)), -1, dtype=np.int64)
+    if n_p == 0 or n_g == 0:
+        return pred, 0
+    bounds = _bounds(parts, d, dev, cast=x.dtype == torch.float64)
+    g_op, g_tot = _gallery_operand(x, g_rows)
+    g_codes = torch.as_tensor(codes[g_rows], device=dev)
+    kc = part_chunk or _default_part_chunk(parts, probe_chunk, n_g)
+    buf = torch.empty((min(kc, parts), min(probe_chunk, n_p), n_g), dtype=torch.float32, device=dev)
+    recheck_pairs, recheck_cands = [], []  # (probe position, block) and (pair number, gallery position) arrays
+    n_pairs = 0
+
+    for lo in range(0, n_p, probe_chunk):
+        p_op, p_tot = _probe_operand(x, p_rows[lo : lo + probe_chunk])
+        pt = p_op.shape[1]
+        acc = torch.zeros((pt, n_g), dtype=torch.float32, device=dev)
+        rho = torch.full((pt, n_g), math.inf, dtype=torch.float32, device=dev) if distance == "per_part" else None
+        tmp = torch.empty((pt, n_g), dtype=torch.float32, device=dev)
+        for k0 in range(0, parts, kc):
+            k1 = min(parts, k0 + kc)
+            s = buf[: k1 - k0, :pt]
+            torch.bmm(p_op[k0:k1], g_op[k0:k1], out=s)  # s[k, i, j] ~ |p_ik - g_jk|^2
+            if rho is not None:
+                torch.amin(s, dim=0, out=tmp)
+                torch.minimum(rho, tmp, out=rho)
+                s.sqrt_()  # a negative s~ (true distance ~ 0) becomes NaN: that pair is then always a candidate
+            torch.sum(s, dim=0, out=tmp)
+            acc.add_(tmp)
+        lower, upper = _interval(acc, rho, p_tot, g_tot, bounds, parts)
+        del rho, tmp
+        for b, (g0, g1) in enumerate(blocks):
+            if g1 == g0:
+                continue
+            block_codes = g_codes[g0:g1]
+            best_code = block_codes[torch.nan_to_num(acc[:, g0:g1], nan=math.inf).argmin(dim=1)]
+            pred[lo : lo + pt, b] = best_code.cpu().numpy()
+            cand = lower[:, g0:g1] <= upper[:, g0:g1].amin(dim=1, keepdim=True)
+            mixed = torch.nonzero((cand & (block_codes[None, :] != best_code[:, None])).any(dim=1)).flatten()
+            if len(mixed):
+                which, pos = (t.cpu().numpy() for t in torch.nonzero(cand[mixed]).unbind(1))
+                mixed = mixed.cpu().numpy()
+                recheck_pairs.append(np.stack([lo + mixed, np.full(len(mixed), b)], axis=1))
+                recheck_cands.append(np.stack([n_pairs + which, g0 + pos], axis=1))
+                n_pairs += len(mixed)
+    del buf, g_op
+    if n_pairs:
+        pairs, cands = np.concatenate(recheck_pairs), np.concatenate(recheck_cands)
+        winners = _canonical_argmin(x, p_rows[pairs[cands[:, 0], 0]], g_rows[cands[:, 1]], cands[:, 0], distance)
+        pred[pairs[:, 0], pairs[:, 1]] = codes[g_rows[cands[winners, 1]]]
+    return pred, n_pairs
+
+
+def _canonical_argmin(
+    x: torch.Tensor, probe_rows: np.ndarray, gallery_rows: np.ndarray, group: np.ndarray, distance: str
+) -> np.ndarray:
+    """Index (into the candidate arrays) of each group's canonical nearest candidate, first index on ties.
+
+    Candidate ``i`` is the pair ``(probe_rows[i], gallery_rows[i])`` of group ``group[i]``; groups are numbered
+    ``0..n-1`` and contiguous, candidates in ascending gallery order within a group. Returns ``(n_groups,)``.
+    """
+    dist = np.empty(len(group), dtype=np.float64)
+    step = max(1, (64 << 20) // (8 * int(x.shape[1]) * int(x.shape[2])))
+    for lo in range(0, len(group), step):
+        pr = torch.as_tensor(probe_rows[lo : lo + step], device=x.device)
+        gr = torch.as_tensor(gallery_rows[lo : lo + step], device=x.device)
+        p = x.index_select(0, pr).double().cpu().numpy()
+        g = x.index_select(0, gr).double().cpu().numpy()
+        dist[lo : lo + len(pr)] = _canonical_rows(p, g, distance)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    best = np.minimum.reduceat(dist, starts)
+    hits = np.flatnonzero(dist == best[group])
+    _, first = np.unique(group[hits], return_index=True)
+    return hits[first]
+
+
+def _canonical_rows(probe: np.ndarray, gallery: np.ndarray, distance: str) -> np.ndarray:
+    """Canonical float64 distances of row pairs: ``probe``, ``gallery`` float64 ``(n, parts, d)`` -> ``(n,)``."""
+    diff = gallery - probe
+    sq = (diff * diff).sum(axis=-1)  # (n, parts)
+    if distance == "per_part":
+        return np.sqrt(sq).sum(axis=-1) / sq.shape[-1]
+    return np.sqrt(sq.sum(axis=-1))
+
+
+def _interval(
+    acc: torch.Tensor,
+    rho: torch.Tensor | None,
+    p_tot: torch.Tensor,
+    g_tot: torch.Tensor,
+    bounds: _Bounds,
+    parts: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lower, upper)`` ``(P, G)``: an interval that holds the canonical value of each pair, on the scale compared.
+
+    ``per_part`` compares ``A = sum_k |p_k - g_k|`` (``parts`` x the distance); ``flat`` compares the squared
+    distance. ``acc`` is the fp32 value, ``rho`` the smallest fp32 squared part distance of each pair (per_part),
+    ``p_tot``/``g_tot`` the squared norms over all parts. NaN values get ``(-inf, inf)``.
+    """
+    big = bounds.c_sq * (p_tot[:, None] + g_tot[None, :])  # >= sum_k |s~_k - s_k|
+    if rho is not None:
+        root = rho.clamp_min(0.0).sqrt_()
+        err = torch.minimum((big * parts).sqrt_(), big / root)  # >= sum_k |sqrt(s~_k) - sqrt(s_k)|
+        err.add_(acc.abs() * (bounds.c_sum + _ETA))
+        if bounds.cast:
+            err.add_((p_tot.sqrt()[:, None] + g_tot.sqrt()[None, :]) * (bounds.cast * math.sqrt(parts)))
+    else:
+        err = big * (1.0 + 3.0 * bounds.c_sum) + acc.abs() * (bounds.c_sum + _ETA)
+        if bounds.cast:
+            norms = p_tot.sqrt()[:, None] + g_tot.sqrt()[None, :]
+            err.add_(norms * (acc.clamp_min(0.0).sqrt() + norms) * (3.0 * bounds.cast))
+    err.mul_(_SAFETY)
+    nan = torch.isnan(acc) | torch.isnan(err)  # no usable bound (e.g. 0/0 for all-zero features): always a candidate
+    lower = torch.where(nan, -math.inf, acc - err)
+    upper = torch.where(nan, math.inf, acc + err)
+    return lower, upper
+
+
+# ------------------------------------------------------------------------------------------------------- tables
+def _summarise(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-probe-view means of an ``(V, V)`` table, NaN cells left out: ``(excl, incl)``, each ``(V,)``.
+
+    With every cell present ``excl`` equals OpenGait's ``de_diag`` bit for bit (``sum(row with the diagonal zeroed)
+    / (V - 1)``); a row without any cell is NaN.
+    """
+    valid = ~np.isnan(table)
+    off = valid & ~np.eye(len(table), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excl = np.sum(np.where(off, table, 0.0), axis=1) / off.sum(axis=1)
+        incl = np.sum(np.where(valid, table, 0.0), axis=1) / valid.sum(axis=1)
+    return excl, incl
+
+
+def _mean_present(values: np.ndarray) -> float:
+    present = values[~np.isnan(values)]
+    return float(np.mean(present)) if present.size else math.nan
+
+
+def build_result(
+    correct: Mapping[str, np.ndarray],
+    probe_views: Mapping[str, np.ndarray],
+    gallery_counts: np.ndarray,
+    distance: str,
+    views: Sequence[str] = VIEWS,
+    notes: Sequence[str] = (),
+    n_rechecked: int = 0,
+) -> Rank1Result:
+    """Assemble a :class:`Rank1Result` from per-probe correctness.
+
+    ``correct[c]``: bool ``(P_c, V)``, whether probe ``i`` of probe set ``c`` is matched correctly at gallery view
+    ``j``; ``probe_views[c]``: int ``(P_c,)`` view index of each probe; ``gallery_counts``: int ``(V,)`` gallery
+    sequences per view (a view without any leaves its column out). Shared by the fast path and the tests' reference.
+    """
+    views = tuple(views)
+    nv = len(views)
+    tables, excl, incl, counts = {}, {}, {}, {}
+    summary_excl, summary_incl = {}, {}
+    for cond, ok in correct.items():
+        table = np.full((nv, nv), np.nan)
+        n = np.bincount(probe_views[cond], minlength=nv)
+        for v1 in range(nv):
+            if n[v1] == 0:
+                continue
+            hits = np.sum(ok[probe_views[cond] == v1], 0)
+            table[v1] = np.round(hits * 100 / n[v1], 2)  # OpenGait's arithmetic
+        table[:, np.asarray(gallery_counts) == 0] = np.nan
+        e, i = _summarise(table)
+        tables[cond] = pd.DataFrame(
+            table, index=pd.Index(views, name="probe_view"), columns=pd.Index(views, name="gallery_view")
+        )
+        excl[cond], incl[cond], counts[cond] = e, i, n
+        summary_excl[cond], summary_incl[cond] = _mean_present(e), _mean_present(i)
+    index = pd.Index(views, name="probe_view")
+    conds = tuple(correct)
+    return Rank1Result(
+        distance=distance,
+        probe_sets=conds,
+        views=views,
+        tables=MappingProxyType(tables),
+        per_view_excl=pd.DataFrame(excl, index=index, columns=list(conds)),
+        per_view_incl=pd.DataFrame(incl, index=index, columns=list(conds)),
+        summary_excl=MappingProxyType(summary_excl),
+        summary_incl=MappingProxyType(summary_incl),
+        n_probes=pd.DataFrame(counts, index=index, columns=list(conds)),
+        n_gallery=pd.Series(np.asarray(gallery_counts, dtype=np.int64), index=pd.Index(views, name="gallery_view")),
+        notes=tuple(notes),
+        n_rechecked=n_rechecked,
+    )
+
+
+def protocol_notes(
+    subject: np.ndarray,
+    seq_type: np.ndarray,
+    view: np.ndarray,
+    views: Sequence[str] = VIEWS,
+    gallery_types: Sequence[str] = GALLERY_TYPES,
+    probe_sets: Mapping[str, Sequence[str]] = PROBE_SETS,
+) -> list[str]:
+    """Plain-language notes on cells left out and probes that cannot be matched (missing gallery sequences)."""
+    notes = []
+    is_gal = np.isin(seq_type, gallery_types)
+    empty_g = [v for v in views if not np.any(is_gal & (view == v))]
+    if empty_g:
+        notes.append(
+            f"gallery view(s) {', '.join(empty_g)} have no gallery sequences ({'/'.join(gallery_types)}): "
+            "their columns are left out (NaN) in every table"
+        )
+    for cond, types in probe_sets.items():
+        is_p = np.isin(seq_type, types)
+        empty_p = [v for v in views if not np.any(is_p & (view == v))]
+        if empty_p:
+            notes.append(
+                f"{cond}: probe view(s) {', '.join(empty_p)} have no probe sequences ({'/'.join(types)}): "
+                "their rows are left out (NaN) and the mean is over the remaining probe views"
+            )
+    gal_pairs = set(zip(subject[is_gal].astype(str), view[is_gal].astype(str), strict=True))
+    is_probe = np.isin(seq_type, [t for types in probe_sets.values() for t in types])
+    probe_subjects = sorted(set(subject[is_probe].astype(str)))
+    lacking = {}
+    for s in probe_subjects:
+        miss = [v for v in views if v not in empty_g and (s, v) not in gal_pairs]
+        if miss:
+            lacking[s] = miss
+    if lacking:
+        listed = "; ".join(f"{s} at {', '.join(v)}" for s, v in sorted(lacking.items()))
+        notes.append(
+            f"subject(s) without a gallery sequence at some gallery view: {listed}; their probes still count there "
+            "and are misses (they cannot be matched), as in OpenGait's evaluator"
+        )
+    return notes
+
+
+# --------------------------------------------------------------------------------------------------------- entry
+def evaluate_rank1(
+    features: np.ndarray | torch.Tensor,
+    subject: Any,
+    seq_type: Any,
+    view: Any,
+    distance: str = "per_part",
+    device: torch.device | str | None = None,
+    *,
+    probe_chunk: int = 256,
+    part_chunk: int | None = None,
+) -> Rank1Result:
+    """CASIA-B rank-1 of ``features`` under the protocol of this module (see the module docstring).
+
+    - ``features``: float ``(N, parts, d)`` (or ``(N, d)``), numpy or torch; ``subject``, ``seq_type``, ``view``:
+      ``(N,)`` labels per row (subjects any hashable ids; seq types and views CASIA-B names). Rows of other
+      sequence types than the gallery and probe types must not be passed.
+    - ``distance``: ``per_part`` (default) or ``flat``; ``device``: where the matmuls run (default: the features'
+      device; numpy -> CPU).
+    - ``probe_chunk`` / ``part_chunk``: probes and parts per matmul batch (memory ~ ``part_chunk x probe_chunk x
+      gallery x 4`` bytes plus the fp32 gallery copy); they never change the result.
+
+    Returns a :class:`Rank1Result`. Raises :class:`ProtocolError` on bad input.
+    """
+    _validate_distance(distance)
+    if int(probe_chunk) < 1 or (part_chunk is not None and int(part_chunk) < 1):
+        raise ProtocolError(f"probe_chunk={probe_chunk!r}, part_chunk={part_chunk!r}; expected positive integers")
+    x = _as_features(features, device)
+    n = int(x.shape[0])
+    subject = _as_labels(subject, "subject", n)
+    seq_type = _as_labels(seq_type, "seq_type", n).astype(str)
+    view = _as_labels(view, "view", n).astype(str)
+    probe_types = [t for types in PROBE_SETS.values() for t in types]
+    _check_names(seq_type, list(GALLERY_TYPES) + probe_types, "seq_type")
+    _check_names(view, VIEWS, "view")
+
+    _, codes = np.unique(subject, return_inverse=True)
+    codes = codes.astype(np.int64).reshape(-1)
+    view_idx = np.searchsorted(np.asarray(VIEWS), view)
+    is_gal = np.isin(seq_type, GALLERY_TYPES)
+    g_rows = np.flatnonzero(is_gal)
+    g_rows = g_rows[np.argsort(view_idx[g_rows], kind="stable")]
+    gallery_counts = np.bincount(view_idx[g_rows], minlength=len(VIEWS))
+    ends = np.cumsum(gallery_counts)
+    blocks = [(int(e - c), int(e)) for c, e in zip(gallery_counts, ends, strict=True)]
+    cond_rows = {c: np.flatnonzero(np.isin(seq_type, types)) for c, types in PROBE_SETS.items()}
+    p_rows = np.concatenate(list(cond_rows.values())).astype(np.int64)
+
+    pred, n_rechecked = _nearest_subjects(
+        x, p_rows, g_rows, blocks, codes, distance, int(probe_chunk), None if part_chunk is None else int(part_chunk)
+    )
+    correct, probe_views, at = {}, {}, 0
+    for cond, rows in cond_rows.items():
+        correct[cond] = pred[at : at + len(rows)] == codes[rows][:, None]
+        probe_views[cond] = view_idx[rows]
+        at += len(rows)
+    notes = protocol_notes(subject, seq_type, view)
+    return build_result(correct, probe_views, gallery_counts, distance, VIEWS, notes, n_rechecked)
+
+
+__all__ = [
+    "GALLERY_TYPES",
+    "PROBE_SETS",
+    "ProtocolError",
+    "Rank1Result",
+    "VIEWS",
+    "build_result",
+    "canonical_distances",
+    "evaluate_rank1",
+    "protocol_notes",
+]
