@@ -1,0 +1,553 @@
+"""Study definitions: one TOML file per study (``ablations/<study>.toml``) → validated cells × seeds → runs.
+
+A study file (read with :mod:`tomllib`)::
+
+    description = "GSTSN's IDR statistic: which reduction of each frame map's width works best?"
+    seeds = [0, 1, 2]
+    # profile = "ablation"          # optional; the command line's --profile wins
+    references = ["gei"]            # optional non-learned reference rows (only "gei")
+
+    [base]                          # any config field under its own name (gstsn.config.FIELD_SECTIONS), and the
+    temporal = true                 # synthetic generator's knob identity_cue
+    lstm_layers = 2
+
+    [axes]                          # field -> the values to try; several axes give their full grid
+    idr_stat = ["median", "max", "min", "mean", "max+median"]
+
+    [baseline]                      # the cell the others are compared with: one value for every axis
+    idr_stat = "median"
+
+Field names are the config's own (``temporal``, ``idr_stat``, ``lstm_layers``, ``input_type``, ...) plus
+``identity_cue``, the :class:`~gstsn.data.synth.SynthConfig` field, which is folded into the synthetic data spec
+(``synth:identity_cue=0``). Everything is checked before any training: an unknown key, an unknown axis or a value a
+config rejects (``idr_stat = "medain"``) raises :class:`StudyError` naming the file, the key and the valid choices.
+
+A cell × seed is a run (:class:`RunSpec`), identified by a stable hash of its full resolved config (seed included):
+the trainer's :func:`gstsn.config.config_hash`. Two studies that resolve to the same config share the run, so it is
+trained once. No torch import here: planning and ``--dry-run`` are instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import itertools
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gstsn.config import (
+    FIELD_SECTIONS,
+    PROFILES,
+    ConfigError,
+    DataConfig,
+    RunConfig,
+    config_hash,
+    config_to_dict,
+    resolve_profile,
+)
+
+STUDY_KEYS = ("description", "profile", "seeds", "references", "base", "axes", "baseline")
+
+#: Profiles of the ablation suite, on top of the ``paper`` profile (the spec's scale), next to
+#: :data:`gstsn.config.PROFILES` (``smoke``, ``quick``, ``paper``), which a study may name as well.
+#:
+#: ``ablation``: what ``nox -s ablations`` runs for every study on the synthetic data, ~45 distinct runs in about 30
+#: minutes on 2 CPU cores (two runs at a time, one torch thread each). The full structure at the smoke profile's input
+#: size: widths (8, 16, 32), input 4×-downsampled (64×44 → 16×11, final map 4×2), HPM bins 1/2/4 (14 parts GaitSet,
+#: 21 GSTSN), 64-d parts, P×K 8×4 × 16 frames, Adam 1e-3, 500 iterations (rank-1 still rises there: the studies
+#: compare variants at an equal, short budget), test sequences capped to a centred clip of 30 frames. Measured on one
+#: core of a busy shared 2-core machine: about 0.1 s per iteration, 50-70 s per run. What it trades against the
+#: paper: widths, input size, bins, batch, frames, lr, iterations, test frames; the structure and the loss are kept.
+ABLATION_PROFILES: dict[str, dict[str, Any]] = {
+    "ablation": {
+        "channels": (8, 16, 32),
+        "hpm_bins": (1, 2, 4),
+        "embed_dim": 64,
+        "downsample": 4,
+        "batch_p": 8,
+        "batch_k": 4,
+        "frames": 16,
+        "iterations": 500,
+        "lr": 1e-3,
+        "log_every": 5,
+        "checkpoint_every": 50,
+        "prefetch": 0,
+        "max_test_frames": 30,
+        "eval_batch_frames": 1024,
+    },
+}
+
+
+def profile_names() -> list[str]:
+    """Every profile a study may use: the suite's own and :data:`gstsn.config.PROFILES`."""
+    return [*ABLATION_PROFILES, *PROFILES]
+
+
+def profile_values(name: str) -> dict[str, Any]:
+    """The field values a profile sets (its overrides of the config defaults)."""
+    if name in ABLATION_PROFILES:
+        return {**PROFILES["paper"], **ABLATION_PROFILES[name]}
+    return dict(PROFILES[name])
+
+
+SYNTH_FIELDS = ("identity_cue",)  # SynthConfig fields a study may set (folded into the synthetic data spec)
+REFERENCE_METHODS = ("gei",)  # non-learned reference rows
+MODEL_METHODS = ("gaitset", "gstsn")
+DEFAULT_PROFILE = "ablation"
+STUDIES_DIR = Path("ablations")
+
+
+class StudyError(ValueError):
+    """A study file (or a command-line override) is invalid; the message names the file, the key and what is valid."""
+
+
+class StudyNotApplicable(StudyError):
+    """The study varies a synthetic generator field (``identity_cue``) but the data is not synthetic."""
+
+
+def valid_fields() -> list[str]:
+    """Field names a study may set in ``[base]`` / ``[axes]`` / ``[baseline]``."""
+    return sorted([*FIELD_SECTIONS, *SYNTH_FIELDS])
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def show_value(value: Any) -> str:
+    """A value as it is written in cell labels: TOML spelling for booleans, lists with brackets."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready spelling of a field value (tuples → lists), used for hashing and study.json."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Data specs: the synthetic generator's knobs live in the data spec string
+
+
+def _is_synth(source: str) -> bool:
+    kind, sep, _ = source.strip().partition(":")
+    return kind == "synth"
+
+
+def _synth_pairs(source: str) -> dict[str, str]:
+    from gstsn.data.sources import DataSpecError, _parse_pairs  # the data area's own spec parser
+
+    _, _, rest = source.strip().partition(":")
+    try:
+        return _parse_pairs(rest, source)
+    except DataSpecError as exc:
+        raise StudyError(str(exc)) from None
+
+
+def synth_config(source: str) -> Any:
+    """The :class:`~gstsn.data.synth.SynthConfig` of a ``synth[:key=value,...]`` spec (validated)."""
+    return _synth_config_from_pairs(_synth_pairs(source), source)
+
+
+def _synth_config_from_pairs(pairs: Mapping[str, str], source: str) -> Any:
+    from gstsn.data.sources import synth_config_from_pairs
+
+    try:
+        return synth_config_from_pairs(dict(pairs), where=f"data spec {source!r}")
+    except ConfigError as exc:
+        raise StudyError(str(exc)) from None
+
+
+def canonical_source(source: str, synth_overrides: Mapping[str, Any] | None = None) -> str:
+    """A data spec in one spelling, so that equal data give equal run ids.
+
+    ``synth`` specs become ``synth`` or ``synth:k=v,...`` with only the fields that differ from the generator's
+    defaults, sorted (``synth:identity_cue=0.5`` is ``synth``); ``synth_overrides`` (``{"identity_cue": 0.0}``) are
+    folded in first. Other specs are returned stripped; overrides on them raise :class:`StudyError`.
+    """
+    source = source.strip()
+    overrides = dict(synth_overrides or {})
+    if not _is_synth(source):
+        if overrides:
+            raise StudyError(
+                f"{sorted(overrides)} set(s) the synthetic generator, but the data is {source!r}; "
+                "these fields only exist for 'synth' data"
+            )
+        return source
+    pairs = _synth_pairs(source)
+    pairs.update({k: repr(v) if isinstance(v, float) else str(v) for k, v in overrides.items()})
+    cfg = _synth_config_from_pairs(pairs, source)
+    default = type(cfg)()
+    changed = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(cfg)
+        if getattr(cfg, f.name) != getattr(default, f.name)
+    }
+    if not changed:
+        return "synth"
+    return "synth:" + ",".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Runs
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a method, its fully resolved config and seed. ``run_id`` is a stable hash of all of it.
+
+    For ``gaitset`` / ``gstsn`` the id is ``config_hash(config)`` (the config holds the seed and the canonical data
+    spec). For the ``gei`` reference only the data, split and input size matter; the id hashes those and the seed.
+    """
+
+    method: str
+    config: RunConfig
+    profile: str
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def run_id(self) -> str:
+        if self.method in MODEL_METHODS:
+            return config_hash(self.config)
+        payload = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def identity(self) -> dict[str, Any]:
+        """What the run id hashes (the whole resolved config for the models)."""
+        if self.method in MODEL_METHODS:
+            return config_to_dict(self.config)
+        cfg = self.config
+        return {
+            "method": self.method,
+            "data": config_to_dict(cfg.data),
+            "input": {"height": cfg.input.height, "width": cfg.input.width},
+            "seed": cfg.seed,
+        }
+
+    @property
+    def synthetic(self) -> bool:
+        return _is_synth(self.config.data.source)
+
+    @property
+    def identity_cue(self) -> float | None:
+        """The synthetic generator's identity cue of this run's data (None for real data)."""
+        return float(synth_config(self.config.data.source).identity_cue) if self.synthetic else None
+
+    def fields(self) -> dict[str, Any]:
+        """The config fields of a results row under their own names (model fields are None for a reference)."""
+        flat = self.config.flat()
+        if self.method not in MODEL_METHODS:
+            for name in ("temporal", "idr_stat", "lstm_layers", "channels", "hpm_bins", "embed_dim", "input_type"):
+                flat[name] = None
+        flat["identity_cue"] = self.identity_cue
+        return {k: _plain(v) for k, v in flat.items()}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a study's grid (or a reference row): its axis values, its label and its method."""
+
+    label: str
+    values: dict[str, Any]
+    method: str
+    is_baseline: bool = False
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """A run as one study sees it: the study, the cell and the (possibly shared) run."""
+
+    study: str
+    cell: Cell
+    spec: RunSpec
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.run_id
+
+
+@dataclass
+class Study:
+    """A validated study: its definition and its runs (cells × seeds, then reference rows × seeds)."""
+
+    name: str
+    source_file: str
+    description: str
+    profile: str
+    seeds: list[int]
+    base: dict[str, Any]
+    axes: dict[str, list[Any]]
+    baseline: dict[str, Any]
+    references: list[str]
+    cells: list[Cell] = field(default_factory=list)
+    runs: list[StudyRun] = field(default_factory=list)
+    base_config: RunConfig | None = None
+
+    @property
+    def needs_synthetic(self) -> bool:
+        """True when an axis or the base sets a synthetic generator field (the study means nothing on real data)."""
+        return any(f in self.axes or f in self.base for f in SYNTH_FIELDS)
+
+    def definition(self) -> dict[str, Any]:
+        """``study.json`` (schema v1): the resolved definition the report reads."""
+        base = self.base_config.flat() if self.base_config is not None else {}
+        base = {k: _plain(v) for k, v in base.items() if k != "seed"}
+        base["identity_cue"] = self.runs[0].spec.identity_cue if self.runs else None
+        base["profile"] = self.profile
+        return {
+            "study": self.name,
+            "description": self.description,
+            "axes": {k: [_plain(v) for v in vs] for k, vs in self.axes.items()},
+            "baseline": {k: _plain(v) for k, v in self.baseline.items()},
+            "seeds": list(self.seeds),
+            "base": base,
+            "references": list(self.references),
+            "source_file": self.source_file,
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def _check_fields(where: str, section: str, names: Sequence[str]) -> None:
+    valid = valid_fields()
+    for name in names:
+        if name == "seed":
+            raise StudyError(f"{where}: {section}.seed is not a field a study sets; list the seeds in 'seeds = [...]'")
+        if name not in valid:
+            raise StudyError(
+                f"{where}: unknown field {section}.{name!r}{_suggest(name, valid)}; valid fields: {', '.join(valid)}"
+            )
+
+
+def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config fields, synthetic generator fields)."""
+    cfg = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k not in SYNTH_FIELDS}
+    synth = {k: v for k, v in values.items() if k in SYNTH_FIELDS}
+    return cfg, synth
+
+
+def resolve_config(profile: str, values: Mapping[str, Any], seed: int, data: str | None = None) -> RunConfig:
+    """The :class:`RunConfig` of ``profile`` with ``values`` (config and synthetic fields), ``seed`` and an optional
+    data spec override; the data spec is canonical (:func:`canonical_source`). Raises ``ConfigError``/``StudyError``.
+    """
+    cfg_values, synth = _split_values(values)
+    if data is not None:
+        cfg_values["source"] = data
+    if profile in ABLATION_PROFILES:
+        cfg = resolve_profile("paper", **{**ABLATION_PROFILES[profile], **cfg_values}, seed=seed)
+    else:
+        cfg = resolve_profile(profile, **cfg_values, seed=seed)
+    source = canonical_source(cfg.data.source, synth)
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=source))
+
+
+def _resolve(where: str, key: str, profile: str, values: Mapping[str, Any], data: str | None) -> RunConfig:
+    try:
+        return resolve_config(profile, values, 0, data)
+    except StudyError as exc:
+        raise StudyError(f"{where}: {key}: {exc}") from None
+    except ConfigError as exc:
+        raise StudyError(f"{where}: {key}: {exc}") from None
+
+
+def cell_label(values: Mapping[str, Any]) -> str:
+    """``idr_stat=median`` / ``temporal=false, input_type=set``: the axis values in axis order."""
+    return ", ".join(f"{k}={show_value(v)}" for k, v in values.items())
+
+
+def load_study(
+    path: str | Path,
+    *,
+    profile: str | None = None,
+    data: str | None = None,
+    seeds: Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Study:
+    """Read, validate and expand a study file. ``profile`` / ``data`` / ``seeds`` / ``overrides`` (field → value, like
+    ``[base]`` entries) come from the command line and win over the file; ``overrides`` may not name an axis.
+    """
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"study file {where} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise StudyError(f"{where}: not a readable TOML file: {exc}") from None
+    unknown = [k for k in raw if k not in STUDY_KEYS]
+    if unknown:
+        k = unknown[0]
+        raise StudyError(f"{where}: unknown key {k!r}{_suggest(k, STUDY_KEYS)}; valid keys: {', '.join(STUDY_KEYS)}")
+    for key in ("axes", "baseline"):
+        if key not in raw:
+            raise StudyError(f"{where}: missing [{key}] table; a study needs axes and the baseline cell")
+
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise StudyError(f"{where}: description = {description!r} is invalid; expected a string")
+    prof = profile or raw.get("profile", DEFAULT_PROFILE)
+    if prof not in profile_names():
+        raise StudyError(f"{where}: profile = {prof!r} is invalid; valid profiles: {', '.join(profile_names())}")
+    seed_list = list(seeds) if seeds is not None else raw.get("seeds", [0, 1, 2])
+    if (
+        not isinstance(seed_list, list)
+        or not seed_list
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seed_list)
+        or len(set(seed_list)) != len(seed_list)
+    ):
+        raise StudyError(
+            f"{where}: seeds = {seed_list!r} is invalid; expected a non-empty list of distinct integers ≥ 0"
+        )
+    refs = raw.get("references", [])
+    if not isinstance(refs, list) or any(r not in REFERENCE_METHODS for r in refs) or len(set(refs)) != len(refs):
+        raise StudyError(
+            f"{where}: references = {refs!r} is invalid; expected a list of distinct methods from "
+            f"{list(REFERENCE_METHODS)}"
+        )
+
+    tables = {}
+    for key in ("base", "axes", "baseline"):
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise StudyError(f"{where}: {key} must be a table ([{key}]), got {value!r}")
+        _check_fields(where, key, list(value))
+        tables[key] = value
+    base, axes, baseline = tables["base"], tables["axes"], tables["baseline"]
+    if not axes:
+        raise StudyError(f"{where}: [axes] is empty; name at least one field and its values")
+    for name, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise StudyError(f"{where}: axes.{name} = {values!r} is invalid; expected a non-empty list of values")
+        if len({json.dumps(_plain(v)) for v in values}) != len(values):
+            raise StudyError(f"{where}: axes.{name} = {values!r} lists a value twice")
+        if name in base:
+            raise StudyError(f"{where}: {name!r} is both in [base] and in [axes]; keep it in one of them")
+    overrides = dict(overrides or {})
+    _check_fields("command line", "--set", list(overrides))
+    clash = sorted(set(overrides) & set(axes))
+    if clash:
+        raise StudyError(f"{where}: --set {clash[0]}=... overrides an axis of this study; its values come from [axes]")
+    base = {**base, **overrides}
+
+    synth_keys = sorted(k for k in SYNTH_FIELDS if k in axes or k in base)
+    source = data if data is not None else base.get("source", profile_values(prof).get("source", DataConfig().source))
+    if synth_keys and not _is_synth(str(source)):
+        raise StudyNotApplicable(
+            f"{where}: the study sets the synthetic generator's {synth_keys}, which do not exist for data {source!r}; "
+            "it runs on synthetic data only"
+        )
+    # every value alone, so that an error names its key
+    for key, value in base.items():
+        _resolve(where, f"base.{key}", prof, {key: value}, data)
+    base_cfg = _resolve(where, "base", prof, base, data)
+    for name, values in axes.items():
+        for v in values:
+            _resolve(where, f"axes.{name} = {show_value(v)}", prof, {**base, name: v}, data)
+
+    missing = [a for a in axes if a not in baseline]
+    extra = [b for b in baseline if b not in axes]
+    if missing or extra:
+        raise StudyError(
+            f"{where}: [baseline] must give one value for each axis ({', '.join(axes)}); "
+            + (f"missing {missing}" if missing else f"{extra} are not axes of this study")
+        )
+    for name, value in baseline.items():
+        if _plain(value) not in [_plain(v) for v in axes[name]]:
+            raise StudyError(
+                f"{where}: baseline.{name} = {show_value(value)} is not one of axes.{name} = {show_value(axes[name])}"
+            )
+
+    study = Study(
+        name=path.stem,
+        source_file=_display_path(path),
+        description=description,
+        profile=prof,
+        seeds=[int(s) for s in seed_list],
+        base=base,
+        axes=axes,
+        baseline=baseline,
+        references=list(refs),
+        base_config=base_cfg,
+    )
+    for combo in itertools.product(*axes.values()):
+        values = dict(zip(axes, combo, strict=True))
+        is_base = all(_plain(values[a]) == _plain(baseline[a]) for a in axes)
+        cfg0 = _resolve(where, f"cell {cell_label(values)}", prof, {**base, **values}, data)
+        cell = Cell(cell_label(values), values, cfg0.model.model_name, is_base)
+        study.cells.append(cell)
+    for ref in refs:
+        study.cells.append(Cell(f"method={ref}", {}, ref, False))
+    base_cell_values = {**base, **baseline}
+    for seed in study.seeds:
+        for cell in study.cells:
+            if cell.method in MODEL_METHODS:
+                cfg = resolve_config(prof, {**base, **cell.values}, seed, data)
+            else:
+                cfg = resolve_config(prof, base_cell_values, seed, data)
+            study.runs.append(StudyRun(study.name, cell, RunSpec(cell.method, cfg, prof)))
+    return study
+
+
+def _display_path(path: Path) -> str:
+    """``ablations/<name>.toml`` when the file is in a folder called ablations, else the path as given."""
+    return f"{path.parent.name}/{path.name}" if path.parent.name == "ablations" else str(path)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``--set key=value``: the value read as a TOML value (``3``, ``true``, ``[1, 2]``, ``"x"``), else as a string."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise StudyError(f"--set {text!r} is not key=value (e.g. --set iterations=200)")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    if key == "max_test_frames" and parsed == "all":
+        parsed = None
+    return key, parsed
+
+
+__all__ = [
+    "ABLATION_PROFILES",
+    "Cell",
+    "DEFAULT_PROFILE",
+    "MODEL_METHODS",
+    "REFERENCE_METHODS",
+    "RunSpec",
+    "STUDIES_DIR",
+    "STUDY_KEYS",
+    "SYNTH_FIELDS",
+    "Study",
+    "StudyError",
+    "StudyNotApplicable",
+    "StudyRun",
+    "canonical_source",
+    "cell_label",
+    "load_study",
+    "parse_override",
+    "profile_names",
+    "profile_values",
+    "resolve_config",
+    "show_value",
+    "synth_config",
+    "valid_fields",
+]

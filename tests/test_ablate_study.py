@@ -1,0 +1,168 @@
+"""Study files: the shipped studies load; runs, ids and sharing; every kind of mistake fails before training, naming
+the file, the key and the valid choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gstsn.ablate.runner import find_study_files, plan_studies
+from gstsn.ablate.study import (
+    StudyError,
+    StudyNotApplicable,
+    canonical_source,
+    load_study,
+    parse_override,
+    resolve_config,
+)
+from gstsn.config import FIELD_SECTIONS, config_hash
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
+
+MINIMAL = """
+description = "test"
+seeds = [0, 1]
+[base]
+temporal = true
+[axes]
+idr_stat = ["median", "max"]
+[baseline]
+idr_stat = "median"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "study.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_studies_load_with_the_config_field_names():
+    files = find_study_files(studies_dir=REPO / "ablations")
+    assert [f.stem for f in files] == list(SHIPPED)
+    plan = plan_studies(files)
+    axes = {s.name: list(s.axes) for s in plan.studies}
+    assert axes == {
+        "gaitset_vs_gstsn": ["temporal"],
+        "idr_statistic": ["idr_stat"],
+        "lstm_layers": ["lstm_layers"],
+        "input_type": ["temporal", "input_type"],
+        "identity_cue": ["temporal", "identity_cue"],
+    }
+    study = {s.name: s for s in plan.studies}
+    assert study["idr_statistic"].axes["idr_stat"] == ["median", "max", "min", "mean", "max+median"]
+    assert study["lstm_layers"].axes["lstm_layers"] == [0, 1, 2]
+    assert study["identity_cue"].axes["identity_cue"] == [0.0, 0.5, 1.0]
+    assert study["gaitset_vs_gstsn"].references == ["gei"]
+    for s in plan.studies:
+        assert len(s.seeds) >= 3 and s.profile == "ablation"
+        assert sum(c.is_baseline for c in s.cells) == 1
+        assert len(s.runs) == len(s.cells) * len(s.seeds)
+        for field in s.axes:
+            assert field in FIELD_SECTIONS or field == "identity_cue"
+
+
+def test_the_headline_gstsn_run_is_shared_and_trained_once():
+    plan = plan_studies(find_study_files(studies_dir=REPO / "ablations"))
+    gstsn_seed0 = resolve_config("ablation", {"temporal": True, "idr_stat": "median", "lstm_layers": 2}, 0)
+    users = plan.users[config_hash(gstsn_seed0)]
+    assert sorted(u.study for u in users) == sorted(SHIPPED)
+    assert len(plan.runs) < len(plan.study_runs)
+    assert len(plan.runs) == len({sr.run_id for sr in plan.study_runs})
+    # each study's copy of it carries that study's own cell label
+    labels = {u.study: u.cell.label for u in users}
+    assert labels["idr_statistic"] == "idr_stat=median"
+    assert labels["identity_cue"] == "temporal=true, identity_cue=0.5"
+
+
+def test_run_ids_are_the_config_hash_and_stable(tmp_path):
+    study = load_study(write(tmp_path, MINIMAL))
+    assert len(study.runs) == 4 and len({r.run_id for r in study.runs}) == 4
+    again = load_study(write(tmp_path, MINIMAL.replace('["median", "max"]', '["median",   "max"]'), "b.toml"))
+    assert [r.run_id for r in study.runs] == [r.run_id for r in again.runs]
+    for r in study.runs:
+        assert r.run_id == config_hash(r.spec.config)
+        assert r.spec.config.seed == r.spec.seed
+    assert {r.spec.seed for r in study.runs} == {0, 1}
+
+
+def test_identity_cue_is_folded_into_a_canonical_data_spec():
+    assert canonical_source("synth", {"identity_cue": 0.5}) == "synth"  # the generator's default
+    assert canonical_source("synth:identity_cue=0.50") == "synth"
+    assert canonical_source("synth:subjects=20,identity_cue=0", {}) == "synth:identity_cue=0.0,subjects=20"
+    assert canonical_source("synth:subjects=20", {"identity_cue": 1}) == "synth:identity_cue=1.0,subjects=20"
+    with pytest.raises(StudyError, match="only exist for 'synth'"):
+        canonical_source("casia-b:/data/x.npz", {"identity_cue": 0.0})
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (('idr_stat = "median"\n', 'idr_stat = "medain"\n'), r"baseline.idr_stat = medain is not one of axes.idr_stat"),
+        (('["median", "max"]', '["median", "medain"]'), r"axes.idr_stat = medain.*'medain'.*median.*max.*mean"),
+        (("[axes]\nidr_stat", "[axes]\nidr_statt"), r"unknown field axes.'idr_statt' \(did you mean 'idr_stat'\?\)"),
+        (("temporal = true", "temporal = true\nlstm_layer = 1"), r"unknown field base.'lstm_layer'.*valid fields:"),
+        (('description = "test"', 'descripton = "test"'), r"unknown key 'descripton'.*valid keys: description"),
+        (("temporal = true", "temporal = true\nlstm_layers = 3"), r"base.lstm_layers.*lstm_layers = 3.*\(0, 1, 2\)"),
+        (("temporal = true", 'temporal = true\ninput_type = "ordered"'), r"base.input_type.*'ordered'.*set.*sequence"),
+        (("seeds = [0, 1]", "seeds = [0, 0]"), r"seeds = \[0, 0\] is invalid"),
+        (("temporal = true", "temporal = true\nseed = 3"), r"list the seeds in 'seeds"),
+        (('idr_stat = "median"\n', ""), r"\[baseline\] must give one value for each axis"),
+    ],
+)
+def test_mistakes_fail_naming_file_key_and_choices(tmp_path, edit, expected):
+    text = MINIMAL.replace(*edit)
+    assert text != MINIMAL
+    path = write(tmp_path, text)
+    with pytest.raises(StudyError, match=expected) as info:
+        load_study(path)
+    assert str(path) in str(info.value)
+
+
+def test_an_invalid_study_stops_the_plan_before_anything_runs(tmp_path):
+    good = write(tmp_path, MINIMAL, "good.toml")
+    bad = write(tmp_path, MINIMAL.replace('"max"]', '"medain"]'), "bad.toml")
+    with pytest.raises(StudyError, match="bad.toml"):
+        plan_studies([good, bad])
+
+
+def test_command_line_overrides(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    study = load_study(path, profile="smoke", seeds=[5], overrides={"iterations": 7})
+    assert study.seeds == [5] and all(r.spec.config.train.iterations == 7 for r in study.runs)
+    assert all(r.spec.profile == "smoke" and r.spec.config.model.channels == (4, 8, 16) for r in study.runs)
+    with pytest.raises(StudyError, match="overrides an axis"):
+        load_study(path, overrides={"idr_stat": "max"})
+    with pytest.raises(StudyError, match="unknown field --set.'iteration'"):
+        load_study(path, overrides={"iteration": 3})
+    assert parse_override("iterations=200") == ("iterations", 200)
+    assert parse_override("channels=[4, 8, 16]") == ("channels", [4, 8, 16])
+    assert parse_override("source=synth:subjects=8") == ("source", "synth:subjects=8")
+    assert parse_override("max_test_frames=all") == ("max_test_frames", None)
+
+
+def test_synthetic_only_study_is_not_applicable_to_real_data():
+    path = REPO / "ablations" / "identity_cue.toml"
+    with pytest.raises(StudyNotApplicable, match="identity_cue"):
+        load_study(path, data="casia-b:/nowhere/casia-b.npz")
+    plan = plan_studies(find_study_files(studies_dir=REPO / "ablations"), data="casia-b:/nowhere/casia-b.npz")
+    assert [Path(f).stem for f, _ in plan.skipped] == ["identity_cue"]
+    assert all(not r.spec.synthetic and r.spec.identity_cue is None for r in plan.study_runs)
+
+
+def test_reference_rows_and_definition(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("seeds = [0, 1]", 'seeds = [0, 1, 2]\nreferences = ["gei"]'))
+    study = load_study(path)
+    gei = [r for r in study.runs if r.spec.method == "gei"]
+    assert [r.cell.label for r in gei] == ["method=gei"] * 3 and not any(r.cell.is_baseline for r in gei)
+    assert len({r.run_id for r in gei}) == 3
+    fields = gei[0].spec.fields()
+    assert fields["temporal"] is None and fields["idr_stat"] is None and fields["identity_cue"] == 0.5
+    d = study.definition()
+    assert d["axes"] == {"idr_stat": ["median", "max"]} and d["baseline"] == {"idr_stat": "median"}
+    assert d["seeds"] == [0, 1, 2] and d["source_file"] == str(path) and d["base"]["temporal"] is True
+    assert d["base"]["profile"] == "ablation" and d["base"]["identity_cue"] == 0.5
+    with pytest.raises(StudyError, match="references"):
+        load_study(write(tmp_path, MINIMAL.replace("seeds = [0, 1]", 'seeds = [0]\nreferences = ["gai"]'), "r.toml"))
