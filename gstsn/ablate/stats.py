@@ -1,0 +1,422 @@
+"""Statistics over seeds: mean with a 95 % t-interval, paired differences by seed, verdicts. NumPy/pandas only.
+
+- :func:`mean_ci`: the mean of a cell's per-seed values with a two-sided Student-t interval (``n - 1`` degrees of
+  freedom; the exact t quantile, computed here so that no SciPy is needed).
+- :func:`paired_difference`: ``cell − reference`` per seed (only seeds both ran), then :func:`mean_ci` of those
+  differences: the paired t-interval. A deterministic reference (the GEI row, identical for every seed) is paired the
+  same way, so the interval is that of the learned cell's seed-to-seed variation.
+- :func:`verdict`: ``better`` / ``worse`` when the interval excludes 0 (in the direction of ``higher_is_better``),
+  else ``not distinguishable at this sample size``; with fewer than 2 pairs there is no interval and no verdict.
+- :func:`contrasts`: which cells a study compares: every grid cell against the cell that differs from it in one
+  axis only, that axis at the baseline's value (the other axes held fixed); reference rows (GEI) against the
+  baseline cell. For a one-axis study: each cell against the baseline cell.
+- :func:`summarize_runs` / :func:`compare_runs`: tidy tables over a study's ``runs.jsonl`` rows.
+
+A difference is never formatted without its interval (:func:`format_difference`). No torch import: the report uses
+this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+LEVEL = 0.95
+BETTER = "better"
+WORSE = "worse"
+UNCLEAR = "not distinguishable at this sample size"
+NO_INTERVAL = "no interval (fewer than 2 paired seeds)"
+CONDITIONS = ("NM", "BG", "CL")
+DISTANCES = ("per_part", "flat")
+MODEL_METHODS = ("gaitset", "gstsn")
+
+
+class StatsError(ValueError):
+    """The runs given to a statistic are inconsistent (e.g. two runs of one cell for one seed)."""
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Student's t quantile (exact, via the regularized incomplete beta function)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes §6.4)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta ``I_x(a, b)``."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    ln_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(ln_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(ln_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """CDF of Student's t with ``df`` degrees of freedom."""
+    x = df / (df + t * t)
+    tail = 0.5 * _betainc(df / 2.0, 0.5, x)
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` ≥ 1 degrees of freedom (bisection on :func:`t_cdf`, |err| <
+    1e-10)."""
+    if isinstance(df, bool) or not isinstance(df, (int, np.integer)) or df < 1:
+        raise StatsError(f"degrees of freedom must be an integer ≥ 1, got {df!r}")
+    if not 0.0 < p < 1.0:
+        raise StatsError(f"quantile level must be in (0, 1), got {p!r}")
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Intervals
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over ``n`` values with its two-sided t-interval ``[low, high]`` at ``level`` (NaN bounds when n < 2)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    level: float = LEVEL
+
+    @property
+    def has_interval(self) -> bool:
+        return self.n >= 2 and math.isfinite(self.low) and math.isfinite(self.high)
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2 if self.has_interval else math.nan
+
+
+def mean_ci(values: Iterable[float], level: float = LEVEL) -> Interval:
+    """Mean and two-sided t-interval of ``values`` (NaN entries dropped); ``n`` = values kept.
+
+    ``mean ± t_{(1+level)/2, n-1} · s / √n`` with ``s`` the sample standard deviation (ddof 1).
+    """
+    arr = np.asarray([float(v) for v in values], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    n = int(arr.size)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, level)
+    mean = float(arr.mean())
+    if n == 1:
+        return Interval(mean, math.nan, math.nan, 1, level)
+    half = t_quantile((1.0 + level) / 2.0, n - 1) * float(arr.std(ddof=1)) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, level)
+
+
+def paired_difference(
+    cell: Mapping[int, float], reference: Mapping[int, float], level: float = LEVEL
+) -> tuple[Interval, tuple[int, ...]]:
+    """Differences ``cell[s] − reference[s]`` over the seeds both have (finite values), and their t-interval."""
+    seeds = tuple(sorted(s for s in cell if s in reference and math.isfinite(cell[s]) and math.isfinite(reference[s])))
+    return mean_ci([cell[s] - reference[s] for s in seeds], level), seeds
+
+
+def verdict(diff: Interval, higher_is_better: bool = True) -> str:
+    """``better`` / ``worse`` when the interval excludes 0, else ``not distinguishable at this sample size``."""
+    if not diff.has_interval:
+        return NO_INTERVAL
+    if diff.low > 0:
+        return BETTER if higher_is_better else WORSE
+    if diff.high < 0:
+        return WORSE if higher_is_better else BETTER
+    return UNCLEAR
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Study tables
+
+
+def rank1_metrics(distances: Sequence[str] = DISTANCES, conditions: Sequence[str] = CONDITIONS) -> list[str]:
+    """The headline metric names ``rank1.<distance>.<COND>`` (identical views excluded)."""
+    return [f"rank1.{d}.{c}" for d in distances for c in conditions]
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _per_seed(runs: pd.DataFrame, cell: str, metric: str) -> dict[int, float]:
+    part = runs.loc[runs["cell"] == cell]
+    if part["seed"].duplicated().any():
+        dup = sorted(part.loc[part["seed"].duplicated(), "seed"].tolist())
+        raise StatsError(f"cell {cell!r} has more than one run for seed(s) {dup}; expected one run per seed and cell")
+    if metric not in part.columns:
+        return {}
+    return {int(s): float(v) for s, v in zip(part["seed"], part[metric], strict=True) if v is not None}
+
+
+def summarize_runs(runs: pd.DataFrame, metrics: Sequence[str], level: float = LEVEL) -> pd.DataFrame:
+    """One row per cell × metric: ``cell, method, metric, mean, low, high, n, seeds`` (cells in first-seen order)."""
+    out = []
+    for cell in dict.fromkeys(runs["cell"]):
+        method = runs.loc[runs["cell"] == cell, "method"].iloc[0] if "method" in runs.columns else None
+        for metric in metrics:
+            values = _per_seed(runs, cell, metric)
+            iv = mean_ci(values.values(), level)
+            out.append(
+                {
+                    "cell": cell,
+                    "method": method,
+                    "metric": metric,
+                    "mean": iv.mean,
+                    "low": iv.low,
+                    "high": iv.high,
+                    "n": iv.n,
+                    "seeds": ",".join(str(s) for s in sorted(values)),
+                }
+            )
+    return pd.DataFrame(out, columns=["cell", "method", "metric", "mean", "low", "high", "n", "seeds"])
+
+
+def contrasts(
+    cell_values: Mapping[str, Mapping[str, Any]],
+    axes: Mapping[str, Sequence[Any]],
+    baseline: Mapping[str, Any],
+    references: Sequence[str] = (),
+) -> list[tuple[str, str, str]]:
+    """``(cell, reference_cell, varied_axis)`` for every comparison a study makes.
+
+    ``cell_values``: grid cell label → its axis values; ``references``: labels of reference rows (off the grid). A grid
+    cell is compared with the cell equal to it except for one axis set to the baseline's value; reference rows with
+    the baseline cell (``varied_axis`` = ``"method"``).
+    """
+    key = {label: tuple(_hashable(vals.get(a)) for a in axes) for label, vals in cell_values.items()}
+    by_key = {k: label for label, k in key.items()}
+    base_key = tuple(_hashable(baseline.get(a)) for a in axes)
+    out: list[tuple[str, str, str]] = []
+    for label, k in key.items():
+        for i, axis in enumerate(axes):
+            if k[i] == base_key[i]:
+                continue
+            target = (*k[:i], base_key[i], *k[i + 1 :])
+            if target in by_key:
+                out.append((label, by_key[target], axis))
+    base_label = by_key.get(base_key)
+    if base_label is not None:
+        out.extend((ref, base_label, "method") for ref in references)
+    return out
+
+
+def compare_runs(
+    runs: pd.DataFrame,
+    axes: Mapping[str, Sequence[Any]],
+    baseline: Mapping[str, Any],
+    metrics: Sequence[str],
+    level: float = LEVEL,
+    higher_is_better: bool = True,
+) -> pd.DataFrame:
+    """Paired differences for every :func:`contrasts` pair and metric: ``cell, reference, axis, metric, diff, low,
+    high, n, seeds, verdict``."""
+    methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
+    grid, refs = {}, []
+    for cell, part in runs.groupby("cell", sort=False):
+        if methods.get(cell, "gstsn") in MODEL_METHODS:
+            first = part.iloc[0]
+            grid[cell] = {a: (first[a] if a in part.columns else None) for a in axes}
+        else:
+            refs.append(cell)
+    rows = []
+    for cell, ref, axis in contrasts(grid, axes, baseline, refs):
+        for metric in metrics:
+            iv, seeds = paired_difference(_per_seed(runs, cell, metric), _per_seed(runs, ref, metric), level)
+            rows.append(
+                {
+                    "cell": cell,
+                    "reference": ref,
+                    "axis": axis,
+                    "metric": metric,
+                    "diff": iv.mean,
+                    "low": iv.low,
+                    "high": iv.high,
+                    "n": iv.n,
+                    "seeds": ",".join(map(str, seeds)),
+                    "verdict": verdict(iv, higher_is_better),
+                }
+            )
+    cols = ["cell", "reference", "axis", "metric", "diff", "low", "high", "n", "seeds", "verdict"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def read_runs(study_dir: str | Path) -> pd.DataFrame:
+    """A study's ``runs.jsonl`` as a DataFrame (one row per run; a torn or invalid line is skipped)."""
+    path = Path(study_dir) / "runs.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def study_statistics(
+    study_dir: str | Path, metrics: Sequence[str] | None = None, level: float = LEVEL
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(summary, comparisons)`` of one study folder (``study.json`` + ``runs.jsonl``), see :func:`summarize_runs`
+    and :func:`compare_runs`; ``metrics`` defaults to :func:`rank1_metrics`."""
+    study_dir = Path(study_dir)
+    definition = json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
+    runs = read_runs(study_dir)
+    metrics = list(metrics or rank1_metrics())
+    if runs.empty:
+        return summarize_runs(pd.DataFrame(columns=["cell", "seed"]), []), compare_runs(
+            pd.DataFrame(columns=["cell", "seed"]), {}, {}, []
+        )
+    order = _cell_order(runs, definition)
+    runs = runs.assign(_o=runs["cell"].map(order)).sort_values(["_o", "seed"], kind="stable").drop(columns="_o")
+    return (
+        summarize_runs(runs, metrics, level),
+        compare_runs(runs, definition.get("axes", {}), definition.get("baseline", {}), metrics, level),
+    )
+
+
+def _cell_order(runs: pd.DataFrame, definition: Mapping[str, Any]) -> dict[str, int]:
+    """Cells in the order of the axes' values (grid first), then references."""
+    axes = definition.get("axes", {})
+    order: dict[str, tuple] = {}
+    for cell, part in runs.groupby("cell", sort=True):
+        first = part.iloc[0]
+        off_grid = "method" in part.columns and first["method"] not in MODEL_METHODS
+        pos = []
+        for a, choices in axes.items():
+            v = _hashable(first[a]) if a in part.columns else None
+            hc = [_hashable(c) for c in choices]
+            pos.append(hc.index(v) if v in hc else len(hc))
+        order[cell] = (off_grid, tuple(pos), cell)
+    return {cell: i for i, cell in enumerate(sorted(order, key=order.get))}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _signed(x: float, digits: int) -> str:
+    text = f"{x:+.{digits}f}"
+    return f"{0:.{digits}f}" if float(text) == 0 else text
+
+
+def format_mean(iv: Interval, digits: int = 1) -> str:
+    """``"95.1 [94.3, 95.9]"``; one value: ``"95.1 (1 seed, no interval)"``; none: ``"—"``."""
+    if iv.n == 0:
+        return "—"
+    if not iv.has_interval:
+        return f"{iv.mean:.{digits}f} (1 seed, no interval)"
+    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+
+
+def format_difference(iv: Interval, digits: int = 1) -> str:
+    """``"+1.3 [-0.2, +2.8]"``. Without an interval there is no difference to print: ``"n/a (1 paired seed)"``."""
+    if not iv.has_interval:
+        return f"n/a ({iv.n} paired seed{'s' if iv.n != 1 else ''})"
+    return f"{_signed(iv.mean, digits)} [{_signed(iv.low, digits)}, {_signed(iv.high, digits)}]"
+
+
+def format_study(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:
+    """A plain-text summary of one study: per cell the NM/BG/CL means with 95 % intervals, then every paired
+    comparison with its interval and verdict (``distance``'s identical-view-excluded rank-1)."""
+    study_dir = Path(study_dir)
+    metrics = rank1_metrics([distance])
+    summary, comparisons = study_statistics(study_dir, metrics)
+    lines = [f"== {study_dir.name}: rank-1 % ({distance}, identical views excluded), mean [95 % CI] over seeds"]
+    if summary.empty:
+        return "\n".join([*lines, "  (no finished runs)"])
+    width = max(len(c) for c in summary["cell"]) + 2
+    lines.append(" " * width + "".join(f"{c:>24}" for c in CONDITIONS) + "   seeds")
+    for cell, part in summary.groupby("cell", sort=False):
+        cols = []
+        for metric in metrics:
+            r = part.loc[part["metric"] == metric].iloc[0]
+            cols.append(f"{format_mean(Interval(r['mean'], r['low'], r['high'], int(r['n'])), digits):>24}")
+        lines.append(f"{cell:<{width}}" + "".join(cols) + f"   {part['seeds'].iloc[0]}")
+    if not comparisons.empty:
+        lines.append("paired differences (cell − reference, by seed), 95 % CI, verdict:")
+        for (cell, ref), part in comparisons.groupby(["cell", "reference"], sort=False):
+            items = []
+            for metric in metrics:
+                r = part.loc[part["metric"] == metric].iloc[0]
+                iv = Interval(r["diff"], r["low"], r["high"], int(r["n"]))
+                items.append(f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)} {r['verdict']}")
+            lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
+    return "\n".join(lines)
+
+
+__all__ = [
+    "BETTER",
+    "Interval",
+    "LEVEL",
+    "NO_INTERVAL",
+    "StatsError",
+    "UNCLEAR",
+    "WORSE",
+    "compare_runs",
+    "contrasts",
+    "format_difference",
+    "format_mean",
+    "format_study",
+    "mean_ci",
+    "paired_difference",
+    "rank1_metrics",
+    "read_runs",
+    "study_statistics",
+    "summarize_runs",
+    "t_cdf",
+    "t_quantile",
+    "verdict",
+]
