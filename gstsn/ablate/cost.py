@@ -1,0 +1,177 @@
+"""Estimated cost of a run (for ``--dry-run`` and the runs bar's ETA), without torch.
+
+A run costs ``iterations × step_s + test_frames × frame_s``. Both come from the trunk's multiply-accumulates per
+frame (:func:`frame_macs`, the six convolutions, which dominate) divided by an effective rate per device kind
+(:data:`PRIOR_RATES`, measured with the ``ablation`` profile, see below), times a factor for GSTSN's temporal branch.
+When the results store already holds finished runs on the same device kind, the estimate is rescaled by the median
+ratio of their measured to their estimated cost, so the numbers converge to the machine at hand.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: Trunk multiply-accumulates per second (counted on the forward pass of the frames) of one training step (forward +
+#: backward + Adam) and of test-time embedding, per device kind. CPU: one torch thread, measured on a shared 2-core
+#: machine with other jobs running (ablation profile: GaitSet 0.10 s per iteration = 512 frames × 0.44 MMAC, and
+#: ~14,000 test frames/s) — a quiet core is faster, so estimates err on the long side. CUDA: a rough figure for small
+#: models on a data-centre GPU; measured runs replace both as soon as the store has some.
+PRIOR_RATES: dict[str, dict[str, float]] = {
+    "cpu": {"train": 2.0e9, "eval": 5.0e9},
+    "cuda": {"train": 200e9, "eval": 1000e9},
+}
+#: GSTSN's temporal branch (IDR + LSTM + its HPM/FC) on top of the GaitSet trunk, relative cost (measured: ~1.1-1.3)
+TEMPORAL_FACTOR = {0: 1.1, 1: 1.15, 2: 1.2}
+GEI_FRAME_S = 2e-6  # GEI: a mean over frames, then the same rank-1 protocol
+RUN_OVERHEAD_S = {"cpu": 2.0, "cuda": 10.0}  # data opening, model build, protocol
+SYNTH_SUBJECT_S = 0.9  # generating one synthetic subject (110 sequences of ~48 frames), busy 2-core machine
+SYNTH_MEAN_FRAMES = 48.0
+TRAIN_FRACTION = {"LT": 74 / 124, "MT": 62 / 124, "ST": 24 / 124}
+CASIA_B = {"subjects": 124, "frames": 82.0}
+
+
+def frame_macs(channels: Sequence[int], height: int, width: int) -> float:
+    """Multiply-accumulates of the GaitSet trunk for one frame at ``height × width`` (after downsampling)."""
+    c1, c2, c3 = channels
+    hw = height * width
+    return hw * (25 * c1 + 9 * c1 * c1) + hw / 4 * 9 * (c1 * c2 + c2 * c2) + hw / 16 * 9 * (c2 * c3 + c3 * c3)
+
+
+def _device_kind(device: str) -> str:
+    return "cuda" if str(device).startswith("cuda") else "cpu"
+
+
+def _fields(spec_or_row: Any) -> dict[str, Any]:
+    """The flat config fields of a RunSpec or a results row."""
+    if isinstance(spec_or_row, dict):
+        return spec_or_row
+    return {**spec_or_row.config.flat(), "method": spec_or_row.method, "source": spec_or_row.config.data.source}
+
+
+def test_frames(fields: dict[str, Any]) -> float:
+    """Frames embedded at test time: test subjects × 110 sequences × min(mean length, ``max_test_frames``)."""
+    source = str(fields.get("source") or fields.get("data_source") or "synth")
+    if source.startswith("synth"):
+        subjects, mean_len = 50, SYNTH_MEAN_FRAMES
+        for item in source.partition(":")[2].split(","):
+            key, _, value = item.partition("=")
+            try:
+                if key.strip() == "subjects":
+                    subjects = int(value)
+                elif key.strip() in ("frames_min", "frames_max"):
+                    mean_len = mean_len + (float(value) - (40 if key.strip() == "frames_min" else 56)) / 2
+            except ValueError:
+                continue
+    else:
+        subjects, mean_len = CASIA_B["subjects"], CASIA_B["frames"]
+    n_train = round(subjects * TRAIN_FRACTION.get(str(fields.get("split", "LT")), TRAIN_FRACTION["LT"]))
+    cap = fields.get("max_test_frames")
+    per_seq = mean_len if cap is None else min(mean_len, float(cap))
+    return max(subjects - n_train, 1) * 110 * per_seq
+
+
+def prior_seconds(spec_or_row: Any, device: str = "cpu") -> float:
+    """The prior estimate of a whole run (training + evaluation) in seconds."""
+    f = _fields(spec_or_row)
+    kind = _device_kind(device)
+    frames = test_frames(f)
+    if f.get("method") == "gei":
+        return RUN_OVERHEAD_S[kind] + frames * GEI_FRAME_S
+    ds = int(f["downsample"])
+    macs = frame_macs(f["channels"], int(f["height"]) // ds, int(f["width"]) // ds)
+    factor = TEMPORAL_FACTOR.get(int(f["lstm_layers"]), 1.25) if f.get("temporal") else 1.0
+    rates = PRIOR_RATES[kind]
+    step = int(f["batch_p"]) * int(f["batch_k"]) * int(f["frames"]) * macs * factor / rates["train"]
+    return RUN_OVERHEAD_S[kind] + int(f["iterations"]) * step + frames * macs * factor / rates["eval"]
+
+
+def estimate_run_seconds(
+    spec: Any, measured_rows: Sequence[dict[str, Any]] = (), device: str = "cpu", done_fraction: float = 0.0
+) -> float:
+    """The estimated seconds left for ``spec`` (a :class:`~gstsn.ablate.study.RunSpec`), rescaled by measured runs.
+
+    ``measured_rows``: results rows of finished runs (``train_time_s`` + ``eval_time_s`` against their own prior, same
+    device kind); ``done_fraction``: the share of the iterations already done (a checkpoint to resume from).
+    """
+    kind = _device_kind(device)
+    ratios = []
+    for row in measured_rows:
+        if _device_kind(str(row.get("device", "cpu"))) != kind or row.get("method") == "gei":
+            continue
+        try:
+            actual = float(row["train_time_s"]) + float(row["eval_time_s"])
+            ratios.append(actual / prior_seconds(row, kind))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            continue
+    scale = statistics.median(ratios) if ratios else 1.0
+    total = prior_seconds(spec, kind) * scale
+    if getattr(spec, "method", None) == "gei":
+        return total
+    return max(total * (1.0 - min(max(done_fraction, 0.0), 1.0)), 0.0)
+
+
+def estimate_data_seconds(specs: Sequence[Any], cache_root: str | Path | None = None) -> float:
+    """Seconds to generate the synthetic datasets ``specs`` need that are not in the cache yet (imports of real
+    data are not estimated: they happen once)."""
+    total = 0.0
+    seen = set()
+    for spec in specs:
+        source = spec.config.data.source
+        if source in seen or not source.startswith("synth"):
+            continue
+        seen.add(source)
+        if cache_root is not None and _synth_cached(source, Path(cache_root)):
+            continue
+        f = {"source": source, "split": "LT", "max_test_frames": None}
+        per_subject_frames = test_frames(f) / max(_synth_test_subjects(source), 1) / 110
+        total += _synth_subjects(source) * SYNTH_SUBJECT_S * per_subject_frames / SYNTH_MEAN_FRAMES
+    return total
+
+
+def _synth_subjects(source: str) -> int:
+    for item in source.partition(":")[2].split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "subjects":
+            return int(value)
+    return 50
+
+
+def _synth_test_subjects(source: str) -> int:
+    n = _synth_subjects(source)
+    return n - round(n * TRAIN_FRACTION["LT"])
+
+
+def _synth_cached(source: str, cache_root: Path) -> bool:
+    try:
+        from gstsn.ablate.study import synth_config
+        from gstsn.data.synth import fingerprint
+
+        return (cache_root / f"synth-{fingerprint(synth_config(source))}" / "meta.json").is_file()
+    except (ImportError, ValueError):
+        return False
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s``, ``3.5 min``, ``2.1 h``."""
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+__all__ = [
+    "PRIOR_RATES",
+    "estimate_data_seconds",
+    "estimate_run_seconds",
+    "format_seconds",
+    "frame_macs",
+    "prior_seconds",
+    "test_frames",
+]

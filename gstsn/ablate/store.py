@@ -1,0 +1,274 @@
+"""The results store (``notes/RESULTS_SCHEMA.md`` v1, the ``<study>/`` part) and the shared work folder.
+
+Results store, one folder per study::
+
+    RESULTS/<study>/study.json               resolved definition (written before any run)
+    RESULTS/<study>/runs.jsonl               one row per finished run
+    RESULTS/<study>/tables.csv               11×11 cells of every run (run_id, distance, condition, probe_view, ...)
+    RESULTS/<study>/runs/<run_id>/train_log.csv
+
+Work folder (``--work``, default ``.cache/gstsn/ablation-runs``), one folder per *run*, shared by every study that
+contains the run::
+
+    WORK/<run_id>/checkpoints/ckpt-*.pt      the trainer's checkpoints (resume)
+    WORK/<run_id>/train_log.csv, config.json the trainer's log and resolved config
+    WORK/<run_id>/result.json                the finished run: its results row (without study fields) and its tables
+    WORK/<run_id>/.lock                      held while a process trains the run
+
+Writes are atomic: a file is written to a temp file in the same folder, flushed, fsynced and renamed over the old one.
+A study's ``tables.csv`` and ``runs.jsonl`` are rewritten that way under an exclusive lock (``<study>/.lock``),
+``runs.jsonl`` last, so a run's row appears complete or not at all, and re-committing a run replaces its rows instead
+of duplicating them. A process killed at any point leaves a store that a restart completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
+RESULT_FORMAT = 1
+
+
+class StoreError(ValueError):
+    """The results store or work folder is inconsistent with the request; the message says what to do."""
+
+
+class RunBusy(RuntimeError):
+    """Another process holds the run's lock (it is training the run now)."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` all at once: temp file in the same folder, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_copy(src: Path, dest: Path) -> None:
+    """Copy a file atomically (temp file + rename)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, blocking: bool = True) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if needed); released when the block ends or the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise RunBusy(f"{path} is locked by another process") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; lines that are not a JSON object (e.g. a torn line from an older writer) are skipped."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=False, separators=(",", ":"), allow_nan=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Results store
+
+
+class ResultsStore:
+    """The results store under ``root`` (see the module doc)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def study_dir(self, study: str) -> Path:
+        return self.root / study
+
+    def lock(self, study: str) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.study_dir(study) / ".lock")
+
+    def definition(self, study: str) -> dict[str, Any] | None:
+        path = self.study_dir(study) / "study.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{path} is not valid JSON ({exc}); remove it or use another --results folder") from None
+
+    def write_definition(self, definition: dict[str, Any]) -> None:
+        """Write ``study.json``; refuse when the folder holds another definition of the study (other profile, data,
+        base config or axes), so one folder never mixes incomparable runs. Seeds may grow: the union is kept."""
+        study = definition["study"]
+        with self.lock(study):
+            old = self.definition(study)
+            if old is not None:
+                differs = [k for k in definition if k not in ("seeds", "description") and old.get(k) != definition[k]]
+                if differs:
+                    detail = "; ".join(f"{k}: stored {old.get(k)!r} vs now {definition[k]!r}" for k in differs[:3])
+                    raise StoreError(
+                        f"{self.study_dir(study)} holds study {study!r} with another definition ({detail}). "
+                        "Use another --results folder for another profile or data, or remove that folder."
+                    )
+                seeds = sorted(set(old.get("seeds", [])) | set(definition["seeds"]))
+                definition = {**definition, "seeds": seeds}
+            atomic_write_text(self.study_dir(study) / "study.json", json.dumps(definition, indent=2) + "\n")
+
+    def rows(self, study: str) -> list[dict[str, Any]]:
+        return read_jsonl(self.study_dir(study) / "runs.jsonl")
+
+    def done_ids(self, study: str) -> set[str]:
+        return {str(r.get("run_id")) for r in self.rows(study)}
+
+    def studies(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if (p / "study.json").is_file() or (p / "runs.jsonl").is_file()
+        )
+
+    def commit(self, study: str, row: dict[str, Any], tables: list[list[Any]], train_log: Path | None) -> None:
+        """Add (or replace) one run of ``study``: its train log, its 11×11 cells, then its row (the commit point)."""
+        run_id = str(row["run_id"])
+        folder = self.study_dir(study)
+        with self.lock(study):
+            if train_log is not None and train_log.is_file():
+                atomic_copy(train_log, folder / "runs" / run_id / "train_log.csv")
+            self._replace_tables(folder / "tables.csv", run_id, tables)
+            kept = [r for r in self.rows(study) if str(r.get("run_id")) != run_id]
+            text = "".join(_json_line(r) + "\n" for r in [*kept, row])
+            atomic_write_text(folder / "runs.jsonl", text)
+
+    @staticmethod
+    def _replace_tables(path: Path, run_id: str, tables: list[list[Any]]) -> None:
+        header = ",".join(TABLES_COLUMNS)
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        if lines and lines[0] != header:
+            raise StoreError(f"{path} has header {lines[0]!r}; expected {header!r}")
+        kept = [ln for ln in lines[1:] if ln and not ln.startswith(f"{run_id},")]
+        new = [",".join([run_id, *(_csv_value(v) for v in t)]) for t in tables]
+        atomic_write_text(path, "\n".join([header, *kept, *new]) + "\n")
+
+
+def _csv_value(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    if any(c in text for c in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Work folder
+
+
+class WorkDir:
+    """Per-run folders shared by the studies (see the module doc)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def result_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "result.json"
+
+    def load_result(self, run_id: str) -> dict[str, Any] | None:
+        """The finished run's ``{"row": ..., "tables": ...}``, or None when it has not finished."""
+        path = self.result_path(run_id)
+        if not path.is_file():
+            return None
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return None  # cannot happen with atomic writes; treat as unfinished
+        return result if result.get("format") == RESULT_FORMAT else None
+
+    def save_result(self, run_id: str, row: dict[str, Any], tables: list[list[Any]]) -> dict[str, Any]:
+        result = {"format": RESULT_FORMAT, "row": row, "tables": tables}
+        atomic_write_text(self.result_path(run_id), json.dumps(result) + "\n")
+        return result
+
+    def train_log(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "train_log.csv"
+
+    def checkpoint_iteration(self, run_id: str) -> int | None:
+        """Iteration of the newest checkpoint of an unfinished run (None when there is none)."""
+        folder = self.run_dir(run_id) / "checkpoints"
+        if not folder.is_dir():
+            return None
+        its = []
+        for p in folder.iterdir():
+            stem = p.name
+            if stem.startswith("ckpt-") and stem.endswith(".pt"):
+                with contextlib.suppress(ValueError):
+                    its.append(int(stem[5:-3]))
+        return max(its) if its else None
+
+    def lock(self, run_id: str, blocking: bool = False) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.run_dir(run_id) / ".lock", blocking=blocking)
+
+    def run_once(self, run_id: str, execute: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+        """The run's result: the stored one, else ``execute(run_dir)`` (``{"row", "tables"}``) saved atomically.
+
+        Runs under the run's lock; raises :class:`RunBusy` at once when another process holds it.
+        """
+        with self.lock(run_id):
+            result = self.load_result(run_id)  # another process may have finished it meanwhile
+            if result is None:
+                out = execute(self.run_dir(run_id))
+                result = self.save_result(run_id, out["row"], out["tables"])
+            return result
+
+
+__all__ = [
+    "RESULT_FORMAT",
+    "ResultsStore",
+    "RunBusy",
+    "StoreError",
+    "TABLES_COLUMNS",
+    "WorkDir",
+    "atomic_copy",
+    "atomic_write_text",
+    "file_lock",
+    "read_jsonl",
+]
