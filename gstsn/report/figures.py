@@ -67,9 +67,26 @@ def to_svg(fig: Figure, key: str, label: str) -> Markup:
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     text = re.sub(r'\bid="', f'id="{key}-', text)
+    text = _dedupe_ids(text)
     text = text.replace("url(#", f"url(#{key}-").replace('href="#', f'href="#{key}-')
     text = text.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" class="plot" ', 1)
     return Markup(text.strip())
+
+
+def _dedupe_ids(text: str) -> str:
+    """Rename repeated ids (matplotlib names images by content hash, so two identical colour bars share one).
+
+    References (``#id``) resolve to the first element with that id, which is the one kept; the repeats were identical
+    definitions, so renaming them changes nothing on screen.
+    """
+    seen: dict[str, int] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        ident = match.group(1)
+        seen[ident] = seen.get(ident, 0) + 1
+        return match.group(0) if seen[ident] == 1 else f'id="{ident}-{seen[ident]}"'
+
+    return re.sub(r'\bid="([^"]+)"', rename, text)
 
 
 def _t_errorbar(values: pd.Series) -> tuple[float, float]:

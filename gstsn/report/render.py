@@ -95,7 +95,11 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
             )
         )
     heat = []
-    for ci, cell in enumerate(group.cells):
+    if study.tables.empty:
+        heat.append(
+            _figure("Probe × gallery", None, "", "tables.csv is missing or empty, so there are no 11×11 tables.")
+        )
+    for ci, cell in enumerate(group.cells if not study.tables.empty else []):
         svg = figures.heatmaps(group, study.tables, cell, verdicts.MAIN_DISTANCE, f"{key}-heat{ci}")
         heat.append(_figure(f"{cell}: probe × gallery", svg, "", f"No rows for {cell} in tables.csv."))
     curves = [

@@ -107,7 +107,7 @@ def summary_table(group: DataGroup, distance: str) -> Table:
                 Cell(ref.source, cls="published"),
                 Cell("—", cls="published"),
             ]
-            row += [Cell(f"{ref.value(c):.1f}", cls="published num", title=PUBLISHED_LABEL) for c in CONDITIONS]
+            row += [Cell(str(ref.value(c)), cls="published num", title=PUBLISHED_LABEL) for c in CONDITIONS]
             row += [Cell(PUBLISHED_LABEL, cls="published"), Cell("—", cls="published")]
             rows.append(row)
         notes.append(f"Rows in italics are {PUBLISHED_LABEL}: each paper's own schedule at paper scale.")

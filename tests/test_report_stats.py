@@ -1,0 +1,132 @@
+"""Report statistics and verdicts: t-intervals, pairing by seed, verdict words, contrasts, the published numbers."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_report_fixtures import write_study
+
+from gstsn.report import stats, verdicts
+from gstsn.report.load import load_study
+from gstsn.report.published import PUBLISHED
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared/spec/models.md"
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 9, 29, 30, 31, 45, 100, 1000])
+def test_t_critical_matches_scipy(df):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    assert stats.t_critical_95(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=1e-3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_t_critical_rejects_bad_degrees_of_freedom(bad):
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        stats.t_critical_95(bad)
+
+
+def test_mean_ci_by_hand():
+    iv = stats.mean_ci([1.0, 2.0, 3.0, float("nan")])
+    half = 4.303 * 1.0 / math.sqrt(3)  # s = 1 for 1, 2, 3
+    assert (iv.n, iv.mean) == (3, 2.0)
+    assert iv.low == pytest.approx(2.0 - half) and iv.high == pytest.approx(2.0 + half)
+    one = stats.mean_ci([5.0])
+    assert one.n == 1 and one.mean == 5.0 and not one.has_interval and math.isnan(one.half_width)
+    assert stats.mean_ci([]).n == 0
+
+
+def _runs(rows):
+    return pd.DataFrame(rows, columns=["cell", "seed", "m"])
+
+
+def test_paired_difference_pairs_by_seed_only():
+    runs = _runs([("a", 0, 10.0), ("a", 1, 12.0), ("a", 2, 11.0), ("b", 1, 9.0), ("b", 2, 10.0), ("b", 3, 50.0)])
+    comp = stats.paired_difference(runs, "m", "a", "b")
+    assert comp.seeds == (1, 2)
+    assert comp.diff.mean == pytest.approx(2.0) and comp.diff.n == 2
+    # 12-9 = 3, 11-10 = 1: s = sqrt(2), t(1) = 12.706 -> interval includes 0
+    assert comp.diff.low < 0 < comp.diff.high and comp.verdict == stats.UNCLEAR
+
+
+def test_verdict_words():
+    assert stats.verdict_word(stats.Interval(1.0, 0.2, 1.8, 3)) == stats.BETTER
+    assert stats.verdict_word(stats.Interval(-1.0, -1.8, -0.2, 3)) == stats.WORSE
+    assert stats.verdict_word(stats.Interval(0.1, -0.5, 0.7, 3)) == stats.UNCLEAR
+    assert stats.verdict_word(stats.Interval(1.0, math.nan, math.nan, 1)) == stats.NO_INTERVAL
+
+
+def test_a_difference_is_never_formatted_without_its_interval():
+    assert stats.format_difference(stats.Interval(1.0, math.nan, math.nan, 1)) == "n/a (1 paired seed)"
+    assert stats.format_difference(stats.Interval(1.26, 0.21, 2.31, 3)) == "+1.3 [+0.2, +2.3]"
+    assert stats.format_difference(stats.Interval(-1.0, -2.0, 0.0, 3)) == "−1.0 [−2.0, 0.0]"
+
+
+def test_duplicate_seed_in_a_cell_is_an_error():
+    runs = _runs([("a", 0, 1.0), ("a", 0, 2.0), ("b", 0, 1.0)])
+    with pytest.raises(ValueError, match=r"cell 'a' has more than one run for seed\(s\) \[0\]"):
+        stats.paired_difference(runs, "m", "a", "b")
+
+
+def test_two_axis_contrasts_hold_the_other_axis_fixed(tmp_path):
+    write_study(tmp_path, "input_type", {"input_type": ["set", "sequence"], "temporal": [False, True]},
+                {"input_type": "set", "temporal": False}, [0, 1], {}, synthetic=True, with_tables=False,
+                with_logs=False, with_eval=False)  # fmt: skip
+    group = verdicts.data_groups(load_study(tmp_path / "input_type"))[0]
+    pairs = {(c.cell, c.reference, c.axis) for c in verdicts.contrasts(group)}
+    assert pairs == {
+        ("input_type=sequence, temporal=false", "input_type=set, temporal=false", "input_type"),
+        ("input_type=set, temporal=true", "input_type=set, temporal=false", "temporal"),
+        ("input_type=sequence, temporal=true", "input_type=set, temporal=true", "input_type"),
+        ("input_type=sequence, temporal=true", "input_type=sequence, temporal=false", "temporal"),
+    }
+    assert verdicts.gstsn_gaitset_pairs(group) == [
+        ("input_type=set, temporal=true", "input_type=set, temporal=false"),
+        ("input_type=sequence, temporal=true", "input_type=sequence, temporal=false"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("effects", "kind", "start"),
+    [
+        ({(0,): -10.0, (1,): -10.0}, "supports", "Supported"),
+        ({(0,): 10.0, (1,): -10.0}, "contradicts", "Contradicted"),
+        ({(0,): -10.0, (1,): 0.0}, "partly", "Partly supported"),
+    ],
+)
+def test_paper_choice_verdict(tmp_path, effects, kind, start):
+    write_study(tmp_path, "lstm_layers", {"lstm_layers": [2, 0, 1]}, {"lstm_layers": 2}, [0, 1, 2], effects,
+                synthetic=True, noise=0.3, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
+    study = load_study(tmp_path / "lstm_layers")
+    box = verdicts.study_verdict(study, verdicts.data_groups(study)[0])
+    assert box.kind == kind and box.answer.startswith(start), box.answer
+    assert any("Synthetic data" in c for c in box.caveats)
+    for line in box.lines:  # every printed difference carries its interval
+        for diff in re.findall(r"(NM|BG|CL) ([+−]?\d+\.\d)( \[)?", line):
+            assert diff[2] == " [", line
+
+
+def test_one_seed_gives_no_difference_and_no_verdict(tmp_path):
+    write_study(tmp_path, "idr_statistic", {"idr_stat": ["median", "max"]}, {"idr_stat": "median"}, [0],
+                {("max",): -10.0}, synthetic=True, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
+    study = load_study(tmp_path / "idr_statistic")
+    box = verdicts.study_verdict(study, verdicts.data_groups(study)[0])
+    assert box.kind == "missing" and "no intervals" in box.answer
+    assert all("n/a (1 paired seed)" in line and "[" not in line for line in box.lines)
+
+
+def test_published_numbers_match_the_spec():
+    if not SPEC.is_file():
+        pytest.skip(f"spec not found at {SPEC}")
+    text = SPEC.read_text(encoding="utf-8")
+    section = text.split("## Published reference numbers", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ][1:]  # the first row is the header
+    expected = [(r[0], float(r[1]), float(r[2]), float(r[3]), r[4]) for r in rows]
+    assert [(p.model, p.nm, p.bg, p.cl, p.source) for p in PUBLISHED] == expected
