@@ -14,7 +14,7 @@ from gstsn.data.synth.body import build_body
 from gstsn.data.synth.config import GENERATOR_NAME, GENERATOR_VERSION, SynthConfig, fingerprint, synth_config_to_dict
 from gstsn.data.synth.kinematics import frame_layout, walker_pose
 from gstsn.data.synth.render import NoiseLevels, make_cameras, render_frames
-from gstsn.data.synth.traits import sequence_params, subject_traits
+from gstsn.data.synth.traits import sequence_lengths, sequence_params, subject_traits
 
 STREAM_NOISE = 3
 _CHUNK_FRAMES = 1024  # frames rendered at once; bounds the rasteriser's scratch memory (~60 MB)
@@ -53,11 +53,21 @@ def sequence_rows() -> list[tuple[str, str]]:
     return sorted((t, v) for t in SEQ_TYPES for v in VIEWS)
 
 
-def render_subject(cfg: SynthConfig, subject_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """All sequences of one subject: frames uint8 (F_s, height, width) and lengths int64 (len(sequence_rows()),)."""
+def _keys() -> tuple[list[tuple[int, str]], list[int]]:
+    """RNG keys of one subject's sequences in table order: (type index, condition) and view index."""
     rows = sequence_rows()
-    seq_keys = [(SEQ_TYPES.index(t), t[:2]) for t, _ in rows]
-    view_keys = [VIEWS.index(v) for _, v in rows]
+    return [(SEQ_TYPES.index(t), t[:2]) for t, _ in rows], [VIEWS.index(v) for _, v in rows]
+
+
+def render_subject(
+    cfg: SynthConfig, subject_index: int, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """All sequences of one subject: frames uint8 (F_s, height, width) and lengths int64 (len(sequence_rows()),).
+
+    ``out``, if given, is a preallocated (F_s, height, width) uint8 array to render into (and is returned).
+    """
+    rows = sequence_rows()
+    seq_keys, view_keys = _keys()
     traits = subject_traits(cfg, subject_index)
     seqp = sequence_params(cfg, subject_index, seq_keys, view_keys)
     pose = walker_pose(traits, seqp, cfg.fps)
@@ -67,7 +77,11 @@ def render_subject(cfg: SynthConfig, subject_index: int) -> tuple[np.ndarray, np
     cams = make_cameras(azimuth, seqp.distance, seqp.cam_height).take(seq)
     noise = NoiseLevels(edge_px=cfg.edge_noise_px, holes=cfg.hole_rate, dropout=cfg.part_dropout)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, STREAM_NOISE, subject_index]))
-    out = np.empty((len(seq), cfg.height, cfg.width), dtype=np.uint8)
+    shape = (len(seq), cfg.height, cfg.width)
+    if out is None:
+        out = np.empty(shape, dtype=np.uint8)
+    elif out.shape != shape or out.dtype != np.uint8:
+        raise ValueError(f"render_subject: out has shape {out.shape} {out.dtype}; expected {shape} uint8")
     for lo in range(0, len(seq), _CHUNK_FRAMES):
         sl = slice(lo, min(lo + _CHUNK_FRAMES, len(seq)))
         out[sl] = render_frames(
@@ -93,15 +107,17 @@ def generate(cfg: SynthConfig | None = None, progress: Callable[[int, int], None
     if not isinstance(cfg, SynthConfig):
         raise TypeError(f"generate() expects a SynthConfig, got {type(cfg).__name__}")
     rows = sequence_rows()
-    chunks, lengths = [], []
+    seq_keys, view_keys = _keys()
+    length = np.concatenate([sequence_lengths(cfg, s, seq_keys, view_keys) for s in range(cfg.subjects)])
+    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    frames = np.empty((int(length.sum()), cfg.height, cfg.width), dtype=np.uint8)  # filled subject by subject
+    per_subject = len(rows)
     for s in range(cfg.subjects):
-        frames, lens = render_subject(cfg, s)
-        chunks.append(frames)
-        lengths.append(lens)
+        lo = int(start[s * per_subject])
+        hi = lo + int(length[s * per_subject : (s + 1) * per_subject].sum())
+        render_subject(cfg, s, out=frames[lo:hi])
         if progress is not None:
             progress(s + 1, cfg.subjects)
-    length = np.concatenate(lengths)
-    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
     index = pd.DataFrame(
         {
             "subject": [subject_name(s) for s in range(cfg.subjects) for _ in rows],
@@ -111,7 +127,6 @@ def generate(cfg: SynthConfig | None = None, progress: Callable[[int, int], None
             "length": length,
         }
     )
-    frames = np.concatenate(chunks, axis=0)
     meta = {
         "generator": GENERATOR_NAME,
         "generator_version": GENERATOR_VERSION,

@@ -172,6 +172,25 @@ class SequenceParams:
     jitter: list[np.ndarray]
 
 
+def _sequence_rng(cfg: SynthConfig, subject_index: int, type_idx: int, view_idx: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([cfg.seed, STREAM_SEQUENCE, subject_index, type_idx, view_idx]))
+
+
+def _draw_length(cfg: SynthConfig, rng: np.random.Generator) -> int:
+    return int(rng.integers(cfg.frames_min, cfg.frames_max + 1))  # always a sequence stream's first draw
+
+
+def sequence_lengths(cfg: SynthConfig, subject_index: int, seq_keys: list[tuple[int, str]], view_keys: list[int]):
+    """The (S,) int64 lengths :func:`sequence_params` will draw, without the rest of the draws (cheap)."""
+    return np.array(
+        [
+            _draw_length(cfg, _sequence_rng(cfg, subject_index, t, v))
+            for (t, _), v in zip(seq_keys, view_keys, strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
 def sequence_params(
     cfg: SynthConfig, subject_index: int, seq_keys: list[tuple[int, str]], view_keys: list[int]
 ) -> SequenceParams:
@@ -182,10 +201,8 @@ def sequence_params(
     """
     cols: dict[str, list] = {name: [] for name in SequenceParams.__dataclass_fields__}
     for (type_idx, cond), view_idx in zip(seq_keys, view_keys, strict=True):
-        rng = np.random.default_rng(
-            np.random.SeedSequence([cfg.seed, STREAM_SEQUENCE, subject_index, type_idx, view_idx])
-        )
-        length = int(rng.integers(cfg.frames_min, cfg.frames_max + 1))
+        rng = _sequence_rng(cfg, subject_index, type_idx, view_idx)
+        length = _draw_length(cfg, rng)
         row = {
             "length": length,
             "phase0": rng.random(),
