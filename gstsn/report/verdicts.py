@@ -2,10 +2,11 @@
 
 - A study's runs are split into data groups by their ``synthetic`` flag (real CASIA-B, synthetic, unknown), which are
   never mixed in one table, plot or comparison.
-- Comparisons: every grid cell against the cell that differs from it in one axis only, that axis at the baseline's
-  value (other axes held fixed). For a one-axis study this is "each cell vs the baseline cell"; for input_type ×
-  temporal it gives "sequence vs set" for each model and "GSTSN vs GaitSet" for each input type. Reference rows off the
-  grid (e.g. GEI) are compared with the baseline cell. Differences are paired by seed, with 95 % intervals.
+- Comparisons (:func:`gstsn.ablate.stats.contrasts`, the ablation suite's own definition): every grid cell against
+  the cell that differs from it in one axis only, that axis at the baseline's value (other axes held fixed). For a
+  one-axis study this is "each cell vs the baseline cell"; for input_type × temporal it gives "sequence vs set" for
+  each model and "GSTSN vs GaitSet" for each input type. Reference rows off the grid (e.g. GEI) are compared with the
+  baseline cell. Differences are paired by seed, with 95 % intervals.
 - The verdict box answers the study's question; where the paper made a choice (median IDR, 2 LSTM layers, GSTSN over
   GaitSet) it says whether the runs support, contradict or cannot separate that choice, with intervals.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from gstsn.ablate import stats as ablate_stats
 from gstsn.report import stats
 from gstsn.report.labels import show
 from gstsn.report.load import CONDITIONS, MODEL_METHODS, StudyData, hashable
@@ -107,28 +109,15 @@ class Contrast:
 
 
 def contrasts(group: DataGroup) -> list[Contrast]:
-    """The comparisons of a group (see the module docstring), in display order, without duplicates."""
+    """The comparisons of a group (see the module docstring, :func:`gstsn.ablate.stats.contrasts`), in display order."""
     base = group.baseline
     if base is None:
         return []
-    b = group.axis_values[base]
-    by_values = {tuple(v.items()): c for c, v in group.axis_values.items() if group.on_grid(c)}
-    out: list[Contrast] = []
-    for cell in group.cells:
-        if cell == base:
-            continue
-        if not group.on_grid(cell):
-            out.append(Contrast(cell, base, None))
-            continue
-        values = group.axis_values[cell]
-        for axis in values:
-            if values[axis] == b[axis]:
-                continue
-            partner_values = dict(values, **{axis: b[axis]})
-            partner = by_values.get(tuple(partner_values.items()))
-            if partner is not None and partner != cell:
-                out.append(Contrast(cell, partner, axis))
-    return out
+    grid = {c: group.axis_values[c] for c in group.cells if group.on_grid(c)}
+    refs = [c for c in group.cells if not group.on_grid(c)]
+    axes = {f: [] for f in group.axis_values[base]}
+    pairs = ablate_stats.contrasts(grid, axes, group.axis_values[base], refs)
+    return [Contrast(cell, ref, axis if cell in grid else None) for cell, ref, axis in pairs]
 
 
 def gstsn_gaitset_pairs(group: DataGroup) -> list[tuple[str, str]]:
