@@ -57,14 +57,18 @@ STUDY_KEYS = ("description", "profile", "seeds", "references", "base", "axes", "
 #: :data:`gstsn.config.PROFILES` (``smoke``, ``quick``, ``paper``), which a study may name as well.
 #:
 #: ``ablation``: what ``nox -s ablations`` runs for every study on the synthetic data, ~45 distinct runs in about 30
-#: minutes on 2 CPU cores (two runs at a time, one torch thread each). The full structure at the smoke profile's input
-#: size: widths (8, 16, 32), input 4×-downsampled (64×44 → 16×11, final map 4×2), HPM bins 1/2/4 (14 parts GaitSet,
-#: 21 GSTSN), 64-d parts, P×K 8×4 × 16 frames, Adam 1e-3, 500 iterations (rank-1 still rises there: the studies
-#: compare variants at an equal, short budget), test sequences capped to a centred clip of 30 frames. Measured on one
-#: core of a busy shared 2-core machine: about 0.1 s per iteration, 50-70 s per run. What it trades against the
-#: paper: widths, input size, bins, batch, frames, lr, iterations, test frames; the structure and the loss are kept.
+#: minutes on 2 CPU cores (two runs at a time, one torch thread each). The full structure at a quarter of the input
+#: size: the synthetic frames are cut 48 wide instead of 44 (``synth:width=48``: 64×48, 4×-downsampled to 16×12, so
+#: the final feature map is 4×3 and the IDR statistics differ — at 16×11 it would be 4×2, where the median of two
+#: values is their mean), widths (8, 16, 32), HPM bins 1/2/4 (14 parts GaitSet, 21 GSTSN), 64-d parts, P×K 8×4 × 16
+#: frames, Adam 1e-3, 500 iterations (rank-1 still rises there: the studies compare variants at an equal, short
+#: budget), test sequences capped to a centred clip of 30 frames. Measured on one core of a busy shared 2-core
+#: machine: about 0.1 s per iteration, 50-70 s per run. What it trades against the paper: input size and crop, widths,
+#: bins, batch, frames, lr, iterations, test frames; the structure and the loss are kept.
 ABLATION_PROFILES: dict[str, dict[str, Any]] = {
     "ablation": {
+        "source": "synth:width=48",
+        "width": 48,
         "channels": (8, 16, 32),
         "hpm_bins": (1, 2, 4),
         "embed_dim": 64,

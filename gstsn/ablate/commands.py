@@ -1,0 +1,255 @@
+"""``gstsn ablations run|dry-run|merge|summary``: parse options, plan the studies, call the runner.
+
+Also runnable as ``python -m gstsn.ablate ...`` (same subcommands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gstsn.ablate.runner import (
+    ShardError,
+    dry_run,
+    find_study_files,
+    merge_stores,
+    parse_shard,
+    plan_studies,
+    run_plan,
+)
+from gstsn.ablate.stats import format_study
+from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
+from gstsn.ablate.study import DEFAULT_PROFILE, StudyError, parse_override, profile_names
+from gstsn.config import ConfigError
+
+DEFAULT_RESULTS = Path("results")
+MAX_AUTO_JOBS = 8
+
+
+def _default_cache_root() -> Path:
+    from gstsn.data.sources import DEFAULT_CACHE_ROOT
+
+    return DEFAULT_CACHE_ROOT
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 0,1,2") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected integers ≥ 0, e.g. 0,1,2")
+    return seeds
+
+
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "studies", nargs="*", metavar="STUDY",
+        help="study names (files in --studies-dir) or paths to study TOML files; default: every study there",
+    )  # fmt: skip
+    p.add_argument("--studies-dir", type=Path, default=None, help="folder of study files (default: ./ablations)")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results store (default: ./results)")
+    p.add_argument(
+        "--work", type=Path, default=None,
+        help="per-run checkpoints and finished results, shared by the studies (default: CACHE_ROOT/ablation-runs)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cache-root", type=Path, default=None, help="data caches (default: .cache/gstsn or $GSTSN_CACHE_ROOT)"
+    )
+    p.add_argument(
+        "--profile", choices=profile_names(), default=None,
+        help=f"settings for every study (default: each file's 'profile', else {DEFAULT_PROFILE!r}); "
+        "'paper' with --data casia-b:PATH for the paper's scale on a GPU",
+    )  # fmt: skip
+    p.add_argument(
+        "--data", metavar="SPEC", default=None,
+        help="data spec for every study: synth, synth:key=value,... or casia-b:PATH (studies that vary the synthetic "
+        "generator are skipped on real data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--seeds", type=_seeds, default=None, metavar="0,1,2", help="seeds for every study (default: each file's)"
+    )
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+        help="override a config field in every study's [base] (TOML value: --set iterations=200); not an axis",
+    )  # fmt: skip
+    p.add_argument(
+        "--shard", type=str, default=None, metavar="I/N",
+        help="only the runs of shard I of N (0 ≤ I < N, by run id: deterministic); merge the folders afterwards",
+    )  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu or cuda[:k]")
+
+
+def _plan(args: argparse.Namespace) -> tuple[Any, tuple[int, int] | None]:
+    overrides = dict(parse_override(t) for t in args.overrides)
+    files = find_study_files(args.studies, args.studies_dir)
+    plan = plan_studies(files, profile=args.profile, data=args.data, seeds=args.seeds, overrides=overrides)
+    shard = parse_shard(args.shard) if args.shard else None
+    return plan, shard
+
+
+def _dirs(args: argparse.Namespace) -> tuple[ResultsStore, WorkDir, Path]:
+    cache_root = args.cache_root or _default_cache_root()
+    work = args.work or cache_root / "ablation-runs"
+    return ResultsStore(args.results), WorkDir(work), cache_root
+
+
+def _device_kind(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if device.startswith("cuda") else "cpu"
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    plan, shard = _plan(args)
+    store, work, cache_root = _dirs(args)
+    print(dry_run(plan, store, work, shard, cache_root, device=_device_kind(args.device)))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return cmd_dry_run(args)
+    plan, shard = _plan(args)
+    store, work, cache_root = _dirs(args)
+    kind = _device_kind(args.device)
+    jobs = args.jobs if args.jobs is not None else (1 if kind == "cuda" else min(os.cpu_count() or 1, MAX_AUTO_JOBS))
+    if jobs < 1:
+        args._parser.error(f"--jobs {jobs}: expected at least 1")
+    if jobs == 1 and args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    for f, reason in plan.skipped:
+        print(f"skipped {f}: {reason}", file=sys.stderr)
+    print(
+        f"{len(plan.studies)} studies, {len(plan.study_runs)} study runs, {len(plan.runs)} distinct runs; "
+        f"results in {store.root}, checkpoints in {work.root}; {jobs} job(s) on {kind}",
+        file=sys.stderr,
+    )
+    report = run_plan(
+        plan,
+        store,
+        work,
+        shard=shard,
+        jobs=jobs,
+        threads=args.threads,
+        device=args.device,
+        cache_root=cache_root,
+        progress=not args.no_progress,
+        device_kind=kind,
+    )
+    for s in plan.studies:
+        print(format_study(store.study_dir(s.name)))
+        print()
+    print(
+        f"{len(report.trained)} runs trained, {len(report.copied)} copied from finished runs, {report.skipped} rows "
+        f"already stored, {len(report.failed)} failed, {len(report.busy)} busy elsewhere; wall time "
+        f"{report.wall_s / 60:.1f} min"
+    )
+    for rid, msg in report.failed:
+        print(f"failed run {rid}: {msg}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    added = merge_stores(args.sources, args.into)
+    for study in sorted(added):
+        print(f"{study}: {added[study]} run(s) merged into {args.into / study}")
+    if not added:
+        print(f"nothing new to merge into {args.into}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    store = ResultsStore(args.results)
+    names = args.studies or store.studies()
+    if not names:
+        print(f"no studies in {store.root}", file=sys.stderr)
+        return 1
+    for name in names:
+        if not (store.study_dir(name) / "study.json").is_file():
+            raise StoreError(f"{store.study_dir(name)} holds no study.json; studies there: {store.studies()}")
+        print(format_study(store.study_dir(name), distance=args.distance))
+        print()
+    return 0
+
+
+def _guarded(func: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (StudyError, StoreError, ShardError, ConfigError) as exc:
+            print(f"gstsn ablations {args.ablations_command}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def register(subparsers: Any) -> None:
+    """Add ``gstsn ablations run|dry-run|merge|summary``."""
+    top = subparsers.add_parser(
+        "ablations",
+        help="run the ablation studies (ablations/*.toml) into the results store",
+        description="Ablation studies: each ablations/<study>.toml expands into cells × seeds; every run is trained "
+        "once (shared between studies), evaluated, and written as one row of RESULTS/<study>/runs.jsonl.",
+    )
+    sub = top.add_subparsers(dest="ablations_command", required=True, metavar="SUBCOMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="train and evaluate every missing run (resumes interrupted ones)",
+        description="Run the studies: skip runs already stored, resume interrupted runs from their checkpoint, "
+        "write one row per run and study, then print each study's means with 95%% intervals and paired differences.",
+    )
+    _add_plan_options(run)
+    run.add_argument("--dry-run", action="store_true", help="only list the runs, their estimated cost and state")
+    run.add_argument(
+        "--jobs", type=int, default=None,
+        help=f"runs trained at once in worker processes (default: 1 on CUDA, else the CPU count up to {MAX_AUTO_JOBS})",
+    )  # fmt: skip
+    run.add_argument("--threads", type=int, default=None, help="torch threads per job (default: CPUs / jobs)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=_guarded(cmd_run), _parser=run)
+
+    dry = sub.add_parser("dry-run", help="list the runs with their estimated cost and what is already done")
+    _add_plan_options(dry)
+    dry.set_defaults(func=_guarded(cmd_dry_run), _parser=dry)
+
+    merge = sub.add_parser(
+        "merge",
+        help="merge result folders (e.g. one per --shard) into one",
+        description="Merge results stores: per study the union of the runs by run id (definitions must agree).",
+    )
+    merge.add_argument("sources", nargs="+", type=Path, metavar="RESULTS", help="result folders to merge")
+    merge.add_argument("--into", type=Path, required=True, metavar="DEST", help="the merged results folder")
+    merge.set_defaults(func=_guarded(cmd_merge), _parser=merge)
+
+    summ = sub.add_parser("summary", help="print each study's means with 95%% intervals and paired differences")
+    summ.add_argument("studies", nargs="*", metavar="STUDY", help="study folder names (default: all)")
+    summ.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results store (default: ./results)")
+    summ.add_argument("--distance", choices=("per_part", "flat"), default="per_part", help="rank-1 distance")
+    summ.set_defaults(func=_guarded(cmd_summary), _parser=summ)
+
+
+def build_parser(prog: str = "python -m gstsn.ablate") -> argparse.ArgumentParser:
+    """A parser with only the ablation commands (``python -m gstsn.ablate run ...``)."""
+    parser = argparse.ArgumentParser(prog=prog, description="gait ablation studies")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(["ablations", *argv])
+    return int(args.func(args) or 0)
+
+
+__all__ = ["build_parser", "cmd_dry_run", "cmd_merge", "cmd_run", "cmd_summary", "main", "register"]

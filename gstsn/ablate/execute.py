@@ -1,0 +1,294 @@
+"""Train and evaluate one run into its work folder, resuming from its newest checkpoint: the ablation's unit of work.
+
+Composed from the trainer's and the evaluator's public functions (``gstsn.train.trainer.Trainer``,
+``gstsn.eval.embed.embed_sequences``, ``gstsn.eval.protocol.evaluate_rank1``, ``gstsn.eval.gei.gei_features``):
+
+1. open the data (``gstsn.data.open_dataset``) and its split;
+2. ``gaitset`` / ``gstsn``: train with ``resume=True`` (a run with a checkpoint continues from it, bit-identically on
+   the CPU; a finished one only reloads its weights), without the trainer's own evaluation; ``gei``: no training;
+3. embed every test sequence once and score rank-1 with both distances (``per_part`` and ``flat``);
+4. return the run's results row (schema v1 keys, without the study fields) and its 11×11 cells.
+
+:func:`worker_init` / :func:`run_in_worker` run the same in a worker process of ``--jobs N``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import ctypes
+import datetime as dt
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gstsn.ablate.study import RunSpec
+from gstsn.config import DISTANCES
+
+CONDITIONS = ("NM", "BG", "CL")
+
+
+def _cache_root(cache_root: str | Path | None) -> Path:
+    from gstsn.data.sources import DEFAULT_CACHE_ROOT
+
+    return Path(cache_root) if cache_root is not None else DEFAULT_CACHE_ROOT
+
+
+def prepare_data(
+    sources: Sequence[str],
+    cache_root: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    jobs: int = 1,
+) -> None:
+    """Generate (synthetic) or import (CASIA-B) each data source into the cache once, before any run needs it;
+    ``jobs > 1`` prepares that many sources at once in worker processes."""
+    root = _cache_root(cache_root)
+    if jobs > 1 and len(sources) > 1:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(min(jobs, len(sources)), mp_context=ctx) as pool:
+            for source, (n, took) in zip(sources, pool.map(_open_one, sources, [root] * len(sources)), strict=True):
+                _report(log, source, n, took, root)
+        return
+    for source in sources:
+        _report(log, source, *_open_one(source, root, progress), root)
+
+
+def _open_one(source: str, root: Path, progress: bool = False) -> tuple[int, float]:
+    from gstsn.data import open_dataset
+
+    t0 = time.perf_counter()
+    cache = open_dataset(source, root, progress=progress)
+    return len(cache), time.perf_counter() - t0
+
+
+def _report(log: Callable[[str], None], source: str, n: int, took: float, root: Path) -> None:
+    if took > 1.0:
+        log(f"data {source}: {n} sequences generated or imported in {took:.0f} s (cache under {root})")
+
+
+def _last_logged(path: Path) -> dict[str, float]:
+    last: dict[str, float] = {}
+    if path.is_file():
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                last = {k: float(v) for k, v in row.items() if v not in ("", None)}
+    return last
+
+
+def _num(x: Any) -> float | None:
+    """JSON-safe float (NaN → None)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def metrics_of(results: dict[str, Any]) -> tuple[dict[str, float | None], list[list[Any]], list[str]]:
+    """``(metrics, tables, notes)`` from ``{distance: Rank1Result}``: the row's ``rank1.*`` keys, the 11×11 cells as
+    ``[distance, condition, probe_view, gallery_view, value]`` and the protocol's notes."""
+    metrics: dict[str, float | None] = {}
+    tables: list[list[Any]] = []
+    notes: list[str] = []
+    for distance, res in results.items():
+        for cond in res.probe_sets:
+            metrics[f"rank1.{distance}.{cond}"] = _num(res.summary_excl[cond])
+            metrics[f"rank1_incl.{distance}.{cond}"] = _num(res.summary_incl[cond])
+        for cond in res.probe_sets:
+            for view in res.views:
+                metrics[f"rank1_view.{distance}.{cond}.{view}"] = _num(res.per_view_excl.at[view, cond])
+            table = res.tables[cond]
+            for pv in res.views:
+                for gv in res.views:
+                    tables.append([distance, cond, pv, gv, float(table.at[pv, gv])])
+        notes.extend(n for n in res.notes if n not in notes)
+    return metrics, tables, notes
+
+
+def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
+    import torch
+
+    import gstsn
+    from gstsn.train.commands import provenance
+
+    p = provenance(spec.config, device, dataset, spec.profile)
+    return {
+        "commit": p.get("git_commit"),
+        "dirty": p.get("git_dirty"),
+        "torch": torch.__version__,
+        "device": str(device),
+        "device_name": p.get("device_name"),
+        "threads": torch.get_num_threads(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "gstsn_version": getattr(gstsn, "__version__", None) or _package_version(),
+    }
+
+
+def _package_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gstsn")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def execute_run(
+    spec: RunSpec,
+    run_dir: str | Path,
+    *,
+    device: str = "auto",
+    cache_root: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (resuming) and evaluate ``spec`` in ``run_dir``; returns ``{"row": {...}, "tables": [[...], ...]}``.
+
+    The row holds the schema's run keys except ``study`` / ``cell`` / ``is_baseline`` (added per study by the runner).
+    """
+    from gstsn.data import open_dataset
+    from gstsn.data.splits import load_split
+    from gstsn.eval.embed import embed_sequences, rows_of_subjects
+    from gstsn.eval.protocol import evaluate_rank1
+    from gstsn.train.trainer import Trainer, resolve_device
+
+    cfg = spec.config
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    dataset = open_dataset(cfg.data.source, _cache_root(cache_root))
+    split = load_split(cfg.data.split, sorted(set(dataset.index["subject"])))
+    rows, _ = rows_of_subjects(dataset, split.test)
+    train: dict[str, Any] = {}
+    if spec.method == "gei":
+        from gstsn.eval.gei import gei_features
+
+        t0 = time.perf_counter()
+        feats = gei_features(dataset, rows)
+    else:
+        trainer = Trainer(
+            cfg,
+            run_dir,
+            dataset=dataset,
+            train_subjects=split.train,
+            test_subjects=None,
+            device=dev,
+            resume=True,
+            progress=progress,
+        )
+        res = trainer.run()
+        if res.status != "completed":
+            raise RuntimeError(f"training stopped at iteration {res.iteration} ({res.status})")
+        last = _last_logged(run_dir / "train_log.csv")
+        train = {
+            "train_time_s": _num(res.train_time),
+            "final_loss": _num(last.get("loss")),
+            "final_dist_ap": _num(last.get("dist_ap")),
+            "final_dist_an": _num(last.get("dist_an")),
+            "final_nonzero_frac": _num(last.get("nonzero_frac")),
+            "collapsed": bool(res.collapse.get("detected")),
+            "collapse_at_end": bool(res.collapse.get("collapsed_at_end")),
+            "sec_per_iter": _num(res.sec_per_iter) if res.resumed_from != cfg.train.iterations else None,
+            "resumed_from": res.resumed_from,
+        }
+        module = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
+        t0 = time.perf_counter()
+        feats = embed_sequences(
+            module,
+            dataset,
+            rows,
+            cfg.input,
+            dev,
+            batch_frames=cfg.eval.eval_batch_frames,
+            max_test_frames=cfg.eval.max_test_frames,
+            amp=cfg.train.amp,
+        )
+    index = dataset.index.iloc[rows]
+    labels = (index["subject"].to_numpy(), index["seq_type"].to_numpy(), index["view"].to_numpy())
+    results = {d: evaluate_rank1(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    eval_time = time.perf_counter() - t0
+    metrics, tables, notes = metrics_of(results)
+    lengths = index["length"].to_numpy()
+    cap = cfg.eval.max_test_frames
+    eval_frames = int(np.minimum(lengths, cap).sum()) if cap is not None else int(lengths.sum())
+    fields = spec.fields()
+    row: dict[str, Any] = {
+        "run_id": spec.run_id,
+        "seed": spec.seed,
+        "method": spec.method,
+        **fields,
+        "profile": spec.profile,
+        "data_source": cfg.data.source,
+        "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
+        "synthetic": spec.synthetic,
+        "split_mode": split.mode,
+        "train_subjects": len(split.train),
+        "test_subjects": len(split.test),
+        "train_time_s": None,
+        "eval_time_s": round(eval_time, 3),
+        "final_loss": None,
+        "final_dist_ap": None,
+        "final_dist_an": None,
+        "final_nonzero_frac": None,
+        "collapsed": False,
+        **train,
+        "eval_sequences": len(rows),
+        "eval_frames": eval_frames,
+        **metrics,
+        "rank1_notes": notes,
+        **_provenance(spec, dev, dataset),
+        "config_hash": spec.run_id,
+    }
+    return {"row": row, "tables": tables}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Worker processes (--jobs N)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def worker_init(threads: int, parent_pid: int) -> None:
+    """Per worker: ``threads`` torch threads; die with the runner (``PR_SET_PDEATHSIG`` on Linux, and a watchdog
+    thread that exits when the parent is gone), so a killed runner never leaves a worker training a run."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watchdog() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(1.0)
+
+    threading.Thread(target=watchdog, name="gstsn-parent-watchdog", daemon=True).start()
+
+
+def run_in_worker(
+    spec: RunSpec, work_root: str, run_id: str, device: str, cache_root: str | Path | None
+) -> dict[str, Any]:
+    """Run one spec in a worker process under its lock; ``{"busy": True}`` when another process holds it."""
+    from gstsn.ablate.store import RunBusy, WorkDir
+
+    work = WorkDir(work_root)
+    try:
+        return work.run_once(
+            run_id, lambda run_dir: execute_run(spec, run_dir, device=device, cache_root=cache_root, progress=False)
+        )
+    except RunBusy:
+        return {"busy": True}
+
+
+__all__ = ["execute_run", "metrics_of", "prepare_data", "run_in_worker", "worker_init"]
