@@ -15,7 +15,7 @@ from gstsn.data.cache import SilhouetteCache
 from gstsn.train.distributed import DistContext, DistributedSetupError, shard_rows
 from gstsn.train.trainer import train
 
-CFG = {"height": 32, "width": 22, "downsample": 2, "temporal": True, "iterations": 5, "checkpoint_every": 5}
+CFG = {"height": 32, "width": 22, "downsample": 2, "temporal": True, "iterations": 3, "checkpoint_every": 3}
 SUBJECTS = [f"{i:03d}" for i in range(1, 7)]
 
 
@@ -56,12 +56,12 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     )
     mp.spawn(_worker, args=(2, str(tmp_path / "cache"), str(tmp_path / "two"), str(tmp_path / "rdv")), nprocs=2)
     one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
-    assert len(one) == len(two) == 5
+    assert len(one) == len(two) == 3
     assert two[0] == pytest.approx(one[0], rel=1e-6)  # same weights, same global batch
     assert two == pytest.approx(one, rel=1e-4)  # same updates up to summation order
     assert one[-1] < one[0]  # and the run actually trains
     assert single.world_size == 1 and [p.name for p in (tmp_path / "two" / "checkpoints").iterdir()] == [
-        "ckpt-0000005.pt"
+        "ckpt-0000003.pt"
     ]
 
 
