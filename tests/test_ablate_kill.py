@@ -39,6 +39,8 @@ temporal = [false, true]
 [baseline]
 temporal = false
 """
+ITERATIONS = 20
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 VOLATILE = {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads"}
 
 
@@ -52,7 +54,14 @@ def setup(tmp_path_factory):
     return root
 
 
-def command(root: Path, name: str) -> list[str]:
+@pytest.fixture(scope="module")
+def clean(setup):
+    """An uninterrupted run of both studies (one process, one thread): the numbers to reproduce."""
+    subprocess.run(command(setup, "clean"), check=True, capture_output=True, env=ENV, timeout=300)
+    return setup
+
+
+def command(root: Path, name: str, jobs: int = 1) -> list[str]:
     return [
         sys.executable, "-m", "gstsn.ablate", "run",
         "--studies-dir", str(root / "ablations"),
@@ -60,8 +69,8 @@ def command(root: Path, name: str) -> list[str]:
         "--work", str(root / name / "work"),
         "--cache-root", str(root / "cache"),
         "--profile", "smoke", "--data", DATA,
-        "--set", "iterations=20", "--set", "checkpoint_every=4",
-        "--jobs", "1", "--threads", "1", "--device", "cpu", "--no-progress",
+        "--set", f"iterations={ITERATIONS}", "--set", "checkpoint_every=4",
+        "--jobs", str(jobs), "--threads", "1", "--device", "cpu", "--no-progress",
     ]  # fmt: skip
 
 
@@ -79,10 +88,24 @@ def losses(path: Path) -> list[tuple[str, ...]]:
         return [(r["iteration"], r["loss"], r["dist_ap"], r["dist_an"], r["nonzero_frac"]) for r in csv.DictReader(fh)]
 
 
-def test_sigkill_mid_study_then_restart_matches_an_uninterrupted_run(setup):
-    root = setup
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    subprocess.run(command(root, "clean"), check=True, capture_output=True, env=env, timeout=300)
+def assert_same_rows(root: Path, name: str) -> None:
+    """Every study of run folder ``name`` has exactly the clean run's rows (once each) with the same numbers."""
+    for study, n in (("layers", 2), ("models", 2)):
+        clean, other = rows(root, "clean", study), rows(root, name, study)
+        ids = [r["run_id"] for r in other]
+        assert len(ids) == n and len(set(ids)) == n, f"{study}: rows lost or duplicated: {ids}"
+        assert sorted(ids) == sorted(r["run_id"] for r in clean)
+        by_id = {r["run_id"]: r for r in clean}
+        for r in other:
+            assert stable(r) == stable(by_id[r["run_id"]]), f"{study} run {r['run_id']} differs from the clean run"
+        for folder in ("clean", name):
+            tables = (root / folder / "results" / study / "tables.csv").read_text().splitlines()
+            assert len(tables) == 1 + n * 2 * 3 * 121 and len(set(tables)) == len(tables)
+
+
+def test_sigkill_mid_study_then_restart_matches_an_uninterrupted_run(clean):
+    root = clean
+    env = ENV
 
     proc = subprocess.Popen(
         command(root, "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True
@@ -95,8 +118,8 @@ def test_sigkill_mid_study_then_restart_matches_an_uninterrupted_run(setup):
             done = rows(root, "killed", "layers") + rows(root, "killed", "models")
             if done and work.is_dir():
                 for run_dir in work.iterdir():
-                    ckpts = list((run_dir / "checkpoints").glob("ckpt-*.pt"))
-                    if ckpts and not (run_dir / "result.json").exists():
+                    its = [int(c.name[5:12]) for c in (run_dir / "checkpoints").glob("ckpt-*.pt")]
+                    if its and max(its) < ITERATIONS:  # mid-training: a checkpoint, not the final one
                         killed_in = run_dir.name
                         break
             if killed_in:
@@ -114,17 +137,7 @@ def test_sigkill_mid_study_then_restart_matches_an_uninterrupted_run(setup):
 
     subprocess.run(command(root, "killed"), check=True, capture_output=True, env=env, timeout=300)
 
-    for study, n in (("layers", 2), ("models", 2)):
-        clean, resumed = rows(root, "clean", study), rows(root, "killed", study)
-        ids = [r["run_id"] for r in resumed]
-        assert len(ids) == n and len(set(ids)) == n, f"{study}: rows lost or duplicated: {ids}"
-        assert sorted(ids) == sorted(r["run_id"] for r in clean)
-        by_id = {r["run_id"]: r for r in clean}
-        for r in resumed:
-            assert stable(r) == stable(by_id[r["run_id"]]), f"{study} run {r['run_id']} differs after the kill"
-        for name in ("clean", "killed"):
-            tables = (root / name / "results" / study / "tables.csv").read_text().splitlines()
-            assert len(tables) == 1 + n * 2 * 3 * 121 and len(set(tables)) == len(tables)
+    assert_same_rows(root, "killed")
     shared = {r["run_id"] for r in rows(root, "killed", "layers")} & {
         r["run_id"] for r in rows(root, "killed", "models")
     }
@@ -137,3 +150,10 @@ def test_sigkill_mid_study_then_restart_matches_an_uninterrupted_run(setup):
         )
     clean_log = root / "clean" / "work" / killed_in / "train_log.csv"
     assert losses(work / killed_in / "train_log.csv") == losses(clean_log)
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_same_rows(clean):
+    """``--jobs 2``: worker processes train the runs; the rows are those of the one-process run."""
+    subprocess.run(command(clean, "parallel", jobs=2), check=True, capture_output=True, env=ENV, timeout=300)
+    assert_same_rows(clean, "parallel")

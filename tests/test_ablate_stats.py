@@ -45,6 +45,7 @@ def test_mean_ci_by_hand():
     assert iv.low == pytest.approx(12 - half, abs=1e-9) and iv.high == pytest.approx(12 + half, abs=1e-9)
     one = stats.mean_ci([5.0, float("nan")])
     assert one.n == 1 and one.mean == 5.0 and not one.has_interval and math.isnan(one.half_width)
+    assert stats.format_mean(one) == "5.0 (1 seed)"
     assert stats.mean_ci([]).n == 0
     constant = stats.mean_ci([3.0, 3.0, 3.0])
     assert constant.has_interval and constant.low == constant.high == 3.0

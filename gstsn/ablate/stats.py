@@ -353,11 +353,11 @@ def _signed(x: float, digits: int) -> str:
 
 
 def format_mean(iv: Interval, digits: int = 1) -> str:
-    """``"95.1 [94.3, 95.9]"``; one value: ``"95.1 (1 seed, no interval)"``; none: ``"—"``."""
+    """``"95.1 [94.3, 95.9]"``; one value (no interval): ``"95.1 (1 seed)"``; none: ``"—"``."""
     if iv.n == 0:
         return "—"
     if not iv.has_interval:
-        return f"{iv.mean:.{digits}f} (1 seed, no interval)"
+        return f"{iv.mean:.{digits}f} (1 seed)"
     return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
 
 
@@ -392,7 +392,8 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
             for metric in metrics:
                 r = part.loc[part["metric"] == metric].iloc[0]
                 iv = Interval(r["diff"], r["low"], r["high"], int(r["n"]))
-                items.append(f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)} {r['verdict']}")
+                verdict_text = f" {r['verdict']}" if iv.has_interval else ""
+                items.append(f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)}{verdict_text}")
             lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
     return "\n".join(lines)
 
