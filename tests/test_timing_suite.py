@@ -19,6 +19,11 @@ from gstsn.timing.workloads import evaluation_unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest.importorskip(
+    "pytest_benchmark",
+    reason="pytest-benchmark is not installed: the timing suite needs the `bench` extra (pip install -e .[bench])",
+)
+
 
 @pytest.fixture(scope="module")
 def suite_out(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
