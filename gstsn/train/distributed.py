@@ -80,6 +80,8 @@ def init_process_group(ctx: DistContext, device: torch.device, init_method: str 
     if not ctx.enabled or dist.is_initialized():
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL uses the current device of each rank
     dist.init_process_group(
         backend=backend, init_method=init_method or "env://", rank=ctx.rank, world_size=ctx.world_size
     )
