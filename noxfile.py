@@ -65,3 +65,35 @@ def timing(session: nox.Session) -> None:
     failure). Arguments go to bench/run_timing.py, e.g. `nox -s timing -- --threads 1` on a shared machine."""
     install_project(session, "bench")
     session.run("python", "bench/run_timing.py", *session.posargs)
+
+
+# Renders the report when the report command exists (also before `gstsn report` is wired into gstsn.cli).
+_REPORT_IF_AVAILABLE = """
+import argparse, importlib.util, sys
+if importlib.util.find_spec("gstsn.report.commands") is None:
+    print("gstsn.report.commands is not available: no HTML report rendered"); sys.exit(0)
+from gstsn.report import commands
+parser = argparse.ArgumentParser(prog="gstsn")
+commands.register(parser.add_subparsers(dest="command", required=True))
+args = parser.parse_args(["report", *sys.argv[1:]])
+sys.exit(args.func(args))
+"""
+
+
+@nox.session(python=PYTHON)
+def ablations(session: nox.Session) -> None:
+    """The main job: every study in ablations/*.toml trained and evaluated on the embedded synthetic data (about 30 min
+    on 2 CPU cores), written to results/, then rendered into reports/. Arguments go to `gstsn ablations run`, e.g.
+    `nox -s ablations -- --profile paper --data casia-b:PATH` (paper scale, GPU), `-- --dry-run`, `-- --shard 0/4`.
+    Interrupted? Run it again: stored runs are skipped and an interrupted run resumes from its checkpoint."""
+    install_project(session)
+    session.run("python", "-m", "gstsn.ablate", "run", *session.posargs)
+    if "--dry-run" in session.posargs or any(a.startswith("--shard") for a in session.posargs):
+        return  # nothing to render yet (a shard's store is merged first: gstsn ablations merge)
+    results, args = "results", list(session.posargs)
+    for i, arg in enumerate(args):
+        if arg == "--results" and i + 1 < len(args):
+            results = args[i + 1]
+        elif arg.startswith("--results="):
+            results = arg.split("=", 1)[1]
+    session.run("python", "-c", _REPORT_IF_AVAILABLE, results, "--out", "reports")
