@@ -136,6 +136,8 @@ def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
             ax.set_xlabel("")
             ax.set_ylabel("rank-1 % (identical views excluded)")
             ax.tick_params(axis="x", labelsize=7.5)
+            low, high = ax.get_ylim()
+            ax.set_ylim(max(low, 0.0), min(high, 100.0))  # rank-1 lives in [0, 100]; wide intervals are cut there
             if ax is not axes[-1] and ax.get_legend() is not None:
                 ax.get_legend().remove()
         if axes[-1].get_legend() is not None:

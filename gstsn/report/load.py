@@ -30,6 +30,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 TRAIN_LOG_COLUMNS = ("iteration", "loss", "nonzero_frac")  # required; dist_ap, dist_an, wall_time, lr optional
 EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
+LEGACY_EVAL_COLUMNS = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")  # eval_log.csv
 TIMING_COLUMNS = ("phase", "model", "device", "dtype", "batch", "frames", "median_s", "ci_low_s", "ci_high_s")
 TOP_OPS_COLUMNS = ("model_variant", "op", "self_cpu_ms", "share")
 RUN_REQUIRED = ("run_id", "cell", "seed")
@@ -287,6 +288,11 @@ def load_study(study_dir: Path) -> StudyData:
         tables = tables.sort_values(list(TABLES_COLUMNS[:5]), kind="stable").reset_index(drop=True)
     train_logs = _read_per_run(study_dir, runs, "train_log.csv", TRAIN_LOG_COLUMNS, problems, "no training curves")
     eval_curves = _read_per_run(study_dir, runs, "eval_curve.csv", EVAL_CURVE_COLUMNS, problems, "")
+    legacy = _read_per_run(study_dir, runs, "eval_log.csv", LEGACY_EVAL_COLUMNS, problems, "")
+    if not legacy.empty:  # the trainer's own log name (as gstsn.timing.tta also reads it)
+        legacy = legacy.rename(columns={"probe_set": "condition", "rank1_excl": "rank1"})
+        legacy = legacy[~legacy["run_id"].isin(set(eval_curves["run_id"]))]
+        eval_curves = pd.concat([eval_curves, legacy[[*EVAL_CURVE_COLUMNS, "run_id"]]], ignore_index=True)
     if not eval_curves.empty:
         eval_curves["condition"] = eval_curves["condition"].astype(str).str.upper()
     baseline = _find_baseline(runs, definition, problems)

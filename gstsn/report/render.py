@@ -79,7 +79,8 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
         _figure(
             "Rank-1 per variant",
             figures.axis_pointplot(group, f"{key}-points"),
-            "Mean over seeds with the 95 % t-interval; colours are the probe sets NM / BG / CL.",
+            "Mean over seeds with the 95 % t-interval (the axis is cut at 0 and 100); colours are the probe sets "
+            "NM / BG / CL.",
             "No rank-1 metric in runs.jsonl for this group.",
         )
     ]
@@ -114,7 +115,8 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
             "Rank-1 against training wall time",
             figures.accuracy_vs_time(group, study.eval_curves, f"{key}-time"),
             "Periodic evaluation during training (time to accuracy). Mean over seeds with a 95 % band.",
-            "No eval_curve.csv for the runs of this group (periodic evaluation was off: eval_every = 0).",
+            "No eval_curve.csv (or eval_log.csv) in the runs of this group: periodic evaluation was off "
+            "(eval_every = 0) or its curve was not written to the results store.",
         ),
     ]
     return {

@@ -1,0 +1,142 @@
+"""The report in a real browser: Debian's chromium driven by playwright, every page opened from file://.
+
+Checks: no console error or warning, no page error, no request other than the page's own file:// URL (and inline
+data: images), every SVG plot rendered with a non-zero size, the tables present, the index links reachable. Saves a
+full-page screenshot of every page under ``$GSTSN_ARTIFACTS/report-browser/`` (default: the test's tmp folder) as
+the test artifact.
+
+Needs ``chromium`` on PATH (``.ci/install-browser.sh``: ``apt-get install -y chromium``) and the ``playwright``
+package (``pip install .[browser]``); no browser is downloaded. Skips with the reason when either is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from test_report_fixtures import make_results
+
+from gstsn.report.render import render_report
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no chromium on PATH: run .ci/install-browser.sh (apt-get install -y chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: pip install -e '.[browser]'"
+    )
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("browser")
+    out = root / "reports"
+    render_report(make_results(root / "results"), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    base = os.environ.get("GSTSN_ARTIFACTS")
+    folder = (Path(base) if base else tmp_path_factory.mktemp("artifacts")) / "report-browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _open(browser, url: str):
+    """A fresh page at ``url`` with everything it logged and requested."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {"console": [], "errors": [], "requests": [], "failed": []}
+    page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on("requestfailed", lambda r: seen["failed"].append(r.url))
+    page.goto(url, wait_until="load")
+    return page, seen
+
+
+def test_every_page_renders_offline_without_errors(browser, report, artifacts):
+    files = sorted(report.glob("*.html"))
+    assert [f.name for f in files if f.name == "index.html"] == ["index.html"]
+    for f in files:
+        url = f.resolve().as_uri()
+        page, seen = _open(browser, url)
+        try:
+            assert not seen["errors"], f"{f.name}: page errors {seen['errors']}"
+            bad = [(t, m) for t, m in seen["console"] if t in ("error", "warning")]
+            assert not bad, f"{f.name}: console {bad}"
+            external = [u for u in seen["requests"] if u != url and not u.startswith("data:")]
+            assert not external, f"{f.name}: requests other than the page itself: {external}"
+            assert not seen["failed"], f"{f.name}: failed requests {seen['failed']}"
+            sizes = page.eval_on_selector_all(
+                "svg.plot", "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })"
+            )
+            if f.name != "index.html":
+                assert sizes, f"{f.name}: no plot"
+            assert all(w > 50 and h > 50 for w, h in sizes), f"{f.name}: a plot rendered with no size: {sizes}"
+            images = page.eval_on_selector_all(
+                "svg.plot image",
+                "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })",
+            )  # heatmap pixels and colour bars
+            assert all(w > 0 and h > 0 for w, h in images), f"{f.name}: an inline image with no size: {images}"
+            if f.name.startswith("study-"):
+                assert page.locator("table.paper").count() == 2 and page.locator("table.summary").count() == 2
+                assert page.locator("table.paper tbody tr").first.is_visible()
+            if f.name == "timing.html":
+                assert page.locator("table.timing").count() >= 3
+            page.screenshot(path=str(artifacts / f"{f.stem}.png"), full_page=True)
+        finally:
+            page.close()
+    assert (artifacts / "index.png").stat().st_size > 10_000
+
+
+def test_index_links_open_the_pages(browser, report):
+    page, seen = _open(browser, (report / "index.html").resolve().as_uri())
+    try:
+        hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(e => e.getAttribute('href'))")
+        assert {"timing.html", "study-gaitset_vs_gstsn.html"} <= set(hrefs)
+        page.click("main a[href='study-gaitset_vs_gstsn.html']")
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/study-gaitset_vs_gstsn.html")
+        assert page.locator("h1").inner_text().startswith("Study: gaitset_vs_gstsn")
+        assert page.get_by_text("published, not run here").first.is_visible()
+    finally:
+        page.close()
+    assert not seen["errors"]
+
+
+def test_print_layout_has_every_plot(browser, report, artifacts):
+    page, _ = _open(browser, (report / "study-gaitset_vs_gstsn.html").resolve().as_uri())
+    try:
+        page.emulate_media(media="print")
+        assert not page.locator("nav").is_visible()  # navigation is hidden on paper
+        sizes = page.eval_on_selector_all("svg.plot", "els => els.map(e => e.getBoundingClientRect().width)")
+        assert sizes and all(w > 50 for w in sizes)
+        pdf = page.pdf(format="A4", landscape=True, print_background=True)
+        (artifacts / "study-gaitset_vs_gstsn.pdf").write_bytes(pdf)
+        assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000
+    finally:
+        page.close()
