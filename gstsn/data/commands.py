@@ -17,10 +17,10 @@ from gstsn.data.sources import (
     dataset_info,
     format_info,
     generate_synth,
-    synth_api,
     synth_config_from_pairs,
     write_synth_cache,
 )
+from gstsn.data.synth import SynthConfig, write_preview
 
 
 def _run_import(args: argparse.Namespace) -> int:
@@ -40,10 +40,6 @@ def _run_import(args: argparse.Namespace) -> int:
 
 def _synth_options() -> list[tuple[str, Any]]:
     """``(field, default)`` of every ``SynthConfig`` field (each becomes a ``gstsn data synth --field`` option)."""
-    try:
-        SynthConfig = synth_api("SynthConfig")  # noqa: N806
-    except (ImportError, DataSpecError):
-        return []
     return [(f.name, f.default) for f in dataclasses.fields(SynthConfig)]
 
 
@@ -53,7 +49,7 @@ def _run_synth(args: argparse.Namespace) -> int:
     dataset = generate_synth(cfg, progress=not args.no_progress)
     path = write_synth_cache(dataset, args.dest, overwrite=args.overwrite)
     if args.preview:
-        synth_api("write_preview")(dataset, args.preview)
+        write_preview(dataset, args.preview)
         print(f"preview written to {args.preview}")
     print(format_info(dataset_info(path), list_limit=args.list))
     return 0

@@ -12,7 +12,6 @@ Data specs (:func:`open_dataset`):
 from __future__ import annotations
 
 import os
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from gstsn.config import ConfigError, config_from_dict
 from gstsn.data.cache import SilhouetteCache, is_cache, write_cache
 from gstsn.data.casiab import import_casia_b, read_npz_index, source_key
 from gstsn.data.naming import SEQ_TYPES, SHORT_SEQUENCE_FRAMES, VIEWS, full_grid
+from gstsn.data.synth import SynthConfig, generate
+from gstsn.data.synth import fingerprint as synth_fingerprint
 
 DEFAULT_CACHE_ROOT = Path(os.environ.get("GSTSN_CACHE_ROOT", ".cache/gstsn"))
 SPEC_FORMS = "'synth', 'synth:key=value,...', 'casia-b:PATH' (an npz or a CASIA-B tree) or a cache directory"
@@ -35,25 +36,6 @@ class DataSpecError(ValueError):
 
 
 # -------------------------------------------------------------------------------------------------------- synthetic
-def synth_api(name: str) -> Any:
-    """``SynthConfig``, ``generate``, ``write_preview`` or ``fingerprint`` from the generator package.
-
-    Imported on first use (the generator is not needed to read caches); the package's exports are preferred, its
-    ``config`` / ``generate`` modules are the fallback while the package root does not export them yet.
-    """
-    import importlib
-
-    package = importlib.import_module("gstsn.data.synth")
-    exported = getattr(package, name, None)
-    if exported is not None and not isinstance(exported, types.ModuleType):  # not the submodule of the same name
-        return exported
-    module = {"SynthConfig": "config", "fingerprint": "config", "generate": "generate"}.get(name, "preview")
-    try:
-        return getattr(importlib.import_module(f"gstsn.data.synth.{module}"), name)
-    except (ImportError, AttributeError):
-        raise DataSpecError(f"the synthetic generator does not provide {name!r} (gstsn.data.synth)") from None
-
-
 def _coerce(name: str, text: str, default: Any) -> Any:
     try:
         if isinstance(default, bool):
@@ -71,7 +53,6 @@ def _coerce(name: str, text: str, default: Any) -> Any:
 
 def synth_config_from_pairs(pairs: dict[str, str], where: str = "") -> Any:
     """A ``SynthConfig`` from string values (``{"subjects": "20"}``), converted by each field's default type."""
-    SynthConfig = synth_api("SynthConfig")  # noqa: N806
     defaults = SynthConfig()
     values = {}
     for raw_key, text in pairs.items():
@@ -98,7 +79,6 @@ def synth_cache(cfg: Any, dest: str | os.PathLike, *, overwrite: bool = False, p
 
 
 def generate_synth(cfg: Any, progress: bool) -> Any:
-    generate = synth_api("generate")
     with tqdm(total=cfg.subjects, desc="synth", unit="subject", disable=not progress) as bar:
         return generate(cfg, progress=lambda done, total: bar.update(done - bar.n))
 
@@ -110,8 +90,8 @@ def write_synth_cache(dataset: Any, dest: str | os.PathLike, *, overwrite: bool)
     return write_cache(dest, dataset.frames, dataset.index, {"source": source}, overwrite=overwrite)
 
 
-def _synth_fingerprint(cfg: Any) -> str:
-    return synth_api("fingerprint")(cfg)
+def _synth_fingerprint(cfg: SynthConfig) -> str:
+    return synth_fingerprint(cfg)
 
 
 # ----------------------------------------------------------------------------------------------------- open_dataset
