@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 TIMING_DIR = "timing"
@@ -84,8 +85,10 @@ class ResultsStore:
 
 
 def hashable(value: Any) -> Any:
-    """A value usable as a dict key and comparable across JSON spellings (lists → tuples, 2.0 == 2)."""
-    if isinstance(value, list):
+    """A value usable as a dict key and comparable across JSON spellings (lists → tuples, NumPy scalars → Python)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list | tuple | np.ndarray):
         return tuple(hashable(v) for v in value)
     if isinstance(value, float) and math.isnan(value):
         return None

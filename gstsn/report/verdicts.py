@@ -77,7 +77,7 @@ def data_groups(study: StudyData) -> list[DataGroup]:
     if runs.empty:
         return []
     flag = runs["synthetic"] if "synthetic" in runs.columns else pd.Series([None] * len(runs), index=runs.index)
-    kinds = flag.map(lambda v: "synthetic" if v is True else "real" if v is False else "unknown")
+    kinds = flag.map(lambda v: {True: "synthetic", False: "real"}.get(hashable(v), "unknown"))
     groups = []
     titles = {
         "real": "Real CASIA-B",
