@@ -81,6 +81,10 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
         help="only the runs of shard I of N (0 ≤ I < N, by run id: deterministic); merge the folders afterwards",
     )  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu or cuda[:k]")
+    p.add_argument(
+        "--jobs", type=int, default=None,
+        help=f"runs trained at once in worker processes (default: 1 on CUDA, else the CPU count up to {MAX_AUTO_JOBS})",
+    )  # fmt: skip
 
 
 def _plan(args: argparse.Namespace) -> tuple[Any, tuple[int, int] | None]:
@@ -105,10 +109,18 @@ def _device_kind(device: str) -> str:
     return "cuda" if device.startswith("cuda") else "cpu"
 
 
+def _jobs(args: argparse.Namespace, kind: str) -> int:
+    jobs = args.jobs if args.jobs is not None else (1 if kind == "cuda" else min(os.cpu_count() or 1, MAX_AUTO_JOBS))
+    if jobs < 1:
+        args._parser.error(f"--jobs {jobs}: expected at least 1")
+    return jobs
+
+
 def cmd_dry_run(args: argparse.Namespace) -> int:
     plan, shard = _plan(args)
     store, work, cache_root = _dirs(args)
-    print(dry_run(plan, store, work, shard, cache_root, device=_device_kind(args.device)))
+    kind = _device_kind(args.device)
+    print(dry_run(plan, store, work, shard, cache_root, device=kind, jobs=_jobs(args, kind)))
     return 0
 
 
@@ -118,9 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan, shard = _plan(args)
     store, work, cache_root = _dirs(args)
     kind = _device_kind(args.device)
-    jobs = args.jobs if args.jobs is not None else (1 if kind == "cuda" else min(os.cpu_count() or 1, MAX_AUTO_JOBS))
-    if jobs < 1:
-        args._parser.error(f"--jobs {jobs}: expected at least 1")
+    jobs = _jobs(args, kind)
     if jobs == 1 and args.threads:
         import torch
 
@@ -209,10 +219,6 @@ def register(subparsers: Any) -> None:
     )
     _add_plan_options(run)
     run.add_argument("--dry-run", action="store_true", help="only list the runs, their estimated cost and state")
-    run.add_argument(
-        "--jobs", type=int, default=None,
-        help=f"runs trained at once in worker processes (default: 1 on CUDA, else the CPU count up to {MAX_AUTO_JOBS})",
-    )  # fmt: skip
     run.add_argument("--threads", type=int, default=None, help="torch threads per job (default: CPUs / jobs)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=_guarded(cmd_run), _parser=run)

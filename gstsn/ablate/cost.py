@@ -16,19 +16,19 @@ from pathlib import Path
 from typing import Any
 
 #: Trunk multiply-accumulates per second (counted on the forward pass of the frames) of one training step (forward +
-#: backward + Adam) and of test-time embedding, per device kind. CPU: one torch thread, measured on a shared 2-core
-#: machine with other jobs running (ablation profile: GaitSet 0.10 s per iteration = 512 frames × 0.44 MMAC, and
-#: ~14,000 test frames/s) — a quiet core is faster, so estimates err on the long side. CUDA: a rough figure for small
-#: models on a data-centre GPU; measured runs replace both as soon as the store has some.
+#: backward + Adam) and of test-time embedding, per device kind, for one process with one torch thread on a core of
+#: its own. CPU: from the CPU time of ``ablation``-profile runs on a shared 2-core machine (GaitSet ~28 s of CPU for
+#: 500 iterations of 512 frames × 0.48 MMAC; ~6 s for 66,000 test frames). CUDA: a rough figure for small models on a
+#: data-centre GPU. Measured runs in the store rescale both (a busy machine's runs make the estimate longer).
 PRIOR_RATES: dict[str, dict[str, float]] = {
-    "cpu": {"train": 2.0e9, "eval": 5.0e9},
+    "cpu": {"train": 3.5e9, "eval": 6.0e9},
     "cuda": {"train": 200e9, "eval": 1000e9},
 }
 #: GSTSN's temporal branch (IDR + LSTM + its HPM/FC) on top of the GaitSet trunk, relative cost (measured: ~1.1-1.3)
 TEMPORAL_FACTOR = {0: 1.1, 1: 1.15, 2: 1.2}
 GEI_FRAME_S = 2e-6  # GEI: a mean over frames, then the same rank-1 protocol
 RUN_OVERHEAD_S = {"cpu": 2.0, "cuda": 10.0}  # data opening, model build, protocol
-SYNTH_SUBJECT_S = 0.9  # generating one synthetic subject (110 sequences of ~48 frames), busy 2-core machine
+SYNTH_SUBJECT_S = 0.4  # generating one synthetic subject (110 sequences of ~48 frames): 17 s for 50, busy machine
 SYNTH_MEAN_FRAMES = 48.0
 TRAIN_FRACTION = {"LT": 74 / 124, "MT": 62 / 124, "ST": 24 / 124}
 CASIA_B = {"subjects": 124, "frames": 82.0}

@@ -214,9 +214,10 @@ def dry_run(
     shard: tuple[int, int] | None = None,
     cache_root: Path | None = None,
     device: str = "cpu",
+    jobs: int = 1,
 ) -> str:
     """A table of every run (this shard's): study/cell/seed, id, estimated cost on ``device`` (``cpu``/``cuda``),
-    state; then totals."""
+    state; then totals, and the wall time with ``jobs`` runs at once (each on a core of its own)."""
     states = run_states(plan, store, work, shard, device)
     lines = []
     for f, reason in plan.skipped:
@@ -252,10 +253,12 @@ def dry_run(
         + f", {sum(1 for st in states if st.todo and st.finished)} finished runs to copy"
     )
     train_s = sum(st.estimate_s for st in todo)
+    n_sources = len({st.spec.config.data.source for st in todo})
+    wall = data_s / max(1, min(jobs, n_sources)) + train_s / max(1, min(jobs, len(todo)))
     lines.append(
-        f"estimated time left: {format_seconds(train_s + data_s)} "
-        f"(training + evaluation {format_seconds(train_s)}, data generation {format_seconds(data_s)}; one process — "
-        "divide the training part by --jobs when each job has its own core)"
+        f"estimated time left: {format_seconds(wall)} with {jobs} job(s) at once "
+        f"(one process: training + evaluation {format_seconds(train_s)}, data generation {format_seconds(data_s)}); "
+        "each job needs a core of its own, a busy machine takes longer"
     )
     return "\n".join(lines)
 
