@@ -1,5 +1,6 @@
-"""End to end: the real ablation runner (smoke profile, tiny synthetic data, a few iterations) writes a results store,
-and ``gstsn report`` renders it: every file the report reads comes from the real producers, not from the fake store.
+"""End to end: the real ablation runner (smoke profile, tiny synthetic data, a few iterations) and the real timing
+suite (tiny profile, CPU) write a results store, and ``gstsn report`` renders it: every file the report reads comes
+from the real producers, not from the fake store.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +44,13 @@ def test_report_renders_a_real_smoke_run(tmp_path):
     rows = [json.loads(line) for line in (results / "tiny" / "runs.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and {r["synthetic"] for r in rows} == {True}
 
+    timing = [
+        sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "run_timing.py"), "--profile", "tiny",
+        "--out", str(results / "timing"), "--results", str(results), "--devices", "cpu", "--threads", "1",
+    ]  # fmt: skip
+    proc = subprocess.run(timing, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
     result = render_report(results, tmp_path / "reports")
     names = [p.name for p in result.pages]
     assert names == ["index.html", "study-tiny.html", "timing.html"]
@@ -53,3 +62,12 @@ def test_report_renders_a_real_smoke_run(tmp_path):
     for row in rows:  # provenance of the real rows on the page
         assert row["run_id"] in html and row["data_fingerprint"] in html
     assert "temporal=true vs temporal=false" in html
+    timing_html = (tmp_path / "reports" / "timing.html").read_text(encoding="utf-8")
+    assert "Per iteration (cpu/fp32): GSTSN&#39;s training step takes" in timing_html
+    captions = ["GSTSN (paper setting) ÷ GaitSet time per phase", "Where the training step goes", "Phase: train_step"]
+    for caption in [*captions, "Top operators: gstsn-median-L2-cpu-fp32"]:
+        assert caption in timing_html, caption
+    assert re.search(
+        r'<a href="\.\./results/timing/traces/gstsn-median-L2-cpu-fp32/[^"]+\.pt\.trace\.json\.gz">', timing_html
+    )
+    assert not any(p.startswith("timing:") for p in result.problems), result.problems

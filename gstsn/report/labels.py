@@ -40,6 +40,8 @@ def _is_true(value: Any) -> bool:
 def variant_label(row: dict[str, Any]) -> str:
     """A timing row's model variant: ``GaitSet`` or ``GSTSN median, LSTM×2`` (plus ``, sequence`` input)."""
     model = str(row.get("model") or "")
+    if model.lower() not in METHOD_NAMES and isinstance(row.get("variant"), str) and row["variant"]:
+        return row["variant"]  # a model-independent row such as data loading ("data-set", "data-sequence")
     temporal = row.get("temporal")
     is_gstsn = model.lower() == "gstsn" or (temporal is not None and _is_true(temporal) and model.lower() != "gaitset")
     if not is_gstsn:

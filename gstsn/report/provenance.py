@@ -135,7 +135,9 @@ def timing_provenance(timing: TimingData) -> list[ProvItem]:
     else:
         items.append(ProvItem("commit", "not recorded (benchmark.json commit_info absent)", warn=True))
     machine = bench.get("machine_info") if isinstance(bench.get("machine_info"), dict) else {}
-    for key, label in (("cpu", "CPU"), ("python_version", "python (benchmark)"), ("torch", "torch")):
+    keys = (("cpu", "CPU"), ("cuda_device", "CUDA device"), ("python_version", "python (benchmark)"),
+            ("torch", "torch"), ("torch_threads", "torch threads"), ("timing_profile", "timing profile"))  # fmt: skip
+    for key, label in keys:
         value = machine.get(key)
         if isinstance(value, dict):
             value = (

@@ -230,10 +230,12 @@ def top_ops_table(df: pd.DataFrame, variant: str, limit: int = 15) -> Table:
     part = part.assign(_k=pd.to_numeric(part[key], errors="coerce")).sort_values(["_k", "op"], ascending=[False, True])
     shares = pd.to_numeric(part["share"], errors="coerce")
     share_scale = 1.0 if shares.max(skipna=True) > 1.0 else 100.0  # a fraction of the step, or already percent
-    header = ["operator", "self CPU (ms)", "self device (ms)", "share of step"]
+    has_category = "category" in part.columns
+    header = ["operator", *(["category"] if has_category else []), "self CPU (ms)", "self device (ms)", "share of step"]
     rows = [
         [
             Cell(str(rec["op"]), header=True),
+            *([Cell(show(rec.get("category")))] if has_category else []),
             Cell(_fmt(rec.get("self_cpu_ms"), 2), cls="num"),
             Cell(_fmt(rec.get("self_device_ms"), 2), cls="num"),
             Cell(_fmt(rec.get("share"), 1, share_scale, " %"), cls="num"),
