@@ -160,6 +160,8 @@ def test_reference_rows_and_definition(tmp_path):
     assert len({r.run_id for r in gei}) == 3
     fields = gei[0].spec.fields()
     assert fields["temporal"] is None and fields["idr_stat"] is None and fields["identity_cue"] == 0.5
+    assert fields["iterations"] is None and fields["input_type"] is None and fields["downsample"] == 1
+    assert fields["max_test_frames"] is None and fields["split"] == "LT" and fields["height"] == 64
     d = study.definition()
     assert d["axes"] == {"idr_stat": ["median", "max"]} and d["baseline"] == {"idr_stat": "median"}
     assert d["seeds"] == [0, 1, 2] and d["source_file"] == str(path) and d["base"]["temporal"] is True

@@ -256,9 +256,9 @@ class RunSpec:
     def fields(self) -> dict[str, Any]:
         """The config fields of a results row under their own names (model fields are None for a reference)."""
         flat = self.config.flat()
-        if self.method not in MODEL_METHODS:
-            for name in ("temporal", "idr_stat", "lstm_layers", "channels", "hpm_bins", "embed_dim", "input_type"):
-                flat[name] = None
+        if self.method not in MODEL_METHODS:  # no model, no training; every frame at the stored size
+            model_and_training = [*_section_fields("model"), *_section_fields("train"), "eval_batch_frames"]
+            flat.update(dict.fromkeys(model_and_training), downsample=1, max_test_frames=None)
         flat["identity_cue"] = self.identity_cue
         return {k: _plain(v) for k, v in flat.items()}
 
@@ -339,6 +339,10 @@ def _check_fields(where: str, section: str, names: Sequence[str]) -> None:
             raise StudyError(
                 f"{where}: unknown field {section}.{name!r}{_suggest(name, valid)}; valid fields: {', '.join(valid)}"
             )
+
+
+def _section_fields(section: str) -> list[str]:
+    return [name for name, owner in FIELD_SECTIONS.items() if owner == section]
 
 
 def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
