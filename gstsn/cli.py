@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("gstsn.data.commands", "gstsn.train.commands")
+COMMAND_MODULES = ("gstsn.data.commands", "gstsn.train.commands", "gstsn.ablate.commands", "gstsn.report.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
