@@ -244,25 +244,36 @@ class _Bounds:
 
     c_sq: float  # |s~_k - s_k| <= c_sq (|p_k|^2 + |g_k|^2)  (per part squared distance through the matmul)
     c_sum: float  # relative error of the fp32 sum over parts (and the square roots)
-    cast: float  # 0, or u when float64 features were rounded to fp32 for the matmul
+    shift: float  # bound on the relative perturbation of the fp32 operands: rounding of ``x - centre`` to fp32
 
 
-def _bounds(parts: int, d: int, device: torch.device, cast: bool) -> _Bounds:
+def _bounds(parts: int, d: int, device: torch.device) -> _Bounds:
     u_mm = _matmul_unit_roundoff(device)
     return _Bounds(
         c_sq=2.0 * _gamma(d + 2, u_mm) + _gamma(d, _U32) + 8.0 * _U32,
         c_sum=_gamma(parts, _U32) + 2.0 * _U32,
-        cast=_U32 if cast else 0.0,
+        shift=1.01 * _U32,
     )
 
 
 # ------------------------------------------------------------------------------------------------------ fast path
-def _operand_chunks(x: torch.Tensor, rows: np.ndarray, chunk: int):
-    """Yield ``(lo, hi, xf, norms)``: fp32 features ``(hi - lo, parts, d)`` of ``rows[lo:hi]`` and their fp32 squared
-    part norms ``(hi - lo, parts)``; raises :class:`ProtocolError` on NaN / inf (or values too large to square)."""
+def _centre(x: torch.Tensor, g_rows: np.ndarray, chunk: int = 1024) -> torch.Tensor:
+    """fp32 ``(parts, d)``: the mean gallery feature. Distances do not change under a common shift, but the fp32
+    expansion's error bound scales with the squared norms, so the matmuls run on ``x - centre``."""
+    total = torch.zeros(x.shape[1:], dtype=torch.float64, device=x.device)
+    for lo in range(0, len(g_rows), chunk):
+        idx = torch.as_tensor(g_rows[lo : lo + chunk], device=x.device)
+        total += x.index_select(0, idx).sum(0, dtype=torch.float64)
+    return (total / max(1, len(g_rows))).float()
+
+
+def _operand_chunks(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor, chunk: int):
+    """Yield ``(lo, hi, xf, norms)``: fp32 ``xf = x[rows[lo:hi]] - centre`` ``(hi - lo, parts, d)`` (rounded once to
+    fp32) and its fp32 squared part norms ``(hi - lo, parts)``; raises :class:`ProtocolError` on NaN / inf."""
     for lo in range(0, len(rows), chunk):
         idx = torch.as_tensor(rows[lo : lo + chunk], device=x.device)
-        xf = x.index_select(0, idx).float()
+        xs = x.index_select(0, idx)
+        xf = (xs - centre.to(xs.dtype)).float() if xs.dtype == torch.float64 else xs.float().sub_(centre)
         norms = torch.linalg.vector_norm(xf, dim=-1).square_()
         if not bool(torch.isfinite(norms).all()):
             bad = int(rows[lo + int(torch.nonzero(~torch.isfinite(norms))[0, 0])])
@@ -272,13 +283,16 @@ def _operand_chunks(x: torch.Tensor, rows: np.ndarray, chunk: int):
         yield lo, lo + len(idx), xf, norms
 
 
-def _gallery_operand(x: torch.Tensor, rows: np.ndarray, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def _gallery_operand(
+    x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor, chunk: int = 512
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(op, tot)``: fp32 ``op (parts, d + 2, G)`` = ``[-2 g_k ; 1 ; |g_k|^2]`` per part (so that
-    ``[p_k, |p_k|^2, 1] @ op[k]`` is the squared part distance) and ``tot (G,)`` = ``|g|^2`` over all parts."""
+    ``[p_k, |p_k|^2, 1] @ op[k]`` is the squared part distance) and ``tot (G,)`` = ``|g|^2`` over all parts
+    (``g`` centred)."""
     parts, d = x.shape[1], x.shape[2]
     op = torch.empty((parts, d + 2, len(rows)), dtype=torch.float32, device=x.device)
     tot = torch.empty(len(rows), dtype=torch.float32, device=x.device)
-    for lo, hi, xf, norms in _operand_chunks(x, rows, chunk):
+    for lo, hi, xf, norms in _operand_chunks(x, rows, centre, chunk):
         torch.mul(xf.permute(1, 2, 0), -2.0, out=op[:, :d, lo:hi])
         op[:, d + 1, lo:hi] = norms.t()
         tot[lo:hi] = norms.sum(1)
@@ -286,12 +300,13 @@ def _gallery_operand(x: torch.Tensor, rows: np.ndarray, chunk: int = 512) -> tup
     return op, tot
 
 
-def _probe_operand(x: torch.Tensor, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(op, tot)``: fp32 ``op (parts, P, d + 2)`` = ``[p_k, |p_k|^2, 1]`` per part, ``tot (P,)`` = ``|p|^2``."""
+def _probe_operand(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(op, tot)``: fp32 ``op (parts, P, d + 2)`` = ``[p_k, |p_k|^2, 1]`` per part, ``tot (P,)`` = ``|p|^2``
+    (``p`` centred)."""
     parts, d = x.shape[1], x.shape[2]
     op = torch.empty((parts, len(rows), d + 2), dtype=torch.float32, device=x.device)
     tot = torch.empty(len(rows), dtype=torch.float32, device=x.device)
-    for lo, hi, xf, norms in _operand_chunks(x, rows, len(rows)):
+    for lo, hi, xf, norms in _operand_chunks(x, rows, centre, len(rows)):
         op[:, lo:hi, :d] = xf.permute(1, 0, 2)
         op[:, lo:hi, d] = norms.t()
         tot[lo:hi] = norms.sum(1)
@@ -299,45 +314,50 @@ def _probe_operand(x: torch.Tensor, rows: np.ndarray) -> tuple[torch.Tensor, tor
     return op, tot
 
 
-def _default_part_chunk(parts: int, probe_chunk: int, n_gallery: int) -> int:
-    """Parts per matmul batch: keep the ``(parts, probes, gallery)`` fp32 buffer near 16 MB."""
-    per_part = max(1, probe_chunk * n_gallery * 4)
-    return int(max(1, min(parts, (16 << 20) // per_part)))
+def _default_chunks(parts: int, n_probes: int, n_gallery: int) -> tuple[int, int]:
+    """``(probe_chunk, part_chunk)``: ~4 MB per ``(probes, gallery)`` fp32 array, ~16 MB for the matmul buffer."""
+    pt = int(min(max(1, n_probes), max(64, ((1 << 20) // max(1, n_gallery)) // 64 * 64)))
+    kc = int(max(1, min(parts, (1 << 22) // max(1, pt * n_gallery))))
+    return pt, kc
 
 
 def _nearest_subjects(
     x: torch.Tensor,
     p_rows: np.ndarray,
-    g_rows: np.ndarray,
-    blocks: list[tuple[int, int]],
+    g_slots: np.ndarray,
     codes: np.ndarray,
     distance: str,
-    probe_chunk: int,
+    probe_chunk: int | None,
     part_chunk: int | None,
 ) -> tuple[np.ndarray, int]:
-    """For every probe and gallery view block, the subject code of the canonical nearest gallery sequence.
+    """For every probe and gallery view, the subject code of the canonical nearest gallery sequence at that view.
 
-    ``x``: features ``(N, parts, d)`` on the compute device; ``p_rows`` (P,), ``g_rows`` (G,) row numbers, the
-    gallery ordered by view block and input order within a block; ``blocks``: ``(start, end)`` of each view's block
-    in ``g_rows``; ``codes``: int64 subject codes per row. Returns ``(pred (P, len(blocks)) int64, n_rechecked)``,
-    ``-1`` for an empty block.
+    ``x``: features ``(N, parts, d)`` on the compute device; ``p_rows`` (P,) probe row numbers; ``g_slots`` (V, B)
+    gallery row numbers per view in input order, padded with ``-1`` to the largest view's count B; ``codes``: int64
+    subject codes per row. Returns ``(pred (P, V) int64, n_rechecked)``, ``-1`` for a view without gallery.
     """
     dev = x.device
     parts, d = int(x.shape[1]), int(x.shape[2])
-    n_p, n_g = len(p_rows), len(g_rows)
-    pred = np.full((n_p, len(blocks)), -1, dtype=np.int64)
-    if n_p == 0 or n_g == 0:
+    n_views, width = g_slots.shape
+    n_p, n_g = len(p_rows), g_slots.size
+    pred = np.full((n_p, n_views), -1, dtype=np.int64)
+    if n_p == 0 or width == 0:
         return pred, 0
-    bounds = _bounds(parts, d, dev, cast=x.dtype == torch.float64)
-    g_op, g_tot = _gallery_operand(x, g_rows)
-    g_codes = torch.as_tensor(codes[g_rows], device=dev)
-    kc = part_chunk or _default_part_chunk(parts, probe_chunk, n_g)
-    buf = torch.empty((min(kc, parts), min(probe_chunk, n_p), n_g), dtype=torch.float32, device=dev)
-    recheck_pairs, recheck_cands = [], []  # (probe position, block) and (pair number, gallery position) arrays
-    n_pairs = 0
+    if parts == 1:
+        distance = "flat"  # one part: per_part and flat are the same canonical numbers; flat's bound is simpler
+    bounds = _bounds(parts, d, dev)
+    pad = torch.as_tensor(g_slots.reshape(-1) < 0, device=dev)  # (V*B,)
+    g_rows = np.where(g_slots < 0, g_slots.max(), g_slots).reshape(-1)  # padding computed on a real row, then masked
+    centre = _centre(x, g_rows[~pad.cpu().numpy()])
+    g_op, g_tot = _gallery_operand(x, g_rows, centre)
+    slot_codes = torch.as_tensor(np.where(g_slots < 0, -1, codes[np.maximum(g_slots, 0)]), device=dev)  # (V, B)
+    pt0, kc0 = _default_chunks(parts, n_p, n_g)
+    pt_max, kc = probe_chunk or pt0, part_chunk or kc0
+    buf = torch.empty((min(kc, parts), min(pt_max, n_p), n_g), dtype=torch.float32, device=dev)
+    rechecks: list[np.ndarray] = []  # rows (probe position, view, slot) of each candidate of a mixed pair
 
-    for lo in range(0, n_p, probe_chunk):
-        p_op, p_tot = _probe_operand(x, p_rows[lo : lo + probe_chunk])
+    for lo in range(0, n_p, pt_max):
+        p_op, p_tot = _probe_operand(x, p_rows[lo : lo + pt_max], centre)
         pt = p_op.shape[1]
         acc = torch.zeros((pt, n_g), dtype=torch.float32, device=dev)
         rho = torch.full((pt, n_g), math.inf, dtype=torch.float32, device=dev) if distance == "per_part" else None
@@ -354,26 +374,30 @@ def _nearest_subjects(
             acc.add_(tmp)
         lower, upper = _interval(acc, rho, p_tot, g_tot, bounds, parts)
         del rho, tmp
-        for b, (g0, g1) in enumerate(blocks):
-            if g1 == g0:
-                continue
-            block_codes = g_codes[g0:g1]
-            best_code = block_codes[torch.nan_to_num(acc[:, g0:g1], nan=math.inf).argmin(dim=1)]
-            pred[lo : lo + pt, b] = best_code.cpu().numpy()
-            cand = lower[:, g0:g1] <= upper[:, g0:g1].amin(dim=1, keepdim=True)
-            mixed = torch.nonzero((cand & (block_codes[None, :] != best_code[:, None])).any(dim=1)).flatten()
-            if len(mixed):
-                which, pos = (t.cpu().numpy() for t in torch.nonzero(cand[mixed]).unbind(1))
-                mixed = mixed.cpu().numpy()
-                recheck_pairs.append(np.stack([lo + mixed, np.full(len(mixed), b)], axis=1))
-                recheck_cands.append(np.stack([n_pairs + which, g0 + pos], axis=1))
-                n_pairs += len(mixed)
+        acc = torch.nan_to_num_(acc, nan=math.inf).masked_fill_(pad, math.inf).view(pt, n_views, width)
+        upper = upper.masked_fill_(pad, math.inf).view(pt, n_views, width)
+        best_code = torch.gather(slot_codes.expand(pt, -1, -1), 2, acc.argmin(dim=2, keepdim=True))  # (pt, V, 1)
+        cand = (lower.view(pt, n_views, width) <= upper.amin(dim=2, keepdim=True)).logical_and_(
+            ~pad.view(n_views, width)
+        )
+        mixed = cand.logical_and(slot_codes != best_code).any(dim=2)  # (pt, V)
+        pred[lo : lo + pt] = best_code[..., 0].cpu().numpy()
+        if bool(mixed.any()):
+            which = torch.nonzero(mixed)  # (m, 2): probe in tile, view
+            slots = torch.nonzero(cand[which[:, 0], which[:, 1]])  # (c, 2): mixed pair number, slot
+            pair = which[slots[:, 0]].cpu().numpy()
+            rechecks.append(np.stack([lo + pair[:, 0], pair[:, 1], slots[:, 1].cpu().numpy()], axis=1))
     del buf, g_op
-    if n_pairs:
-        pairs, cands = np.concatenate(recheck_pairs), np.concatenate(recheck_cands)
-        winners = _canonical_argmin(x, p_rows[pairs[cands[:, 0], 0]], g_rows[cands[:, 1]], cands[:, 0], distance)
-        pred[pairs[:, 0], pairs[:, 1]] = codes[g_rows[cands[winners, 1]]]
-    return pred, n_pairs
+    pred[:, np.all(g_slots < 0, axis=1)] = -1
+    if not rechecks:
+        return pred, 0
+    cands = np.concatenate(rechecks)  # sorted by (probe, view, slot): pairs contiguous, slots ascending
+    key = cands[:, 0] * n_views + cands[:, 1]
+    group = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])])
+    winners = _canonical_argmin(x, p_rows[cands[:, 0]], g_slots[cands[:, 1], cands[:, 2]], group, distance)
+    won = cands[winners]
+    pred[won[:, 0], won[:, 1]] = codes[g_slots[won[:, 1], won[:, 2]]]
+    return pred, len(winners)
 
 
 def _canonical_argmin(
@@ -385,13 +409,13 @@ def _canonical_argmin(
     ``0..n-1`` and contiguous, candidates in ascending gallery order within a group. Returns ``(n_groups,)``.
     """
     dist = np.empty(len(group), dtype=np.float64)
-    step = max(1, (64 << 20) // (8 * int(x.shape[1]) * int(x.shape[2])))
+    step = max(1, (4 << 20) // (8 * int(x.shape[1]) * int(x.shape[2])))  # ~4 MB of float64 per operand
+    host = x.numpy() if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) else None
     for lo in range(0, len(group), step):
-        pr = torch.as_tensor(probe_rows[lo : lo + step], device=x.device)
-        gr = torch.as_tensor(gallery_rows[lo : lo + step], device=x.device)
-        p = x.index_select(0, pr).double().cpu().numpy()
-        g = x.index_select(0, gr).double().cpu().numpy()
-        dist[lo : lo + len(pr)] = _canonical_rows(p, g, distance)
+        pr, gr = probe_rows[lo : lo + step], gallery_rows[lo : lo + step]
+        p = host[pr] if host is not None else _host_rows(x, pr)  # numpy gathers: no thread-pool round trip
+        g = host[gr] if host is not None else _host_rows(x, gr)
+        dist[lo : lo + len(p)] = _canonical_rows(p, g, distance)
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     best = np.minimum.reduceat(dist, starts)
     hits = np.flatnonzero(dist == best[group])
@@ -399,9 +423,17 @@ def _canonical_argmin(
     return hits[first]
 
 
+def _host_rows(x: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+    """``x[rows]`` as a numpy array on the host, float32 or float64 (half types are widened exactly)."""
+    xs = x.index_select(0, torch.as_tensor(rows, device=x.device))
+    if xs.dtype not in (torch.float32, torch.float64):
+        xs = xs.float()
+    return xs.cpu().numpy()
+
+
 def _canonical_rows(probe: np.ndarray, gallery: np.ndarray, distance: str) -> np.ndarray:
-    """Canonical float64 distances of row pairs: ``probe``, ``gallery`` float64 ``(n, parts, d)`` -> ``(n,)``."""
-    diff = gallery - probe
+    """Canonical float64 distances of row pairs: ``probe``, ``gallery`` float ``(n, parts, d)`` -> ``(n,)``."""
+    diff = np.subtract(gallery, probe, dtype=np.float64)
     sq = (diff * diff).sum(axis=-1)  # (n, parts)
     if distance == "per_part":
         return np.sqrt(sq).sum(axis=-1) / sq.shape[-1]
@@ -419,25 +451,26 @@ def _interval(
     """``(lower, upper)`` ``(P, G)``: an interval that holds the canonical value of each pair, on the scale compared.
 
     ``per_part`` compares ``A = sum_k |p_k - g_k|`` (``parts`` x the distance); ``flat`` compares the squared
-    distance. ``acc`` is the fp32 value, ``rho`` the smallest fp32 squared part distance of each pair (per_part),
-    ``p_tot``/``g_tot`` the squared norms over all parts. NaN values get ``(-inf, inf)``.
+    distance. ``acc`` is the fp32 value, ``rho`` the smallest fp32 squared part distance of each pair (per_part; it
+    is overwritten), ``p_tot``/``g_tot`` the squared (centred) norms over all parts. NaN gets ``(-inf, inf)``.
+    The derivation is in ``docs/evaluation.md``; every term is scaled by ``_SAFETY``.
     """
-    big = bounds.c_sq * (p_tot[:, None] + g_tot[None, :])  # >= sum_k |s~_k - s_k|
+    c_sq, c_rel, shift = bounds.c_sq * _SAFETY, (bounds.c_sum + _ETA) * _SAFETY, bounds.shift * _SAFETY
     if rho is not None:
-        root = rho.clamp_min(0.0).sqrt_()
-        err = torch.minimum((big * parts).sqrt_(), big / root)  # >= sum_k |sqrt(s~_k) - sqrt(s_k)|
-        err.add_(acc.abs() * (bounds.c_sum + _ETA))
-        if bounds.cast:
-            err.add_((p_tot.sqrt()[:, None] + g_tot.sqrt()[None, :]) * (bounds.cast * math.sqrt(parts)))
+        big = torch.add((c_sq * p_tot)[:, None], (c_sq * g_tot)[None, :])  # >= sum_k |s~_k - s_k| (x safety)
+        root = rho.clamp_min_(0.0).sqrt_()
+        err = torch.mul(big, parts * _SAFETY).sqrt_()  # sum_k sqrt(delta_k) <= sqrt(parts * sum_k delta_k)
+        torch.minimum(err, big.div_(root), out=err)  # ... and sum_k delta_k / sqrt(min_k s~_k)
+        err.add_(acc, alpha=c_rel)  # fp32 square roots and sum over parts (acc >= 0 or NaN)
+        lift = shift * math.sqrt(parts)  # rounding x - centre to fp32 moves each part by <= u |x_k - centre_k|
+        err.add_((lift * p_tot.sqrt())[:, None]).add_((lift * g_tot.sqrt())[None, :])
     else:
-        err = big * (1.0 + 3.0 * bounds.c_sum) + acc.abs() * (bounds.c_sum + _ETA)
-        if bounds.cast:
-            norms = p_tot.sqrt()[:, None] + g_tot.sqrt()[None, :]
-            err.add_(norms * (acc.clamp_min(0.0).sqrt() + norms) * (3.0 * bounds.cast))
-    err.mul_(_SAFETY)
-    nan = torch.isnan(acc) | torch.isnan(err)  # no usable bound (e.g. 0/0 for all-zero features): always a candidate
-    lower = torch.where(nan, -math.inf, acc - err)
-    upper = torch.where(nan, math.inf, acc + err)
+        # |s~ - s| <= c_sq (1 + 3 c_sum)(P + G) + c_sum |acc|; the shift moves s by <= 3u (P + G) + 1.5u s (AM-GM)
+        coef = c_sq * (1.0 + 3.0 * bounds.c_sum) + 9.0 * shift
+        err = torch.add((coef * p_tot)[:, None], (coef * g_tot)[None, :])
+        err.add_(acc.abs(), alpha=c_rel + 1.5 * shift)
+    lower = torch.sub(acc, err).nan_to_num_(nan=-math.inf)  # NaN (no usable bound): always a candidate
+    upper = err.add_(acc).nan_to_num_(nan=math.inf)
     return lower, upper
 
 
@@ -564,7 +597,7 @@ def evaluate_rank1(
     distance: str = "per_part",
     device: torch.device | str | None = None,
     *,
-    probe_chunk: int = 256,
+    probe_chunk: int | None = None,
     part_chunk: int | None = None,
 ) -> Rank1Result:
     """CASIA-B rank-1 of ``features`` under the protocol of this module (see the module docstring).
@@ -574,13 +607,14 @@ def evaluate_rank1(
       sequence types than the gallery and probe types must not be passed.
     - ``distance``: ``per_part`` (default) or ``flat``; ``device``: where the matmuls run (default: the features'
       device; numpy -> CPU).
-    - ``probe_chunk`` / ``part_chunk``: probes and parts per matmul batch (memory ~ ``part_chunk x probe_chunk x
-      gallery x 4`` bytes plus the fp32 gallery copy); they never change the result.
+    - ``probe_chunk`` / ``part_chunk``: probes and parts per matmul batch (default: ~4 MB per probes x gallery
+      array, ~16 MB for the ``part_chunk x probe_chunk x gallery`` fp32 buffer; plus the fp32 gallery copy of
+      ``parts x (d + 2) x gallery``). They never change the result.
 
     Returns a :class:`Rank1Result`. Raises :class:`ProtocolError` on bad input.
     """
     _validate_distance(distance)
-    if int(probe_chunk) < 1 or (part_chunk is not None and int(part_chunk) < 1):
+    if any(c is not None and int(c) < 1 for c in (probe_chunk, part_chunk)):
         raise ProtocolError(f"probe_chunk={probe_chunk!r}, part_chunk={part_chunk!r}; expected positive integers")
     x = _as_features(features, device)
     n = int(x.shape[0])
@@ -594,17 +628,23 @@ def evaluate_rank1(
     _, codes = np.unique(subject, return_inverse=True)
     codes = codes.astype(np.int64).reshape(-1)
     view_idx = np.searchsorted(np.asarray(VIEWS), view)
-    is_gal = np.isin(seq_type, GALLERY_TYPES)
-    g_rows = np.flatnonzero(is_gal)
-    g_rows = g_rows[np.argsort(view_idx[g_rows], kind="stable")]
+    g_rows = np.flatnonzero(np.isin(seq_type, GALLERY_TYPES))
     gallery_counts = np.bincount(view_idx[g_rows], minlength=len(VIEWS))
-    ends = np.cumsum(gallery_counts)
-    blocks = [(int(e - c), int(e)) for c, e in zip(gallery_counts, ends, strict=True)]
+    g_slots = np.full((len(VIEWS), int(gallery_counts.max(initial=0))), -1, dtype=np.int64)
+    for v in range(len(VIEWS)):
+        at_v = g_rows[view_idx[g_rows] == v]  # input order: ties go to the first
+        g_slots[v, : len(at_v)] = at_v
     cond_rows = {c: np.flatnonzero(np.isin(seq_type, types)) for c, types in PROBE_SETS.items()}
     p_rows = np.concatenate(list(cond_rows.values())).astype(np.int64)
 
     pred, n_rechecked = _nearest_subjects(
-        x, p_rows, g_rows, blocks, codes, distance, int(probe_chunk), None if part_chunk is None else int(part_chunk)
+        x,
+        p_rows,
+        g_slots,
+        codes,
+        distance,
+        None if probe_chunk is None else int(probe_chunk),
+        None if part_chunk is None else int(part_chunk),
     )
     correct, probe_views, at = {}, {}, 0
     for cond, rows in cond_rows.items():

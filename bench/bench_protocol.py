@@ -1,0 +1,119 @@
+"""Time the CASIA-B rank-1 evaluator at the LT test-set size and compare with this machine's fp32 matmul rate.
+
+Builds random features in the CASIA-B layout (default 50 subjects x 10 sequence types x 11 views = 5,500 sequences,
+62 parts x 256 dims), times ``evaluate_rank1`` (median of ``--repeats`` after one warm-up run) and prints seconds,
+the achieved GFLOP/s of the distance matmuls (``2 * probes * gallery * (d + 2) * parts``; the floor ``2 * P * G * d *
+parts`` is ~230 GFLOP here), the peak extra memory, and the same run's fp32 2048 x 2048 matmul GFLOP/s.
+
+    python bench/bench_protocol.py [--distance per_part|flat|both] [--repeats 3] [--threads N] [--device cpu|cuda]
+
+Timings on a machine shared with other jobs are noisy: report the matmul figure next to the evaluator's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from gstsn.data.naming import SEQ_TYPES, VIEWS
+from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, evaluate_rank1
+
+
+def casia_features(subjects: int, parts: int, dim: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Random float32 features ``(subjects * 110, parts, dim)`` and their subject / seq_type / view labels."""
+    rows = [(f"{s:03d}", t, v) for s in range(75, 75 + subjects) for t in sorted(SEQ_TYPES) for v in VIEWS]
+    labels = [np.array([r[i] for r in rows]) for i in range(3)]
+    feats = np.random.default_rng(seed).standard_normal((len(rows), parts, dim), dtype=np.float32)
+    return feats, *labels
+
+
+def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """Median fp32 ``n x n @ n x n`` rate in GFLOP/s."""
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=gen).to(device)
+    b = torch.randn(n, n, generator=gen).to(device)
+    times = []
+    for _ in range(repeats + 1):
+        _sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times[1:]) / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--subjects", type=int, default=50, help="test subjects (110 sequences each; default 50)")
+    ap.add_argument("--parts", type=int, default=62, help="parts per embedding (default 62, GaitSet)")
+    ap.add_argument("--dim", type=int, default=256, help="dimensions per part (default 256)")
+    ap.add_argument("--distance", choices=["per_part", "flat", "both"], default="both")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs after one warm-up (median reported)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--probe-chunk", type=int, default=None, help="probes per matmul batch (default: automatic)")
+    ap.add_argument("--part-chunk", type=int, default=None, help="parts per matmul batch (default: automatic)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+
+    feats, subject, seq_type, view = casia_features(args.subjects, args.parts, args.dim, args.seed)
+    x = torch.from_numpy(feats).to(device)
+    n_g = int(np.isin(seq_type, GALLERY_TYPES).sum())
+    n_p = int(sum(np.isin(seq_type, t).sum() for t in PROBE_SETS.values()))
+    flop = 2.0 * n_p * n_g * (args.dim + 2) * args.parts
+    print(
+        f"features {tuple(feats.shape)} float32 on {device}; probes {n_p} (3 probe sets) x gallery {n_g}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(f"distance matmuls: {flop / 1e9:.0f} GFLOP (floor {2.0 * n_p * n_g * args.dim * args.parts / 1e9:.0f})")
+
+    distances = ["per_part", "flat"] if args.distance == "both" else [args.distance]
+    for distance in distances:
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        base_rss = _rss_mb()
+        times, result = [], None
+        for _ in range(args.repeats + 1):
+            _sync(device)
+            t0 = time.perf_counter()
+            result = evaluate_rank1(
+                x, subject, seq_type, view, distance, probe_chunk=args.probe_chunk, part_chunk=args.part_chunk
+            )
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+        med = statistics.median(times[1:])
+        if device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(device) - x.element_size() * x.nelement()
+            extra = f"peak extra GPU memory {peak / 2**20:.0f} MiB"
+        else:
+            extra = f"peak RSS growth {_rss_mb() - base_rss:.0f} MiB"
+        summary = ", ".join(f"{k} {v:.2f}" for k, v in result.summary_excl.items())
+        print(
+            f"{distance:>8}: median {med:.2f} s (runs {', '.join(f'{t:.2f}' for t in times[1:])}; warm-up "
+            f"{times[0]:.2f}) = {flop / med / 1e9:.0f} GFLOP/s; {extra}; float64 rechecks {result.n_rechecked}; "
+            f"rank-1 {summary}"
+        )
+    print(f"reference: fp32 2048x2048 matmul {matmul_gflops(device):.0f} GFLOP/s (same run)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
