@@ -403,7 +403,7 @@ FIELD_LABELS.update(
 #   (64×44 → 16×11, final map 4×2), HPM bins 1/2 (3 parts per map), P×K 4×4 × 8 frames, 20 iterations.
 # - quick: CPU-feasible, the full structure at reduced scale, as the spec's CPU reference: widths (16, 32, 64), input
 #   2×2-average-pooled to 32×22, HPM bins 1/2/4/8 (30 parts GaitSet, 45 GSTSN), P×K 8×8 × 16 frames. Changed against
-#   that reference: Adam lr 1e-3 (measured on the default synthetic data, GaitSet after 100 iterations: NM/BG/CL
+#   that reference: Adam lr 1e-3 (synthetic data of generator 1.0.0, GaitSet after 100 iterations: NM/BG/CL
 #   rank-1 88.5/79.9/63.6 at 1e-3 vs 63.5/49.5/25.5 at 1e-4), 200 iterations, and test sequences capped to a centred
 #   40-frame clip (on a CPU, embedding every frame costs as much as training). Minutes per run on 2 free cores.
 # - paper: the spec's scale, i.e. the dataclass defaults: 64×44, (32, 64, 128), bins 1/2/4/8/16, P×K 8×16 × 30

@@ -32,7 +32,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -660,16 +660,6 @@ def summary_rows(result: Any, iteration: int, wall_time: float, distance: str) -
     return rows
 
 
-def iter_logged(path: Path) -> Iterator[dict[str, float]]:
-    """Rows of a ``train_log.csv`` as floats (``iteration`` and ``collapsed`` as ints)."""
-    with Path(path).open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            out: dict[str, float] = {k: float(v) for k, v in row.items()}
-            out["iteration"] = int(row["iteration"])
-            out["collapsed"] = int(row["collapsed"])
-            yield out
-
-
 __all__ = [
     "Batch",
     "BatchStream",
@@ -683,7 +673,6 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "TrainingError",
-    "iter_logged",
     "resolve_device",
     "seeded_model",
     "summary_rows",
