@@ -66,6 +66,8 @@ def test_shipped_studies_load_with_the_config_field_names():
 
 def test_the_headline_gstsn_run_is_shared_and_trained_once():
     plan = plan_studies(find_study_files(studies_dir=REPO / "ablations"))
+    bases = {s.name: s.definition()["base"] for s in plan.studies}
+    assert bases["identity_cue"]["identity_cue"] is None and bases["lstm_layers"]["identity_cue"] == 0.5
     gstsn_seed0 = resolve_config("ablation", {"temporal": True, "idr_stat": "median", "lstm_layers": 2}, 0)
     users = plan.users[config_hash(gstsn_seed0)]
     assert sorted(u.study for u in users) == sorted(SHIPPED)

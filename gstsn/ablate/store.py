@@ -134,15 +134,20 @@ class ResultsStore:
             raise StoreError(f"{path} is not valid JSON ({exc}); remove it or use another --results folder") from None
 
     def write_definition(self, definition: dict[str, Any]) -> None:
-        """Write ``study.json``; refuse when the folder holds another definition of the study (other profile, data,
-        base config or axes), so one folder never mixes incomparable runs. Seeds may grow: the union is kept."""
+        """Write ``study.json``; refuse when the folder holds another definition of the study (axes, baseline,
+        references, or a base config field such as the profile's values or the data), so one folder never mixes
+        incomparable runs. Seeds may grow: the union is kept."""
         study = definition["study"]
         with self.lock(study):
             old = self.definition(study)
             if old is not None:
-                differs = [k for k in definition if k not in ("seeds", "description") and old.get(k) != definition[k]]
+                differs = [k for k in ("axes", "baseline", "references") if k in old and old[k] != definition.get(k)]
+                old_base, new_base = old.get("base", {}), definition.get("base", {})
+                differs += [f"base.{k}" for k in new_base if k in old_base and old_base[k] != new_base[k]]
                 if differs:
-                    detail = "; ".join(f"{k}: stored {old.get(k)!r} vs now {definition[k]!r}" for k in differs[:3])
+                    detail = "; ".join(
+                        f"{k}: stored {_lookup(old, k)!r} vs now {_lookup(definition, k)!r}" for k in differs[:3]
+                    )
                     raise StoreError(
                         f"{self.study_dir(study)} holds study {study!r} with another definition ({detail}). "
                         "Use another --results folder for another profile or data, or remove that folder."
@@ -185,6 +190,13 @@ class ResultsStore:
         kept = [ln for ln in lines[1:] if ln and not ln.startswith(f"{run_id},")]
         new = [",".join([run_id, *(_csv_value(v) for v in t)]) for t in tables]
         atomic_write_text(path, "\n".join([header, *kept, *new]) + "\n")
+
+
+def _lookup(definition: dict[str, Any], key: str) -> Any:
+    """``definition[key]``, or ``definition["base"][field]`` for ``key = "base.<field>"``."""
+    if key.startswith("base."):
+        return definition.get("base", {}).get(key[5:])
+    return definition.get(key)
 
 
 def _csv_value(value: Any) -> str:

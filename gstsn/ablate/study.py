@@ -312,7 +312,10 @@ class Study:
         """``study.json`` (schema v1): the resolved definition the report reads."""
         base = self.base_config.flat() if self.base_config is not None else {}
         base = {k: _plain(v) for k, v in base.items() if k != "seed"}
-        base["identity_cue"] = self.runs[0].spec.identity_cue if self.runs else None
+        cue = None
+        if self.base_config is not None and "identity_cue" not in self.axes and _is_synth(self.base_config.data.source):
+            cue = float(synth_config(self.base_config.data.source).identity_cue)
+        base["identity_cue"] = cue  # None when it is an axis (or the data is real)
         base["profile"] = self.profile
         return {
             "study": self.name,
