@@ -1,4 +1,4 @@
-"""Sessions: `nox -s tests` (default), `lint`, `demo` (the main end-to-end job on embedded synthetic data), `bench`.
+"""Sessions: `ablations` (the main job), `timing`, `tests` and `lint` (the defaults), `bench`.
 
 Every session installs the CPU build of torch first (`torch==2.13.0`, a local wheel on the project's machines) so that
 no multi-GB CUDA build is ever downloaded on a CPU machine: pip finds it through PIP_FIND_LINKS, uv through
@@ -38,7 +38,7 @@ def install_project(session: nox.Session, *extras: str) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Fast unit tests (slow and data-bound tests are marked; pass `-- -m slow` or `-- -m real_data` to run them)."""
-    install_project(session, "test")
+    install_project(session, "test", "browser")  # browser: playwright driving Debian's chromium (.ci/install-browser.sh)
     args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile"]
     session.run("pytest", *args)
 

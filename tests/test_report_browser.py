@@ -6,7 +6,8 @@ full-page screenshot of every page under ``$GSTSN_ARTIFACTS/report-browser/`` (d
 the test artifact.
 
 Needs ``chromium`` on PATH (``.ci/install-browser.sh``: ``apt-get install -y chromium``) and the ``playwright``
-package (``pip install .[browser]``); no browser is downloaded. Skips with the reason when either is missing.
+package (``pip install .[browser]``); no browser is downloaded. Skips with the reason when either is missing
+(fails instead under ``CI``, which installs both).
 """
 
 from __future__ import annotations
@@ -31,19 +32,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _missing(reason: str) -> None:
+    """Skip on a developer machine; fail on CI, which installs chromium and playwright (a skip there would hide it)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser test: {reason}")
+    pytest.skip(reason)
+
+
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip("no chromium on PATH: run .ci/install-browser.sh (apt-get install -y chromium)")
+        _missing("no chromium on PATH: run .ci/install-browser.sh (apt-get install -y chromium)")
     return path
 
 
 @pytest.fixture(scope="module")
 def browser():
     executable = _chromium()
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed: pip install -e '.[browser]'"
-    )
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("playwright is not installed: pip install -e '.[browser]'")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield b
