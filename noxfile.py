@@ -38,7 +38,7 @@ def install_project(session: nox.Session, *extras: str) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Fast unit tests (slow and data-bound tests are marked; pass `-- -m slow` or `-- -m real_data` to run them)."""
-    install_project(session, "test", "browser")  # browser: playwright driving Debian's chromium (.ci/install-browser.sh)
+    install_project(session, "test", "browser")  # playwright, driving Debian's chromium (.ci/install-browser.sh)
     args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile"]
     session.run("pytest", *args)
 
