@@ -1,0 +1,101 @@
+"""``gstsn ablations`` / ``python -m gstsn.ablate``: options, dry-run, summary, merge and clear errors (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from gstsn.ablate import commands
+
+STUDY = """
+description = "cli"
+seeds = [0, 1]
+[base]
+temporal = true
+[axes]
+lstm_layers = [0, 2]
+[baseline]
+lstm_layers = 2
+"""
+
+
+@pytest.fixture
+def studies(tmp_path):
+    (tmp_path / "ablations").mkdir()
+    (tmp_path / "ablations" / "layers.toml").write_text(STUDY)
+    return tmp_path
+
+
+def run(argv, capsys):
+    code = commands.main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_register_adds_the_subcommands():
+    parser = argparse.ArgumentParser(prog="gstsn")
+    commands.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["ablations", "run", "idr_statistic", "--shard", "1/4", "--set", "iterations=10"])
+    assert args.studies == ["idr_statistic"] and args.shard == "1/4" and args.overrides == ["iterations=10"]
+    for sub in ("run", "dry-run", "merge", "summary"):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args(["ablations", sub, "--help"])
+        assert info.value.code == 0
+
+
+def test_dry_run_lists_runs_and_estimates(studies, capsys):
+    base = ["--studies-dir", str(studies / "ablations"), "--results", str(studies / "r"), "--device", "cpu"]
+    code, out, _ = run(["dry-run", *base, "--profile", "smoke", "--jobs", "2"], capsys)
+    assert code == 0
+    assert out.count("to do") == 4 and "4 runs to train" in out and "with 2 job(s)" in out
+    assert not (studies / "r").exists()  # a dry run writes nothing
+    code, out2, _ = run(["run", "--dry-run", *base, "--profile", "smoke", "--jobs", "2"], capsys)
+    assert code == 0 and out2 == out
+    code, out, _ = run(["dry-run", *base, "--profile", "smoke", "--shard", "0/2", "--seeds", "0,1,2"], capsys)
+    assert code == 0 and "in shard 0/2" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--set", "lstm_layers=1"], "overrides an axis"),
+        (["--set", "iteration=3"], "unknown field --set.'iteration'"),
+        (["--shard", "2/2"], "--shard '2/2' is invalid"),
+        (["missing_study"], "unknown study 'missing_study'"),
+        (["--data", "synth:subjcts=3"], "subjcts"),
+    ],
+)
+def test_errors_exit_2_with_a_message(studies, capsys, argv, message):
+    code, _, err = run(["dry-run", "--studies-dir", str(studies / "ablations"), "--device", "cpu", *argv], capsys)
+    assert code == 2 and message in err and err.startswith("gstsn ablations dry-run: error:")
+
+
+def test_bad_value_in_a_study_file_names_file_key_and_choices(studies, capsys):
+    (studies / "ablations" / "bad.toml").write_text(STUDY.replace("[0, 2]", "[0, 3]"))
+    code, _, err = run(["dry-run", "--studies-dir", str(studies / "ablations"), "--device", "cpu"], capsys)
+    assert code == 2 and "bad.toml: axes.lstm_layers = 3" in err and "(0, 1, 2)" in err
+
+
+def test_summary_and_merge(studies, tmp_path, capsys):
+    folder = tmp_path / "res" / "layers"
+    folder.mkdir(parents=True)
+    (folder / "study.json").write_text(
+        json.dumps(
+            {"study": "layers", "axes": {"lstm_layers": [0, 2]}, "baseline": {"lstm_layers": 2}, "seeds": [0, 1]}
+        )
+    )
+    rows = [
+        {"run_id": f"{c}{s}", "cell": f"lstm_layers={c}", "seed": s, "method": "gstsn", "lstm_layers": c,
+         "rank1.per_part.NM": 50.0 + c + s, "rank1.per_part.BG": 40.0, "rank1.per_part.CL": 30.0 + s}
+        for c in (0, 2) for s in (0, 1)
+    ]  # fmt: skip
+    (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, _ = run(["summary", "--results", str(tmp_path / "res")], capsys)
+    assert code == 0 and "lstm_layers=0 vs lstm_layers=2: NM -2.0 [-2.0, -2.0] worse" in out
+    code, out, _ = run(["merge", str(tmp_path / "res"), "--into", str(tmp_path / "merged")], capsys)
+    assert code == 0 and "layers: 4 run(s) merged" in out
+    assert len((tmp_path / "merged" / "layers" / "runs.jsonl").read_text().splitlines()) == 4
+    code, _, err = run(["summary", "nope", "--results", str(tmp_path / "res")], capsys)
+    assert code == 2 and "holds no study.json" in err
