@@ -423,7 +423,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "checkpoint_every": 10,
         "prefetch": 0,
         "max_test_frames": 16,
-        "eval_batch_frames": 512,
+        "eval_batch_frames": 4096,
     },
     "quick": {
         "channels": (16, 32, 64),
@@ -438,7 +438,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "checkpoint_every": 100,
         "prefetch": 1,
         "max_test_frames": 40,
-        "eval_batch_frames": 1024,
+        "eval_batch_frames": 4096,
     },
     "paper": {},
 }

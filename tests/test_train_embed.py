@@ -63,3 +63,21 @@ def test_rows_of_subjects_and_errors(toy):
     cfg = resolve_profile("smoke", height=32, width=22, downsample=2)
     with pytest.raises(EmbeddingError, match="no sequences"):
         embed_sequences(seeded_model(cfg), toy, [], cfg.input, torch.device("cpu"))
+
+
+def test_groups_fill_the_frame_budget_after_the_cap():
+    import pandas as pd
+
+    from gstsn.eval.embed import _groups
+
+    class Lengths:
+        index = pd.DataFrame({"length": [50, 50, 50, 10, 200, 5]})
+
+    rows = np.arange(6)
+    got = [(g.tolist(), n) for g, n in _groups(Lengths, rows, 100, cap=40)]  # capped: 40, 40, 40, 10, 40, 5
+    assert got == [([0, 1], 100), ([2, 3, 4, 5], 315)]
+    got = [(g.tolist(), n) for g, n in _groups(Lengths, rows, 100, cap=None)]  # a 200-frame sequence comes alone
+    assert got == [([0, 1], 100), ([2, 3], 60), ([4], 200), ([5], 5)]
+    Lengths.index = pd.DataFrame({"length": [5, 0]})
+    with pytest.raises(EmbeddingError, match="1 of 2 rows have no frames"):
+        _groups(Lengths, np.arange(2), 100, cap=None)

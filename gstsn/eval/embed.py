@@ -54,7 +54,11 @@ def embed_sequences(
     max_test_frames: int | None = None,
     amp: bool = False,
 ) -> np.ndarray:
-    """Embeddings ``(len(rows), parts, d)`` float32 of ``dataset``'s sequences ``rows``, in the order of ``rows``."""
+    """Embeddings ``(len(rows), parts, d)`` float32 of ``dataset``'s sequences ``rows``, in the order of ``rows``.
+
+    Consecutive rows are packed into forwards of at most ``batch_frames`` frames (counted after the
+    ``max_test_frames`` cap); a sequence longer than that is embedded alone. Rows without frames are an error.
+    """
     from gstsn.data.sampling import iter_test_batches
 
     rows = np.asarray(rows, dtype=np.int64)
@@ -74,7 +78,8 @@ def embed_sequences(
     model.eval()
     try:
         with torch.inference_mode(), autocast:
-            for frames, seq_lens, batch_rows in iter_test_batches(dataset, rows, batch_frames):
+            for group, full_frames in _groups(dataset, rows, batch_frames, max_test_frames):
+                frames, seq_lens, batch_rows = next(iter_test_batches(dataset, group, full_frames))
                 f, lens = clip_centred(
                     torch.from_numpy(np.ascontiguousarray(frames)), torch.as_tensor(seq_lens), max_test_frames
                 )
@@ -90,6 +95,24 @@ def embed_sequences(
         missing = sorted(set(position) - set(done))
         raise EmbeddingError(f"{len(missing)} of {len(rows)} rows have no frames to embed, e.g. rows {missing[:5]}")
     return out
+
+
+def _groups(dataset: Any, rows: np.ndarray, batch_frames: int, cap: int | None) -> list[tuple[np.ndarray, int]]:
+    """Consecutive runs of ``rows`` whose frames *after the cap* fit ``batch_frames`` (a longer one alone), each with
+    its uncapped frame count (what ``iter_test_batches`` needs to return the run as one batch)."""
+    lengths = dataset.index["length"].to_numpy()[rows]
+    if np.any(lengths < 1):
+        bad = rows[lengths < 1]
+        raise EmbeddingError(f"{bad.size} of {rows.size} rows have no frames to embed, e.g. rows {bad[:5].tolist()}")
+    used = lengths if cap is None else np.minimum(lengths, cap)
+    groups, start, total = [], 0, 0
+    for i, n in enumerate(used.tolist()):
+        if i > start and total + n > batch_frames:
+            groups.append((rows[start:i], int(lengths[start:i].sum())))
+            start, total = i, 0
+        total += n
+    groups.append((rows[start:], int(lengths[start:].sum())))
+    return groups
 
 
 def _prepare(frames: torch.Tensor, input_cfg: InputConfig) -> torch.Tensor:
