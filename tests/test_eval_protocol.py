@@ -288,11 +288,11 @@ def test_bad_input_is_named(kwargs, message):
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_non_finite_features_are_refused(bad):
+@pytest.mark.parametrize(("bad", "row"), [(np.nan, 2), (np.inf, 2), (np.nan, 1), (-np.inf, 0)])
+def test_non_finite_features_are_refused(bad, row):
     feats = np.zeros((4, 2, 3), dtype=np.float32)
-    feats[2, 1, 0] = bad
-    with pytest.raises(ProtocolError, match="row 2 holds NaN or inf"):
+    feats[row, 1, 0] = bad
+    with pytest.raises(ProtocolError, match=f"row {row} holds NaN or inf"):
         evaluate_rank1(feats, ["001", "001", "002", "002"], ["nm-01", "nm-01", "nm-05", "bg-01"], ["000"] * 4)
 
 

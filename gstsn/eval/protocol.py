@@ -257,30 +257,33 @@ def _bounds(parts: int, d: int, device: torch.device) -> _Bounds:
 
 
 # ------------------------------------------------------------------------------------------------------ fast path
-def _centre(x: torch.Tensor, g_rows: np.ndarray, chunk: int = 1024) -> torch.Tensor:
-    """fp32 ``(parts, d)``: the mean gallery feature. Distances do not change under a common shift, but the fp32
-    expansion's error bound scales with the squared norms, so the matmuls run on ``x - centre``."""
-    total = torch.zeros(x.shape[1:], dtype=torch.float64, device=x.device)
-    for lo in range(0, len(g_rows), chunk):
-        idx = torch.as_tensor(g_rows[lo : lo + chunk], device=x.device)
-        total += x.index_select(0, idx).sum(0, dtype=torch.float64)
-    return (total / max(1, len(g_rows))).float()
+def _centre(x: torch.Tensor, g_rows: np.ndarray, sample: int = 256) -> torch.Tensor:
+    """fp32 ``(parts, d)``: the mean of (up to ``sample``, evenly spaced) gallery features.
+
+    Distances do not change under a common shift, but the fp32 expansion's error bound grows with the squared norms,
+    so the matmuls run on ``x - centre``. Any centre is correct (the bounds use the centred norms); a rough mean of
+    the gallery is enough to shrink them.
+    """
+    pick = g_rows[np.linspace(0, len(g_rows) - 1, num=min(sample, len(g_rows))).astype(np.int64)]
+    centre = x.index_select(0, torch.as_tensor(pick, device=x.device)).float().mean(0)
+    return centre if bool(torch.isfinite(centre).all()) else torch.zeros_like(centre)  # bad rows are named later
 
 
-def _operand_chunks(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor, chunk: int):
-    """Yield ``(lo, hi, xf, norms)``: fp32 ``xf = x[rows[lo:hi]] - centre`` ``(hi - lo, parts, d)`` (rounded once to
-    fp32) and its fp32 squared part norms ``(hi - lo, parts)``; raises :class:`ProtocolError` on NaN / inf."""
-    for lo in range(0, len(rows), chunk):
-        idx = torch.as_tensor(rows[lo : lo + chunk], device=x.device)
-        xs = x.index_select(0, idx)
-        xf = (xs - centre.to(xs.dtype)).float() if xs.dtype == torch.float64 else xs.float().sub_(centre)
-        norms = torch.linalg.vector_norm(xf, dim=-1).square_()
-        if not bool(torch.isfinite(norms).all()):
-            bad = int(rows[lo + int(torch.nonzero(~torch.isfinite(norms))[0, 0])])
-            raise ProtocolError(
-                f"features row {bad} holds NaN or inf (or values too large for float32); expected finite numbers"
-            )
-        yield lo, lo + len(idx), xf, norms
+def _centred_rows(x: torch.Tensor, idx: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+    """fp32 ``x[idx] - centre`` ``(n, parts, d)``, rounded once to fp32 (float64 input: subtracted in float64)."""
+    xs = x.index_select(0, idx)
+    if xs.dtype == torch.float64:
+        return (xs - centre.double()).float()
+    return xs.float().sub_(centre)
+
+
+def _check_finite(norms: torch.Tensor, rows: np.ndarray) -> None:
+    """Raise :class:`ProtocolError` naming the first row whose (part-major ``(parts, n)``) norms are not finite."""
+    if not bool(torch.isfinite(norms).all()):
+        bad = int(rows[int(torch.nonzero(~torch.isfinite(norms).all(dim=0))[0, 0])])
+        raise ProtocolError(
+            f"features row {bad} holds NaN or inf (or values too large for float32); expected finite numbers"
+        )
 
 
 def _gallery_operand(
@@ -292,10 +295,19 @@ def _gallery_operand(
     parts, d = x.shape[1], x.shape[2]
     op = torch.empty((parts, d + 2, len(rows)), dtype=torch.float32, device=x.device)
     tot = torch.empty(len(rows), dtype=torch.float32, device=x.device)
-    for lo, hi, xf, norms in _operand_chunks(x, rows, centre, chunk):
-        torch.mul(xf.permute(1, 2, 0), -2.0, out=op[:, :d, lo:hi])
-        op[:, d + 1, lo:hi] = norms.t()
-        tot[lo:hi] = norms.sum(1)
+    twice = (2.0 * centre)[:, :, None]  # (parts, d, 1)
+    for lo in range(0, len(rows), chunk):
+        hi = min(len(rows), lo + chunk)
+        idx = torch.as_tensor(rows[lo:hi], device=x.device)
+        block = op[:, :d, lo:hi]
+        if x.dtype == torch.float32:  # 2c - 2x = -2 fl(x - c) exactly: one pass from the gathered rows
+            torch.add(twice, x.index_select(0, idx).permute(1, 2, 0), alpha=-2.0, out=block)
+        else:
+            torch.mul(_centred_rows(x, idx, centre).permute(1, 2, 0), -2.0, out=block)
+        norms = torch.linalg.vector_norm(block, dim=1).square_().mul_(0.25)  # (parts, n): exact rescaling
+        _check_finite(norms, rows[lo:hi])
+        op[:, d + 1, lo:hi] = norms
+        tot[lo:hi] = norms.sum(0)
     op[:, d, :] = 1.0
     return op, tot
 
@@ -305,13 +317,17 @@ def _probe_operand(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor) -> t
     (``p`` centred)."""
     parts, d = x.shape[1], x.shape[2]
     op = torch.empty((parts, len(rows), d + 2), dtype=torch.float32, device=x.device)
-    tot = torch.empty(len(rows), dtype=torch.float32, device=x.device)
-    for lo, hi, xf, norms in _operand_chunks(x, rows, centre, len(rows)):
-        op[:, lo:hi, :d] = xf.permute(1, 0, 2)
-        op[:, lo:hi, d] = norms.t()
-        tot[lo:hi] = norms.sum(1)
+    idx = torch.as_tensor(rows, device=x.device)
+    block = op[:, :, :d]
+    if x.dtype == torch.float32:
+        torch.sub(x.index_select(0, idx).permute(1, 0, 2), centre[:, None, :], out=block)
+    else:
+        block.copy_(_centred_rows(x, idx, centre).permute(1, 0, 2))
+    norms = torch.linalg.vector_norm(block, dim=2).square_()  # (parts, P)
+    _check_finite(norms, rows)
+    op[:, :, d] = norms
     op[:, :, d + 1] = 1.0
-    return op, tot
+    return op, norms.sum(0)
 
 
 def _default_chunks(parts: int, n_probes: int, n_gallery: int) -> tuple[int, int]:
@@ -359,19 +375,23 @@ def _nearest_subjects(
     for lo in range(0, n_p, pt_max):
         p_op, p_tot = _probe_operand(x, p_rows[lo : lo + pt_max], centre)
         pt = p_op.shape[1]
-        acc = torch.zeros((pt, n_g), dtype=torch.float32, device=dev)
-        rho = torch.full((pt, n_g), math.inf, dtype=torch.float32, device=dev) if distance == "per_part" else None
+        acc = torch.empty((pt, n_g), dtype=torch.float32, device=dev)
+        rho = torch.empty((pt, n_g), dtype=torch.float32, device=dev) if distance == "per_part" else None
         tmp = torch.empty((pt, n_g), dtype=torch.float32, device=dev)
         for k0 in range(0, parts, kc):
             k1 = min(parts, k0 + kc)
             s = buf[: k1 - k0, :pt]
             torch.bmm(p_op[k0:k1], g_op[k0:k1], out=s)  # s[k, i, j] ~ |p_ik - g_jk|^2
             if rho is not None:
-                torch.amin(s, dim=0, out=tmp)
-                torch.minimum(rho, tmp, out=rho)
+                if k0 == 0:
+                    torch.amin(s, dim=0, out=rho)
+                else:
+                    torch.minimum(rho, torch.amin(s, dim=0, out=tmp), out=rho)
                 s.sqrt_()  # a negative s~ (true distance ~ 0) becomes NaN: that pair is then always a candidate
-            torch.sum(s, dim=0, out=tmp)
-            acc.add_(tmp)
+            if k0 == 0:
+                torch.sum(s, dim=0, out=acc)
+            else:
+                acc.add_(torch.sum(s, dim=0, out=tmp))
         lower, upper = _interval(acc, rho, p_tot, g_tot, bounds, parts)
         del rho, tmp
         acc = torch.nan_to_num_(acc, nan=math.inf).masked_fill_(pad, math.inf).view(pt, n_views, width)
