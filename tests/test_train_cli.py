@@ -98,3 +98,41 @@ def test_smoke_train_then_eval_writes_results_with_provenance(tmp_path, capsys):
 
     code, _, err = run_cli(argv, capsys)  # same --out without --resume: refused, not overwritten
     assert code == 2 and "already holds checkpoints" in err
+
+
+def _smoke_argv(cache_dir, out, *extra):
+    return ["train", "--profile", "smoke", "--data", str(cache_dir), "--height", "32", "--width", "22",
+            "--downsample", "2", "--no-temporal", "--iterations", "3", "--out", str(out), "--no-progress",
+            "--device", "cpu", "--no-eval", *extra]  # fmt: skip
+
+
+def test_time_limit_then_resume(tmp_path, capsys):
+    cache = make_toy_cache(tmp_path / "cache")
+    code, out, err = run_cli(_smoke_argv(cache.path, tmp_path / "run", "--time-limit", "1e-9"), capsys)
+    assert code == 0, err
+    assert "time limit reached at iteration 1" in out
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["status"] == "time_limit"
+    code, out, err = run_cli(_smoke_argv(cache.path, tmp_path / "run", "--resume"), capsys)
+    assert code == 0, err
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["status"] == "completed" and res["iteration"] == 3 and res["training"]["resumed_from"] == 1
+    assert "evaluation" not in res
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path):
+    """The CLI under torchrun (env:// rendezvous, gloo on the CPU): rank 0 writes the results of the 2-rank run."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun is not on PATH")
+    cache = make_toy_cache(tmp_path / "cache")
+    argv = _smoke_argv(cache.path, tmp_path / "run")
+    cmd = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "gstsn", *argv]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert res["training"]["world_size"] == 2 and res["iteration"] == 3

@@ -242,16 +242,30 @@ def _open_data(cfg: RunConfig) -> tuple[Any, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from gstsn.train.distributed import DistContext
-    from gstsn.train.trainer import TrainingDiverged, train
+    from gstsn.train.distributed import DistContext, device_for_rank, init_process_group
+    from gstsn.train.trainer import resolve_device
 
-    fields = [*FIELD_HELP]
     try:
-        cfg = resolve_profile(args.profile, **_overrides(args, fields))
+        cfg = resolve_profile(args.profile, **_overrides(args, list(FIELD_HELP)))
     except ConfigError as exc:
         args._parser.error(str(exc))
     ctx = DistContext.from_env()
-    dataset, split = _open_data(cfg)
+    try:
+        if ctx.enabled:
+            init_process_group(ctx, device_for_rank(resolve_device(args.device), ctx))
+        return _train_and_report(cfg, args, ctx)
+    finally:
+        _leave_process_group()
+
+
+def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int:
+    from gstsn.train.distributed import barrier
+    from gstsn.train.trainer import TrainingDiverged, train
+
+    dataset, split = _open_data(cfg) if ctx.is_main else (None, None)  # rank 0 generates / imports the data once
+    barrier(ctx)
+    if not ctx.is_main:
+        dataset, split = _open_data(cfg)
     out = Path(args.out) if args.out else Path("runs") / f"{args.profile}-{cfg.model.model_name}-{config_hash(cfg)}"
     try:
         res = train(
@@ -273,8 +287,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             payload.update(status="diverged", error=str(exc), iteration=exc.iteration)
             write_results(out, payload, None, cfg)
         return 1
-    finally:
-        _leave_process_group()
     if not ctx.is_main:
         return 0
     final = res.final_eval
@@ -287,6 +299,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if final is not None:
         summary = ", ".join(f"{k} {v:.1f}" for k, v in final.summary_excl.items())
         print(f"rank-1 (identical views excluded, {final.distance}): {summary}")
+    if res.status == "time_limit":
+        print(f"gstsn train: time limit reached at iteration {res.iteration}; continue with --resume")
     if res.collapse["detected"]:
         print(f"gstsn train: WARNING: the embedding collapsed ({res.collapse})", file=sys.stderr)
     print(f"results in {out}")
