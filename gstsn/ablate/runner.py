@@ -445,7 +445,7 @@ class _RunsBar:
                 position=0,
                 leave=True,
                 dynamic_ncols=True,
-                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}] {postfix}",
+                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
             )
             self._desc()
 
