@@ -66,10 +66,17 @@ def prepare_data(
 
 
 def _open_one(source: str, root: Path, progress: bool = False) -> tuple[int, float]:
+    """Open (generating or importing once) one data source; a lock per source keeps two runners on one cache (e.g.
+    two shards on one machine) from writing the same cache at once."""
+    import hashlib
+
+    from gstsn.ablate.store import file_lock
     from gstsn.data import open_dataset
 
     t0 = time.perf_counter()
-    cache = open_dataset(source, root, progress=progress)
+    key = hashlib.sha256(source.encode()).hexdigest()[:16]
+    with file_lock(Path(root) / f".prepare-{key}.lock"):
+        cache = open_dataset(source, root, progress=progress)
     return len(cache), time.perf_counter() - t0
 
 
