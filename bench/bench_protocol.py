@@ -6,13 +6,20 @@ the achieved GFLOP/s of the distance matmuls (``2 * probes * gallery * (d + 2) *
 parts`` is ~230 GFLOP here), the peak extra memory, and the same run's fp32 2048 x 2048 matmul GFLOP/s.
 
     python bench/bench_protocol.py [--distance per_part|flat|both] [--repeats 3] [--threads N] [--device cpu|cuda]
+                                   [--cell-by-cell]
 
-Timings on a machine shared with other jobs are noisy: report the matmul figure next to the evaluator's.
+Timings on a machine shared with other jobs are noisy: report the matmul figure next to the evaluator's, and the
+process CPU time (summed over threads), which is less sensitive to other jobs than wall time. On a busy machine
+run it with ``OMP_WAIT_POLICY=PASSIVE``: spinning OpenMP threads otherwise burn the shared cores while they wait.
+``--cell-by-cell`` also times the conventional evaluator structure (one distance computation per probe view x
+gallery view cell, per-part powers, a full sort; what OpenGait's ``evaluate_indoor_dataset`` does) on the same
+features for a same-run speed-up figure; it must reproduce the fast evaluator's tables (random features have no ties).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -48,6 +55,30 @@ def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> floa
     return 2 * n**3 / statistics.median(times[1:]) / 1e9
 
 
+def cell_by_cell_tables(x: torch.Tensor, subject, seq_type, view) -> dict[str, np.ndarray]:
+    """Rank-1 tables the conventional way (per_part): one distance matrix per (probe set, probe view, gallery view)
+    cell, accumulated part by part as ``sqrt(relu(|p|^2 + |g|^2 - 2 p.g))``, then a full sort per probe."""
+    _, codes = np.unique(subject, return_inverse=True)
+    tables = {}
+    for cond, types in PROBE_SETS.items():
+        table = np.full((len(VIEWS), len(VIEWS)), np.nan)
+        for a, v1 in enumerate(VIEWS):
+            pm = np.isin(seq_type, types) & (view == v1)
+            probe, p_codes = x[torch.as_tensor(pm)], codes[pm]
+            for b, v2 in enumerate(VIEWS):
+                gm = np.isin(seq_type, GALLERY_TYPES) & (view == v2)
+                gallery, g_codes = x[torch.as_tensor(gm)], codes[gm]
+                dist = torch.zeros(len(probe), len(gallery), device=x.device)
+                for k in range(x.shape[1]):
+                    p, g = probe[:, k, :], gallery[:, k, :]
+                    sq = (p**2).sum(1)[:, None] + (g**2).sum(1)[None, :] - 2 * p @ g.t()
+                    dist += torch.sqrt(torch.relu(sq))
+                nearest = (dist / x.shape[1]).sort(dim=1)[1][:, 0].cpu().numpy()
+                table[a, b] = np.round(np.sum(g_codes[nearest] == p_codes) * 100 / len(probe), 2)
+        tables[cond] = table
+    return tables
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -69,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-chunk", type=int, default=None, help="probes per matmul batch (default: automatic)")
     ap.add_argument("--part-chunk", type=int, default=None, help="parts per matmul batch (default: automatic)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cell-by-cell", action="store_true", help="also time the cell-by-cell evaluator (slow)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     flop = 2.0 * n_p * n_g * (args.dim + 2) * args.parts
     print(
         f"features {tuple(feats.shape)} float32 on {device}; probes {n_p} (3 probe sets) x gallery {n_g}; "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
     )
     print(f"distance matmuls: {flop / 1e9:.0f} GFLOP (floor {2.0 * n_p * n_g * args.dim * args.parts / 1e9:.0f})")
 
@@ -90,15 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         base_rss = _rss_mb()
-        times, result = [], None
+        times, cpu, result = [], [], None
         for _ in range(args.repeats + 1):
             _sync(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = evaluate_rank1(
                 x, subject, seq_type, view, distance, probe_chunk=args.probe_chunk, part_chunk=args.part_chunk
             )
             _sync(device)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         med = statistics.median(times[1:])
         if device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(device) - x.element_size() * x.nelement()
@@ -108,9 +142,15 @@ def main(argv: list[str] | None = None) -> int:
         summary = ", ".join(f"{k} {v:.2f}" for k, v in result.summary_excl.items())
         print(
             f"{distance:>8}: median {med:.2f} s (runs {', '.join(f'{t:.2f}' for t in times[1:])}; warm-up "
-            f"{times[0]:.2f}) = {flop / med / 1e9:.0f} GFLOP/s; {extra}; float64 rechecks {result.n_rechecked}; "
-            f"rank-1 {summary}"
+            f"{times[0]:.2f}) = {flop / med / 1e9:.0f} GFLOP/s; CPU time {statistics.median(cpu[1:]):.2f} s; {extra}; "
+            f"float64 rechecks {result.n_rechecked}; rank-1 {summary}"
         )
+        if args.cell_by_cell and distance == "per_part":
+            t0 = time.perf_counter()
+            tables = cell_by_cell_tables(x, subject, seq_type, view)
+            slow = time.perf_counter() - t0
+            same = all(np.array_equal(tables[c], result.tables[c].to_numpy(), equal_nan=True) for c in tables)
+            print(f"cell-by-cell: {slow:.2f} s = {slow / med:.1f}x the fast evaluator; same tables: {same}")
     print(f"reference: fp32 2048x2048 matmul {matmul_gflops(device):.0f} GFLOP/s (same run)")
     return 0
 
