@@ -330,10 +330,11 @@ def _probe_operand(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor) -> t
     return op, norms.sum(0)
 
 
-def _default_chunks(parts: int, n_probes: int, n_gallery: int) -> tuple[int, int]:
-    """``(probe_chunk, part_chunk)``: ~4 MB per ``(probes, gallery)`` fp32 array, ~16 MB for the matmul buffer."""
-    pt = int(min(max(1, n_probes), max(64, ((1 << 20) // max(1, n_gallery)) // 64 * 64)))
-    kc = int(max(1, min(parts, (1 << 22) // max(1, pt * n_gallery))))
+def _chunks(parts: int, n_probes: int, n_gallery: int, probe_chunk: int | None, part_chunk: int | None):
+    """``(probe_chunk, part_chunk)``, defaults filled in: ~4 MB per ``(probes, gallery)`` fp32 array and ~16 MB for
+    the ``(parts, probes, gallery)`` matmul buffer."""
+    pt = probe_chunk or int(min(max(1, n_probes), max(64, ((1 << 20) // max(1, n_gallery)) // 64 * 64)))
+    kc = part_chunk or int(max(1, min(parts, (1 << 22) // max(1, min(pt, n_probes) * n_gallery))))
     return pt, kc
 
 
@@ -367,8 +368,7 @@ def _nearest_subjects(
     centre = _centre(x, g_rows[~pad.cpu().numpy()])
     g_op, g_tot = _gallery_operand(x, g_rows, centre)
     slot_codes = torch.as_tensor(np.where(g_slots < 0, -1, codes[np.maximum(g_slots, 0)]), device=dev)  # (V, B)
-    pt0, kc0 = _default_chunks(parts, n_p, n_g)
-    pt_max, kc = probe_chunk or pt0, part_chunk or kc0
+    pt_max, kc = _chunks(parts, n_p, n_g, probe_chunk, part_chunk)
     buf = torch.empty((min(kc, parts), min(pt_max, n_p), n_g), dtype=torch.float32, device=dev)
     rechecks: list[np.ndarray] = []  # rows (probe position, view, slot) of each candidate of a mixed pair
 
