@@ -119,7 +119,6 @@ def test_time_limit_then_resume(tmp_path, capsys):
     assert "evaluation" not in res
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
     """The CLI under torchrun (env:// rendezvous, gloo on the CPU): rank 0 writes the results of the 2-rank run."""
     import os
