@@ -53,49 +53,14 @@ from gstsn.config import (
 
 STUDY_KEYS = ("description", "profile", "seeds", "references", "base", "axes", "baseline")
 
-#: Profiles of the ablation suite, on top of the ``paper`` profile (the spec's scale), next to
-#: :data:`gstsn.config.PROFILES` (``smoke``, ``quick``, ``paper``), which a study may name as well.
-#:
-#: ``ablation``: what ``nox -s ablations`` runs for every study on the synthetic data, ~45 distinct runs in about 30
-#: minutes on 2 CPU cores (two runs at a time, one torch thread each). The full structure at a quarter of the input
-#: size: the synthetic frames are cut 48 wide instead of 44 (``synth:width=48``: 64×48, 4×-downsampled to 16×12, so
-#: the final feature map is 4×3 and the IDR statistics differ — at 16×11 it would be 4×2, where the median of two
-#: values is their mean), widths (8, 16, 32), HPM bins 1/2/4 (14 parts GaitSet, 21 GSTSN), 64-d parts, P×K 8×4 × 16
-#: frames, Adam 1e-3, 500 iterations (rank-1 still rises there: the studies compare variants at an equal, short
-#: budget), test sequences capped to a centred clip of 30 frames. Measured on one core of a busy shared 2-core
-#: machine: about 0.1 s per iteration, 50-70 s per run. What it trades against the paper: input size and crop, widths,
-#: bins, batch, frames, lr, iterations, test frames; the structure and the loss are kept.
-ABLATION_PROFILES: dict[str, dict[str, Any]] = {
-    "ablation": {
-        "source": "synth:width=48",
-        "width": 48,
-        "channels": (8, 16, 32),
-        "hpm_bins": (1, 2, 4),
-        "embed_dim": 64,
-        "downsample": 4,
-        "batch_p": 8,
-        "batch_k": 4,
-        "frames": 16,
-        "iterations": 500,
-        "lr": 1e-3,
-        "log_every": 5,
-        "checkpoint_every": 50,
-        "prefetch": 0,
-        "max_test_frames": 30,
-        "eval_batch_frames": 1024,
-    },
-}
-
 
 def profile_names() -> list[str]:
-    """Every profile a study may use: the suite's own and :data:`gstsn.config.PROFILES`."""
-    return [*ABLATION_PROFILES, *PROFILES]
+    """Every profile a study may use (:data:`gstsn.config.PROFILES`; ``ablation`` is the suite's default)."""
+    return list(PROFILES)
 
 
 def profile_values(name: str) -> dict[str, Any]:
     """The field values a profile sets (its overrides of the config defaults)."""
-    if name in ABLATION_PROFILES:
-        return {**PROFILES["paper"], **ABLATION_PROFILES[name]}
     return dict(PROFILES[name])
 
 
@@ -362,10 +327,7 @@ def resolve_config(profile: str, values: Mapping[str, Any], seed: int, data: str
     cfg_values, synth = _split_values(values)
     if data is not None:
         cfg_values["source"] = data
-    if profile in ABLATION_PROFILES:
-        cfg = resolve_profile("paper", **{**ABLATION_PROFILES[profile], **cfg_values}, seed=seed)
-    else:
-        cfg = resolve_profile(profile, **cfg_values, seed=seed)
+    cfg = resolve_profile(profile, **cfg_values, seed=seed)
     source = canonical_source(cfg.data.source, synth)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=source))
 
@@ -538,7 +500,6 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 __all__ = [
-    "ABLATION_PROFILES",
     "Cell",
     "DEFAULT_PROFILE",
     "MODEL_METHODS",
