@@ -117,11 +117,11 @@ def _is_synth(source: str) -> bool:
 
 
 def _synth_pairs(source: str) -> dict[str, str]:
-    from gstsn.data.sources import DataSpecError, _parse_pairs  # the data area's own spec parser
+    from gstsn.data.sources import DataSpecError, parse_spec_pairs
 
     _, _, rest = source.strip().partition(":")
     try:
-        return _parse_pairs(rest, source)
+        return parse_spec_pairs(rest, source)
     except DataSpecError as exc:
         raise StudyError(str(exc)) from None
 

@@ -62,7 +62,7 @@ def synth_config_from_pairs(pairs: dict[str, str], where: str = "") -> Any:
     return config_from_dict(SynthConfig, values, where)
 
 
-def _parse_pairs(text: str, spec: str) -> dict[str, str]:
+def parse_spec_pairs(text: str, spec: str) -> dict[str, str]:
     pairs = {}
     for item in filter(None, (t.strip() for t in text.split(","))):
         key, sep, value = item.partition("=")
@@ -109,7 +109,7 @@ def open_dataset(
     root = Path(cache_root)
     kind, sep, rest = spec.partition(":")
     if kind == "synth" and (sep or not rest):
-        cfg = synth_config_from_pairs(_parse_pairs(rest, spec), where=f"data spec {spec!r}")
+        cfg = synth_config_from_pairs(parse_spec_pairs(rest, spec), where=f"data spec {spec!r}")
         dest = root / f"synth-{_synth_fingerprint(cfg)}"
         if not is_cache(dest):
             synth_cache(cfg, dest, overwrite=True, progress=progress)

@@ -256,6 +256,8 @@ def _show(value: Any) -> str:
 
 def _read_per_run(study_dir: Path, runs: pd.DataFrame, name: str, required, problems: list[str], what: str):
     frames, absent = [], []
+    if not runs.empty and "method" in runs:
+        runs = runs[runs["method"] != "gei"]  # non-learned reference rows have no training logs or curves
     for run_id in sorted(runs["run_id"]) if not runs.empty else []:
         path = study_dir / "runs" / run_id / name
         if not path.is_file():
