@@ -1,4 +1,4 @@
-"""A fake results store for the report tests, written exactly as notes/RESULTS_SCHEMA.md (v1) describes.
+"""A fake results store for the report tests, written exactly as docs/results.md (v1) describes.
 
 ``make_results(root)`` writes three studies (a real-CASIA-B one with a GEI reference row, a one-axis synthetic one and
 a two-axis synthetic one), with a few seeds each, and a timing folder. Numbers are drawn from a seeded
@@ -336,7 +336,7 @@ def make_results(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> Path:
     return root
 
 
-# --- tests of the factory itself: it must follow RESULTS_SCHEMA.md so that the report is tested against the schema
+# --- tests of the factory itself: it must follow docs/results.md so that the report is tested against the schema
 
 
 def test_factory_runs_follow_the_schema(tmp_path):

@@ -1,4 +1,4 @@
-"""The results store (``notes/RESULTS_SCHEMA.md`` v1, the ``<study>/`` part) and the shared work folder.
+"""The results store (``docs/results.md`` v1, the ``<study>/`` part) and the shared work folder.
 
 Results store, one folder per study::
 

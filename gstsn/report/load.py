@@ -1,4 +1,4 @@
-"""Read the results store (``notes/RESULTS_SCHEMA.md`` v1) into pandas tables, collecting what is missing.
+"""Read the results store (``docs/results.md`` v1) into pandas tables, collecting what is missing.
 
 Nothing here raises on missing or malformed result files: each problem becomes a sentence in ``problems`` that the
 report prints ("tables.csv is missing: no 11×11 heatmaps"), so a partial store still renders. Only a results
