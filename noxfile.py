@@ -68,19 +68,7 @@ def timing(session: nox.Session) -> None:
     failure). Arguments go to bench/run_timing.py, e.g. `nox -s timing -- --threads 1` on a shared machine."""
     install_project(session, "bench")
     session.run("python", "bench/run_timing.py", *session.posargs)
-
-
-# Renders the report when the report command exists (also before `gstsn report` is wired into gstsn.cli).
-_REPORT_IF_AVAILABLE = """
-import argparse, importlib.util, sys
-if importlib.util.find_spec("gstsn.report.commands") is None:
-    print("gstsn.report.commands is not available: no HTML report rendered"); sys.exit(0)
-from gstsn.report import commands
-parser = argparse.ArgumentParser(prog="gstsn")
-commands.register(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(["report", *sys.argv[1:]])
-sys.exit(args.func(args))
-"""
+    session.run("gstsn", "report", "results", "--out", "reports")  # the timing page (and any studies in results/)
 
 
 @nox.session(python=PYTHON)
@@ -90,7 +78,7 @@ def ablations(session: nox.Session) -> None:
     `nox -s ablations -- --profile paper --data casia-b:PATH` (paper scale, GPU), `-- --dry-run`, `-- --shard 0/4`.
     Interrupted? Run it again: stored runs are skipped and an interrupted run resumes from its checkpoint."""
     install_project(session)
-    session.run("python", "-m", "gstsn.ablate", "run", *session.posargs)
+    session.run("gstsn", "ablations", "run", *session.posargs)
     if "--dry-run" in session.posargs or any(a.startswith("--shard") for a in session.posargs):
         return  # nothing to render yet (a shard's store is merged first: gstsn ablations merge)
     results, args = "results", list(session.posargs)
@@ -99,4 +87,4 @@ def ablations(session: nox.Session) -> None:
             results = args[i + 1]
         elif arg.startswith("--results="):
             results = arg.split("=", 1)[1]
-    session.run("python", "-c", _REPORT_IF_AVAILABLE, results, "--out", "reports")
+    session.run("gstsn", "report", results, "--out", "reports")
