@@ -23,9 +23,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a ``gstsn`` command. An error of ours (a ``ValueError`` raised by a ``gstsn`` module: bad config, data
+    spec, cache, study file, ...) becomes one line naming the command, exit status 2; anything else is a bug and keeps
+    its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:
+        if not type(exc).__module__.startswith("gstsn."):
+            raise
+        print(f"{command_name(args)}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """``gstsn data info``, ``gstsn ablations run``, ``gstsn train``: the command as the user typed it."""
+    words = ["gstsn", args.command]
+    sub = getattr(args, f"{args.command}_command", None)
+    return " ".join(words + ([sub] if sub else []))
 
 
 if __name__ == "__main__":

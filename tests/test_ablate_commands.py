@@ -8,6 +8,7 @@ import json
 import pytest
 
 from gstsn.ablate import commands
+from gstsn.cli import main
 
 STUDY = """
 description = "cli"
@@ -29,7 +30,7 @@ def studies(tmp_path):
 
 
 def run(argv, capsys):
-    code = commands.main(argv)
+    code = main(["ablations", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -1,7 +1,7 @@
-"""``python -m gstsn.ablate run|dry-run|merge|summary ...`` (the same as ``gstsn ablations ...``)."""
+"""``python -m gstsn.ablate run|dry-run|merge|summary ...``: the same as ``gstsn ablations ...``."""
 
 import sys
 
-from gstsn.ablate.commands import main
+from gstsn.cli import main
 
-sys.exit(main())
+sys.exit(main(["ablations", *sys.argv[1:]]))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.runner import (
-    ShardError,
     dry_run,
     find_study_files,
     merge_stores,
@@ -22,8 +21,7 @@ from gstsn.ablate.runner import (
 )
 from gstsn.ablate.stats import format_study
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
-from gstsn.ablate.study import DEFAULT_PROFILE, StudyError, parse_override, profile_names
-from gstsn.config import ConfigError
+from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
 
 DEFAULT_RESULTS = Path("results")
 MAX_AUTO_JOBS = 8
@@ -190,17 +188,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(func: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except (StudyError, StoreError, ShardError, ConfigError) as exc:
-            print(f"gstsn ablations {args.ablations_command}: error: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def register(subparsers: Any) -> None:
     """Add ``gstsn ablations run|dry-run|merge|summary``."""
     top = subparsers.add_parser(
@@ -221,11 +208,11 @@ def register(subparsers: Any) -> None:
     run.add_argument("--dry-run", action="store_true", help="only list the runs, their estimated cost and state")
     run.add_argument("--threads", type=int, default=None, help="torch threads per job (default: CPUs / jobs)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.set_defaults(func=_guarded(cmd_run), _parser=run)
+    run.set_defaults(func=cmd_run, _parser=run)
 
     dry = sub.add_parser("dry-run", help="list the runs with their estimated cost and what is already done")
     _add_plan_options(dry)
-    dry.set_defaults(func=_guarded(cmd_dry_run), _parser=dry)
+    dry.set_defaults(func=cmd_dry_run, _parser=dry)
 
     merge = sub.add_parser(
         "merge",
@@ -234,28 +221,13 @@ def register(subparsers: Any) -> None:
     )
     merge.add_argument("sources", nargs="+", type=Path, metavar="RESULTS", help="result folders to merge")
     merge.add_argument("--into", type=Path, required=True, metavar="DEST", help="the merged results folder")
-    merge.set_defaults(func=_guarded(cmd_merge), _parser=merge)
+    merge.set_defaults(func=cmd_merge, _parser=merge)
 
     summ = sub.add_parser("summary", help="print each study's means with 95%% intervals and paired differences")
     summ.add_argument("studies", nargs="*", metavar="STUDY", help="study folder names (default: all)")
     summ.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results store (default: ./results)")
     summ.add_argument("--distance", choices=("per_part", "flat"), default="per_part", help="rank-1 distance")
-    summ.set_defaults(func=_guarded(cmd_summary), _parser=summ)
+    summ.set_defaults(func=cmd_summary, _parser=summ)
 
 
-def build_parser(prog: str = "python -m gstsn.ablate") -> argparse.ArgumentParser:
-    """A parser with only the ablation commands (``python -m gstsn.ablate run ...``)."""
-    parser = argparse.ArgumentParser(prog=prog, description="gait ablation studies")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(["ablations", *argv])
-    return int(args.func(args) or 0)
-
-
-__all__ = ["build_parser", "cmd_dry_run", "cmd_merge", "cmd_run", "cmd_summary", "main", "register"]
+__all__ = ["cmd_dry_run", "cmd_merge", "cmd_run", "cmd_summary", "register"]

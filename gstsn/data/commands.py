@@ -5,15 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
-from gstsn.config import ConfigError
-from gstsn.data.cache import CacheError
-from gstsn.data.casiab import LAYOUTS, DataImportError, import_casia_b
+from gstsn.data.casiab import LAYOUTS, import_casia_b
 from gstsn.data.sources import (
-    DataSpecError,
     dataset_info,
     format_info,
     generate_synth,
@@ -61,17 +56,6 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except (CacheError, DataImportError, DataSpecError, ConfigError, ValueError) as exc:
-            print(f"gstsn data {args.data_command}: error: {exc}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def register(subparsers: Any) -> None:
     """Add ``gstsn data import|synth|info`` to the ``gstsn`` command."""
     data = subparsers.add_parser("data", help="import, generate and inspect silhouette datasets")
@@ -91,7 +75,7 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
     common(imp)
-    imp.set_defaults(func=_guarded(_run_import))
+    imp.set_defaults(func=_run_import)
 
     syn = sub.add_parser("synth", help="generate the synthetic CASIA-B-like dataset into a cache")
     syn.add_argument("dest", help="cache directory to create")
@@ -103,13 +87,13 @@ def register(subparsers: Any) -> None:
     syn.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
     syn.add_argument("--no-progress", action="store_true", help="no progress bar")
     common(syn)
-    syn.set_defaults(func=_guarded(_run_synth))
+    syn.set_defaults(func=_run_synth)
 
     inf = sub.add_parser("info", help="counts per condition x view, missing and short sequences, size")
     inf.add_argument("cache", help="a cache directory or a compact .npz")
     inf.add_argument("--json", action="store_true", help="print JSON instead of text")
     common(inf)
-    inf.set_defaults(func=_guarded(_run_info))
+    inf.set_defaults(func=_run_info)
 
 
 __all__ = ["register"]

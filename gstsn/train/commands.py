@@ -413,21 +413,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # Registration
 
 
-def _reporting_errors(func: Any) -> Any:
-    """Run a command; an error of ours (a ``ValueError`` from a ``gstsn`` module) becomes a one-line message, exit 2."""
-
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except ValueError as exc:
-            if not type(exc).__module__.startswith("gstsn."):
-                raise
-            print(f"gstsn {args.command}: error: {exc}", file=sys.stderr)
-            return 2
-
-    return wrapped
-
-
 def register(subparsers: Any) -> None:
     """Add ``train`` and ``eval`` to the ``gstsn`` command."""
     p = subparsers.add_parser(
@@ -460,7 +445,7 @@ def register(subparsers: Any) -> None:
         group = p.add_argument_group(title)
         for f in dataclasses.fields(RUN_SECTIONS[section]):
             add_field_option(group, f.name)
-    p.set_defaults(func=_reporting_errors(cmd_train), _parser=p)
+    p.set_defaults(func=cmd_train, _parser=p)
 
     e = subparsers.add_parser(
         "eval",
@@ -473,7 +458,7 @@ def register(subparsers: Any) -> None:
     e.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available")
     for name in EVAL_FIELDS:
         add_field_option(e, name, show_profiles=False)
-    e.set_defaults(func=_reporting_errors(cmd_eval), _parser=e)
+    e.set_defaults(func=cmd_eval, _parser=e)
 
 
 __all__ = ["CommandError", "FIELD_HELP", "add_field_option", "cmd_eval", "cmd_train", "provenance", "register"]
