@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from gstsn.atomic import atomic_write_text
 from gstsn.report import figures, provenance, tables, verdicts
 from gstsn.report.labels import field_label, show
 from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results
@@ -56,13 +57,6 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-
-
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` atomically (temp file in the same folder, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def study_file(study: StudyData) -> str:
@@ -269,15 +263,15 @@ def render_report(results_dir: Path, out_dir: Path, now: dt.datetime | None = No
         ctx = _study_context(study)
         study_ctx.append((study, ctx))
         path = out_dir / study_file(study)
-        _write(path, env.get_template("study.html.j2").render(**common, **ctx, page=study_file(study)))
+        atomic_write_text(path, env.get_template("study.html.j2").render(**common, **ctx, page=study_file(study)))
         pages.append(path)
     timing_ctx = _timing_context(store.timing, out_dir)
     path = out_dir / TIMING_FILE
-    _write(path, env.get_template("timing.html.j2").render(**common, **timing_ctx, page=TIMING_FILE))
+    atomic_write_text(path, env.get_template("timing.html.j2").render(**common, **timing_ctx, page=TIMING_FILE))
     pages.append(path)
     index = out_dir / INDEX_FILE
     ctx = _index_context(store, study_ctx, timing_ctx)
-    _write(index, env.get_template("index.html.j2").render(**common, **ctx, page=INDEX_FILE))
+    atomic_write_text(index, env.get_template("index.html.j2").render(**common, **ctx, page=INDEX_FILE))
     problems = list(store.problems)
     for study in store.studies:
         problems += [f"{study.name}: {p}" for p in study.problems]

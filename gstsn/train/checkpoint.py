@@ -7,13 +7,13 @@ pickled objects), so ``torch.load(weights_only=True)`` reads it without running 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gstsn.atomic import atomic_open
 
 CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^ckpt-(\d{7,})\.pt$")
@@ -54,16 +54,8 @@ def save_checkpoint(payload: dict[str, Any], directory: Path, keep: int = 2) -> 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     final = checkpoint_path(directory, int(payload["iteration"]))
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(final, "wb") as fh:
+        torch.save(payload, fh)
     for _, old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return final
