@@ -193,6 +193,26 @@ def test_commit_is_idempotent_and_replaces_rows(tmp_path):
     assert leftovers == []
 
 
+def test_commit_turns_the_trainers_eval_log_into_the_eval_curve(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "train_log.csv").write_text("iteration,loss\n1,0.5\n")
+    (work / "eval_log.csv").write_text("iteration,wall_time,probe_set,rank1_excl,rank1_incl,distance\n")
+    store = ResultsStore(tmp_path / "results")
+    row = {"run_id": "abc", "cell": "x", "seed": 0}
+    store.commit("s", row, [], work / "train_log.csv")
+    run_dir = tmp_path / "results" / "s" / "runs" / "abc"
+    assert (run_dir / "train_log.csv").is_file() and not (run_dir / "eval_curve.csv").exists(), "no evaluations yet"
+    with (work / "eval_log.csv").open("a") as fh:
+        fh.write("100,12.5,NM,40.25,45.0,per_part\n100,12.5,BG,30.0,33.0,per_part\n")
+    store.commit("s", row, [], work / "train_log.csv")
+    assert (run_dir / "eval_curve.csv").read_text().splitlines() == [
+        "iteration,wall_time,distance,condition,rank1",
+        "100,12.5,per_part,NM,40.25",
+        "100,12.5,per_part,BG,30.0",
+    ]
+
+
 def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
     path = tmp_path / "f.txt"
     atomic_write_text(path, "old\n")

@@ -70,7 +70,8 @@ def test_the_headline_gstsn_run_is_shared_and_trained_once():
     assert bases["identity_cue"]["identity_cue"] is None and bases["lstm_layers"]["identity_cue"] == 0.5
     gstsn_seed0 = resolve_config("ablation", {"temporal": True, "idr_stat": "median", "lstm_layers": 2}, 0)
     users = plan.users[config_hash(gstsn_seed0)]
-    assert sorted(u.study for u in users) == sorted(SHIPPED)
+    # gaitset_vs_gstsn evaluates every 100 iterations (time-to-accuracy curves), so its runs are its own
+    assert sorted(u.study for u in users) == sorted(set(SHIPPED) - {"gaitset_vs_gstsn"})
     assert len(plan.runs) < len(plan.study_runs)
     assert len(plan.runs) == len({sr.run_id for sr in plan.study_runs})
     # each study's copy of it carries that study's own cell label

@@ -187,7 +187,7 @@ def execute_run(
             run_dir,
             dataset=dataset,
             train_subjects=split.train,
-            test_subjects=None,
+            test_subjects=split.test if cfg.train.eval_every > 0 else None,  # curves for time to accuracy
             device=dev,
             resume=True,
             progress=progress,

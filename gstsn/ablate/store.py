@@ -24,6 +24,7 @@ of duplicating them. A process killed at any point leaves a store that a restart
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import json
 from collections.abc import Callable, Iterator
@@ -42,6 +43,24 @@ class StoreError(ValueError):
 
 class RunBusy(RuntimeError):
     """Another process holds the run's lock (it is training the run now)."""
+
+
+EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
+
+
+def eval_curve_text(eval_log: Path) -> str | None:
+    """The trainer's ``eval_log.csv`` (``iteration, wall_time, probe_set, rank1_excl, ...``) as the store's
+    ``eval_curve.csv`` text (``iteration, wall_time, distance, condition, rank1``); None without evaluations."""
+    if not eval_log.is_file():
+        return None
+    with eval_log.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return None
+    lines = [",".join(EVAL_CURVE_COLUMNS)]
+    for r in rows:
+        lines.append(",".join([r["iteration"], r["wall_time"], r["distance"], r["probe_set"], r["rank1_excl"]]))
+    return "\n".join(lines) + "\n"
 
 
 @contextlib.contextmanager
@@ -140,12 +159,16 @@ class ResultsStore:
         )
 
     def commit(self, study: str, row: dict[str, Any], tables: list[list[Any]], train_log: Path | None) -> None:
-        """Add (or replace) one run of ``study``: its train log, its 11×11 cells, then its row (the commit point)."""
+        """Add (or replace) one run of ``study``: its train log (and the evaluation curve, when the trainer's
+        ``eval_log.csv`` beside it holds periodic evaluations), its 11×11 cells, then its row (the commit point)."""
         run_id = str(row["run_id"])
         folder = self.study_dir(study)
         with self.lock(study):
             if train_log is not None and train_log.is_file():
                 atomic_copy(train_log, folder / "runs" / run_id / "train_log.csv")
+                curve = eval_curve_text(train_log.with_name("eval_log.csv"))
+                if curve is not None:
+                    atomic_write_text(folder / "runs" / run_id / "eval_curve.csv", curve)
             self._replace_tables(folder / "tables.csv", run_id, tables)
             kept = [r for r in self.rows(study) if str(r.get("run_id")) != run_id]
             text = "".join(_json_line(r) + "\n" for r in [*kept, row])
