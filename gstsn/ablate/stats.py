@@ -1,7 +1,7 @@
-"""Statistics over seeds: mean with a 95 % t-interval, paired differences by seed, verdicts. NumPy/pandas only.
+"""Statistics over seeds: mean with a 95 % t-interval, paired differences by seed, verdicts (NumPy, pandas, SciPy).
 
 - :func:`mean_ci`: the mean of a cell's per-seed values with a two-sided Student-t interval (``n - 1`` degrees of
-  freedom; the exact t quantile, computed here so that no SciPy is needed).
+  freedom; SciPy's t quantile).
 - :func:`paired_difference`: ``cell − reference`` per seed (only seeds both ran), then :func:`mean_ci` of those
   differences: the paired t-interval. A deterministic reference (the GEI row, identical for every seed) is paired the
   same way, so the interval is that of the learned cell's seed-to-seed variation.
@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 LEVEL = 0.95
 BETTER = "better"
@@ -43,74 +44,21 @@ class StatsError(ValueError):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Student's t quantile (exact, via the regularized incomplete beta function)
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz; Numerical Recipes §6.4)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta ``I_x(a, b)``."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    ln_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(ln_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(ln_front) * _betacf(b, a, 1.0 - x) / b
+# Student's t (SciPy)
 
 
 def t_cdf(t: float, df: float) -> float:
     """CDF of Student's t with ``df`` degrees of freedom."""
-    x = df / (df + t * t)
-    tail = 0.5 * _betainc(df / 2.0, 0.5, x)
-    return 1.0 - tail if t > 0 else tail
+    return float(scipy.stats.t.cdf(t, df))
 
 
 def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with ``df`` ≥ 1 degrees of freedom (bisection on :func:`t_cdf`, |err| <
-    1e-10)."""
+    """The ``p`` quantile of Student's t with ``df`` ≥ 1 degrees of freedom."""
     if isinstance(df, bool) or not isinstance(df, (int, np.integer)) or df < 1:
         raise StatsError(f"degrees of freedom must be an integer ≥ 1, got {df!r}")
     if not 0.0 < p < 1.0:
         raise StatsError(f"quantile level must be in (0, 1), got {p!r}")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
+    return float(scipy.stats.t.ppf(p, df))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
