@@ -60,7 +60,7 @@ def test_timing_table_rejects_a_benchmark_without_row_fields():
 def _write_run(study, run_id, method, curve, seed=0, device="cpu", legacy=False, **extra):
     row = {"run_id": run_id, "method": method, "seed": seed, "device": device, "profile": "quick", **extra}
     if method == "gstsn":
-        row.update(idr_stat="median", lstm_layers=2)
+        row.update({"idr_stat": "median", "lstm_layers": 2, **extra})
     with (study / "runs.jsonl").open("a") as f:
         f.write(json.dumps(row) + "\n")
     run_dir = study / "runs" / run_id
@@ -112,6 +112,20 @@ def test_time_to_accuracy_without_curves_says_so(tmp_path):
     out = time_to_accuracy(tmp_path, conditions=("NM",))
     assert out["pairs"][0]["status"] == "not measured: run s0 (gstsn) has no eval_curve.csv"
     assert out["by_device"]["cpu"]["gstsn-median-L2"]["status"].startswith("not measured")
+
+
+def test_time_to_accuracy_names_variants_without_curves_once(tmp_path):
+    study = tmp_path / "s"
+    study.mkdir()
+    _write_run(study, "g0", "gaitset", [(100, 100, 50.0), (200, 200, 60.0)])
+    _write_run(study, "s0", "gstsn", [(100, 100, 61.0)])  # reaches GaitSet's final 60 % at 100 s of its 200 s
+    _write_run(study, "m0", "gstsn", [(1, 10, 50.0)], idr_stat="max")  # a cell that recorded no curve
+    (study / "runs" / "m0" / "eval_curve.csv").unlink()
+    out = time_to_accuracy(tmp_path, conditions=("NM",))
+    assert out["variants_without_curves"] == ["gstsn-max-L2"]
+    assert {p["gstsn_run"] for p in out["pairs"]} == {"s0"}
+    entry = out["by_device"]["cpu"]["gstsn-median-L2"]
+    assert entry["status"] == "holds" and entry["median_ratio"] == pytest.approx(0.5) and entry["reached"] == 1
 
 
 def _paired(raw, phase, ta, tb, device="cpu", dtype="fp32", skipped=None):

@@ -112,7 +112,12 @@ def _time_to_accuracy(tta: dict[str, Any]) -> tuple[list[str], list[str], Table 
             e = variants[variant]
             st = str(e.get("status", "no status"))
             statuses.append(st)
-            ratio = f", median time ratio {_num(e.get('median_ratio'))}" if e.get("median_ratio") is not None else ""
+            ratio = (
+                f", median time ratio {_num(e.get('median_ratio'))} over the {show(e.get('reached'))} pair(s) where "
+                "GSTSN reached it"
+                if e.get("median_ratio") is not None
+                else ""
+            )
             cond = tta.get("primary_condition", "NM")
             lines.append(
                 f"Time to accuracy ({device}, {variant}, {cond}): {st}{ratio}; {show(e.get('seeds'))} seed pair(s)"

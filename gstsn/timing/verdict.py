@@ -251,8 +251,15 @@ def summary_text(verdict: dict[str, Any]) -> str:
         lines.append(f"  {tta['status']}")
     for device, by_variant in tta.get("by_device", {}).items():
         for variant, e in by_variant.items():
-            ratio = f"median time ratio {e['median_ratio']:.2f}, " if e.get("median_ratio") is not None else ""
+            ratio = (
+                f"median time ratio {e['median_ratio']:.2f} over the {e.get('reached')} pair(s) where GSTSN reached "
+                "it, "
+                if e.get("median_ratio") is not None
+                else ""
+            )
             lines.append(f"  {device}, {variant}: {e['status']} ({ratio}{e['seeds']} seed pair(s))")
+    if tta.get("variants_without_curves"):
+        lines.append(f"  no evaluation curves (not measured): {', '.join(tta['variants_without_curves'])}")
     breakdown = [(k, e) for k, e in verdict["step_breakdown"].items() if k.startswith("gstsn")]
     if breakdown:
         lines.append("Where GSTSN's training step goes (torch.profiler self time per step):")
