@@ -1,7 +1,7 @@
 """Train and evaluate one run into its work folder, resuming from its newest checkpoint: the ablation's unit of work.
 
 Composed from the trainer's and the evaluator's public functions (``gstsn.train.trainer.Trainer``,
-``gstsn.eval.embed.embed_sequences``, ``gstsn.eval.protocol.evaluate_rank1``, ``gstsn.eval.gei.gei_features``):
+``gstsn.eval.embed.embed_for_run``, ``gstsn.eval.protocol.evaluate_rank1``, ``gstsn.eval.gei.gei_features``):
 
 1. open the data (``gstsn.data.open_dataset``) and its split;
 2. ``gaitset`` / ``gstsn``: train with ``resume=True`` (a run with a checkpoint continues from it, bit-identically on
@@ -165,7 +165,7 @@ def execute_run(
     """
     from gstsn.data import open_dataset
     from gstsn.data.splits import load_split
-    from gstsn.eval.embed import embed_sequences, rows_of_subjects
+    from gstsn.eval.embed import embed_for_run, rows_of_subjects
     from gstsn.eval.protocol import evaluate_rank1
     from gstsn.train.trainer import Trainer, resolve_device
 
@@ -209,16 +209,7 @@ def execute_run(
         }
         module = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
         t0 = time.perf_counter()
-        feats = embed_sequences(
-            module,
-            dataset,
-            rows,
-            cfg.input,
-            dev,
-            batch_frames=cfg.eval.eval_batch_frames,
-            max_test_frames=cfg.eval.max_test_frames,
-            amp=cfg.train.amp,
-        )
+        feats = embed_for_run(module, dataset, rows, cfg, dev)
     index = dataset.index.iloc[rows]
     labels = (index["subject"].to_numpy(), index["seq_type"].to_numpy(), index["view"].to_numpy())
     results = {d: evaluate_rank1(feats, *labels, distance=d, device=dev) for d in DISTANCES}

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from gstsn.ablate.store import read_jsonl
+
 LEVEL = 0.95
 BETTER = "better"
 WORSE = "worse"
@@ -241,17 +243,7 @@ def compare_runs(
 
 def read_runs(study_dir: str | Path) -> pd.DataFrame:
     """A study's ``runs.jsonl`` as a DataFrame (one row per run; a torn or invalid line is skipped)."""
-    path = Path(study_dir) / "runs.jsonl"
-    rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(read_jsonl(Path(study_dir) / "runs.jsonl"))
 
 
 def study_statistics(

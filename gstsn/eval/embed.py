@@ -136,6 +136,20 @@ def rows_of_subjects(dataset: Any, subjects: Sequence[str]) -> tuple[np.ndarray,
     return np.flatnonzero(mine & has_frames), np.flatnonzero(mine & ~has_frames)
 
 
+def embed_for_run(model: nn.Module, dataset: Any, rows: np.ndarray, cfg: RunConfig, device: torch.device) -> np.ndarray:
+    """:func:`embed_sequences` of ``rows`` with the run's input, test-frame cap, batch budget and precision."""
+    return embed_sequences(
+        model,
+        dataset,
+        rows,
+        cfg.input,
+        device,
+        batch_frames=cfg.eval.eval_batch_frames,
+        max_test_frames=cfg.eval.max_test_frames,
+        amp=cfg.train.amp,
+    )
+
+
 def evaluate_model(
     model: nn.Module,
     dataset: Any,
@@ -150,16 +164,7 @@ def evaluate_model(
     from gstsn.eval.protocol import evaluate_rank1
 
     rows, _ = rows_of_subjects(dataset, test_subjects)
-    feats = embed_sequences(
-        model,
-        dataset,
-        rows,
-        cfg.input,
-        device,
-        batch_frames=cfg.eval.eval_batch_frames,
-        max_test_frames=cfg.eval.max_test_frames,
-        amp=cfg.train.amp,
-    )
+    feats = embed_for_run(model, dataset, rows, cfg, device)
     index = dataset.index.iloc[rows]
     result = evaluate_rank1(
         feats,
@@ -172,4 +177,11 @@ def evaluate_model(
     return result, feats
 
 
-__all__ = ["EmbeddingError", "clip_centred", "embed_sequences", "evaluate_model", "rows_of_subjects"]
+__all__ = [
+    "EmbeddingError",
+    "clip_centred",
+    "embed_for_run",
+    "embed_sequences",
+    "evaluate_model",
+    "rows_of_subjects",
+]
