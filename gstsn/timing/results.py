@@ -54,29 +54,15 @@ TIMING_EXTRA: tuple[str, ...] = (
     "ci_method",
 )
 # Keys every benchmark of the suite stores in ``extra_info`` (the rest of the row is computed from its timings).
+# Keys every benchmark of the suite stores in ``extra_info`` (the rest of the row is computed from its timings):
+# the row's identity (phase .. width), the per-benchmark measurements, and the extra columns but the CI method.
+_IDENTITY = TIMING_COLUMNS[: TIMING_COLUMNS.index("width") + 1]
 EXTRA_INFO_KEYS: tuple[str, ...] = (
-    "phase",
-    "model",
-    "temporal",
-    "idr_stat",
-    "lstm_layers",
-    "input_type",
-    "device",
-    "dtype",
-    "batch",
-    "frames",
-    "height",
-    "width",
+    *_IDENTITY,
     "flops",
     "peak_gflops_per_s",
     "peak_mem_bytes",
-    "variant",
-    "case_id",
-    "profile",
-    "torch",
-    "threads",
-    "mem_method",
-    "peak_method",
+    *(k for k in TIMING_EXTRA if k != "ci_method"),
 )
 
 
