@@ -287,9 +287,9 @@ def _cell_order(runs: pd.DataFrame, definition: Mapping[str, Any]) -> dict[str, 
 # Formatting
 
 
-def _signed(x: float, digits: int) -> str:
+def _signed(x: float, digits: int, minus: str = "-") -> str:
     text = f"{x:+.{digits}f}"
-    return f"{0:.{digits}f}" if float(text) == 0 else text
+    return f"{0:.{digits}f}" if float(text) == 0 else text.replace("-", minus)  # no "-0.0" or "+0.0"
 
 
 def format_mean(iv: Interval, digits: int = 1) -> str:
@@ -301,11 +301,13 @@ def format_mean(iv: Interval, digits: int = 1) -> str:
     return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
 
 
-def format_difference(iv: Interval, digits: int = 1) -> str:
-    """``"+1.3 [-0.2, +2.8]"``. Without an interval there is no difference to print: ``"n/a (1 paired seed)"``."""
+def format_difference(iv: Interval, digits: int = 1, minus: str = "-") -> str:
+    """``"+1.3 [-0.2, +2.8]"`` (``minus="−"`` for typography). Without an interval there is no difference to print:
+    ``"n/a (1 paired seed)"``."""
     if not iv.has_interval:
         return f"n/a ({iv.n} paired seed{'s' if iv.n != 1 else ''})"
-    return f"{_signed(iv.mean, digits)} [{_signed(iv.low, digits)}, {_signed(iv.high, digits)}]"
+    low, mean, high = (_signed(v, digits, minus) for v in (iv.low, iv.mean, iv.high))
+    return f"{mean} [{low}, {high}]"
 
 
 def format_study(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:

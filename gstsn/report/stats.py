@@ -87,15 +87,5 @@ def format_value(iv: Interval, digits: int = 1) -> str:
 
 
 def format_difference(iv: Interval, digits: int = 1) -> str:
-    """``"+1.3 [−0.2, +2.8]"`` (typographic minus); without an interval there is no difference: ``"n/a (1 paired
-    seed)"``."""
-    if not iv.has_interval:
-        return f"n/a ({iv.n} paired seed{'s' if iv.n != 1 else ''})"
-    return f"{_signed(iv.mean, digits)} [{_signed(iv.low, digits)}, {_signed(iv.high, digits)}]"
-
-
-def _signed(x: float, digits: int) -> str:
-    text = f"{x:+.{digits}f}"
-    if float(text) == 0:
-        return f"{0:.{digits}f}"  # no "-0.0" or "+0.0"
-    return text.replace("-", "−")
+    """``"+1.3 [−0.2, +2.8]"`` (typographic minus); without an interval: ``"n/a (1 paired seed)"``."""
+    return _ablate.format_difference(iv, digits, minus="−")
