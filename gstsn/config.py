@@ -37,25 +37,45 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
-def _fail(owner: str, name: str, value: Any, allowed: str) -> None:
+def fail_field(owner: str, name: str, value: Any, allowed: str) -> None:
+    """Raise :class:`ConfigError` naming ``owner.name``, the value and what is allowed."""
     raise ConfigError(f"{owner}.{name} = {value!r} is invalid; expected {allowed}")
+
+
+def check_int(owner: str, name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+    """``value`` must be an int (not a bool) ≥ ``minimum`` (and ≤ ``maximum`` when given)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        allowed = f"an integer ≥ {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+        fail_field(owner, name, value, allowed)
+
+
+def check_number(owner: str, name: str, value: Any, low: float, high: float) -> float:
+    """``value`` must be a number (not a bool) in ``[low, high]``; returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        fail_field(owner, name, value, f"a number in [{low}, {high}]")
+    return float(value)
 
 
 def parse_idr_stat(value: str) -> tuple[str, ...]:
     """Split an IDR statistic such as ``"max+median"`` into its terms, validating each one."""
     if not isinstance(value, str) or not value:
-        _fail("ModelConfig", "idr_stat", value, f"one of {IDR_STATS} or a '+'-joined sum such as 'max+median'")
+        fail_field("ModelConfig", "idr_stat", value, f"one of {IDR_STATS} or a '+'-joined sum such as 'max+median'")
     terms = tuple(t.strip() for t in value.split("+"))
     bad = [t for t in terms if t not in IDR_STATS]
     if bad:
-        _fail(
+        fail_field(
             "ModelConfig",
             "idr_stat",
             value,
             f"one of {IDR_STATS} or a '+'-joined sum of them such as 'max+median' (unknown term(s): {bad})",
         )
     if len(set(terms)) != len(terms):
-        _fail("ModelConfig", "idr_stat", value, "each statistic at most once in a sum")
+        fail_field("ModelConfig", "idr_stat", value, "each statistic at most once in a sum")
     return terms
 
 
@@ -81,17 +101,17 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.temporal, bool):
-            _fail("ModelConfig", "temporal", self.temporal, "true or false")
+            fail_field("ModelConfig", "temporal", self.temporal, "true or false")
         parse_idr_stat(self.idr_stat)
         if isinstance(self.lstm_layers, bool) or self.lstm_layers not in LSTM_LAYER_CHOICES:
-            _fail("ModelConfig", "lstm_layers", self.lstm_layers, f"one of {LSTM_LAYER_CHOICES}")
+            fail_field("ModelConfig", "lstm_layers", self.lstm_layers, f"one of {LSTM_LAYER_CHOICES}")
         channels = tuple(self.channels) if isinstance(self.channels, (list, tuple)) else self.channels
         if (
             not isinstance(channels, tuple)
             or len(channels) != 3
             or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels)
         ):
-            _fail("ModelConfig", "channels", self.channels, "three positive integers, e.g. (32, 64, 128)")
+            fail_field("ModelConfig", "channels", self.channels, "three positive integers, e.g. (32, 64, 128)")
         object.__setattr__(self, "channels", channels)
         bins = tuple(self.hpm_bins) if isinstance(self.hpm_bins, (list, tuple)) else self.hpm_bins
         if (
@@ -100,10 +120,10 @@ class ModelConfig:
             or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in bins)
             or len(set(bins)) != len(bins)
         ):
-            _fail("ModelConfig", "hpm_bins", self.hpm_bins, "distinct positive integers, e.g. (1, 2, 4, 8, 16)")
+            fail_field("ModelConfig", "hpm_bins", self.hpm_bins, "distinct positive integers, e.g. (1, 2, 4, 8, 16)")
         object.__setattr__(self, "hpm_bins", bins)
         if isinstance(self.embed_dim, bool) or not isinstance(self.embed_dim, int) or self.embed_dim <= 0:
-            _fail("ModelConfig", "embed_dim", self.embed_dim, "a positive integer, e.g. 256")
+            fail_field("ModelConfig", "embed_dim", self.embed_dim, "a positive integer, e.g. 256")
 
     @property
     def idr_terms(self) -> tuple[str, ...]:
@@ -162,9 +182,9 @@ class InputConfig:
         for name in ("height", "width", "downsample"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                _fail("InputConfig", name, v, "a positive integer")
+                fail_field("InputConfig", name, v, "a positive integer")
         if self.height % self.downsample or self.width % self.downsample:
-            _fail("InputConfig", "downsample", self.downsample, "a factor that divides height and width")
+            fail_field("InputConfig", "downsample", self.downsample, "a factor that divides height and width")
 
     @property
     def model_hw(self) -> tuple[int, int]:
@@ -173,6 +193,9 @@ class InputConfig:
 
 __all__ = [
     "ConfigError",
+    "check_int",
+    "check_number",
+    "fail_field",
     "DISTANCES",
     "FIELD_LABELS",
     "IDR_STATS",
@@ -195,14 +218,9 @@ __all__ = [
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
-def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(owner, name, value, f"an integer ≥ {minimum}")
-
-
 def _check_positive_float(owner: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) < float("inf")):
-        _fail(owner, name, value, "a finite number > 0")
+        fail_field(owner, name, value, "a finite number > 0")
 
 
 @dataclass(frozen=True)
@@ -221,7 +239,7 @@ class DataConfig:
         for name in ("source", "split"):
             v = getattr(self, name)
             if not isinstance(v, str) or not v.strip():
-                _fail("DataConfig", name, v, "a non-empty string")
+                fail_field("DataConfig", name, v, "a non-empty string")
 
 
 @dataclass(frozen=True)
@@ -258,19 +276,19 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.input_type not in INPUT_TYPES:
-            _fail("TrainConfig", "input_type", self.input_type, f"one of {INPUT_TYPES}")
-        _check_int("TrainConfig", "batch_p", self.batch_p, 2)  # BA+ needs negatives
-        _check_int("TrainConfig", "batch_k", self.batch_k, 2)  # and positives
+            fail_field("TrainConfig", "input_type", self.input_type, f"one of {INPUT_TYPES}")
+        check_int("TrainConfig", "batch_p", self.batch_p, 2)  # BA+ needs negatives
+        check_int("TrainConfig", "batch_k", self.batch_k, 2)  # and positives
         for name in ("frames", "iterations", "log_every", "checkpoint_every", "keep_checkpoints"):
-            _check_int("TrainConfig", name, getattr(self, name), 1)
+            check_int("TrainConfig", name, getattr(self, name), 1)
         for name in ("eval_every", "prefetch"):
-            _check_int("TrainConfig", name, getattr(self, name), 0)
+            check_int("TrainConfig", name, getattr(self, name), 0)
         _check_positive_float("TrainConfig", "lr", self.lr)
         _check_positive_float("TrainConfig", "margin", self.margin)
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "margin", float(self.margin))
         if not isinstance(self.amp, bool):
-            _fail("TrainConfig", "amp", self.amp, "true or false")
+            fail_field("TrainConfig", "amp", self.amp, "true or false")
 
 
 @dataclass(frozen=True)
@@ -290,10 +308,10 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if self.distance not in DISTANCES:
-            _fail("EvalConfig", "distance", self.distance, f"one of {DISTANCES}")
+            fail_field("EvalConfig", "distance", self.distance, f"one of {DISTANCES}")
         if self.max_test_frames is not None:
-            _check_int("EvalConfig", "max_test_frames", self.max_test_frames, 1)
-        _check_int("EvalConfig", "eval_batch_frames", self.eval_batch_frames, 1)
+            check_int("EvalConfig", "max_test_frames", self.max_test_frames, 1)
+        check_int("EvalConfig", "eval_batch_frames", self.eval_batch_frames, 1)
 
 
 def trunk_output_height(input_cfg: InputConfig) -> int:
@@ -319,16 +337,16 @@ class RunConfig:
     def __post_init__(self) -> None:
         for name, cls in RUN_SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
-                _fail("RunConfig", name, getattr(self, name), f"a {cls.__name__}")
-        _check_int("RunConfig", "seed", self.seed, 0)
+                fail_field("RunConfig", name, getattr(self, name), f"a {cls.__name__}")
+        check_int("RunConfig", "seed", self.seed, 0)
         h, w = self.input.model_hw
         if h < 4 or w < 4:
             allowed = f"a factor leaving at least 4×4 pixels, got {h}×{w}"
-            _fail("InputConfig", "downsample", self.input.downsample, allowed)
+            fail_field("InputConfig", "downsample", self.input.downsample, allowed)
         final_h = trunk_output_height(self.input)
         bad = [b for b in self.model.hpm_bins if final_h % b]
         if bad:
-            _fail(
+            fail_field(
                 "ModelConfig",
                 "hpm_bins",
                 self.model.hpm_bins,

@@ -13,28 +13,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gstsn.config import ConfigError
+from gstsn.config import check_int, check_number, fail_field
 
 GENERATOR_NAME = "gstsn.data.synth"
 # Bump whenever the rendered output changes for an unchanged config (kinematics, body, camera, noise, RNG layout).
 GENERATOR_VERSION = "1.2.0"
 
 _MAX_SUBJECTS = 999  # subject ids are 3-digit strings "001".."999"
-
-
-def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ConfigError(f"SynthConfig.{name} = {value!r} is invalid; expected {allowed}")
-
-
-def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        _fail(name, value, f"an integer in [{lo}, {hi}]")
-
-
-def _check_float(name: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= float(value) <= hi:
-        _fail(name, value, f"a number in [{lo}, {hi}]")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -79,15 +64,20 @@ class SynthConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_int("subjects", self.subjects, 1, _MAX_SUBJECTS)
-        _check_int("frames_min", self.frames_min, 2, 2000)
-        _check_int("frames_max", self.frames_max, 2, 2000)
+        check_int("SynthConfig", "subjects", self.subjects, 1, _MAX_SUBJECTS)
+        check_int("SynthConfig", "frames_min", self.frames_min, 2, 2000)
+        check_int("SynthConfig", "frames_max", self.frames_max, 2, 2000)
         if self.frames_max < self.frames_min:
-            _fail("frames_max", self.frames_max, f"an integer >= frames_min ({self.frames_min})")
-        _check_int("height", self.height, 16, 512)
-        _check_int("width", self.width, 4, 512)
+            fail_field("SynthConfig", "frames_max", self.frames_max, f"an integer >= frames_min ({self.frames_min})")
+        check_int("SynthConfig", "height", self.height, 16, 512)
+        check_int("SynthConfig", "width", self.width, 4, 512)
         if self.width > self.height:
-            _fail("width", self.width, f"an integer <= height ({self.height}); frames are cut from a square window")
+            fail_field(
+                "SynthConfig",
+                "width",
+                self.width,
+                f"an integer <= height ({self.height}); frames are cut from a square window",
+            )
         floats = {
             "identity_cue": (0.0, 1.0),
             "fps": (1.0, 240.0),
@@ -100,14 +90,15 @@ class SynthConfig:
             "part_dropout": (0.0, 1.0),
         }
         for name, (lo, hi) in floats.items():
-            object.__setattr__(self, name, _check_float(name, getattr(self, name), lo, hi))
+            object.__setattr__(self, name, check_number("SynthConfig", name, getattr(self, name), lo, hi))
         if self.camera_distance_max < self.camera_distance_min:
-            _fail(
+            fail_field(
+                "SynthConfig",
                 "camera_distance_max",
                 self.camera_distance_max,
                 f"a number >= camera_distance_min ({self.camera_distance_min})",
             )
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        check_int("SynthConfig", "seed", self.seed, 0, 2**63 - 1)
 
     @property
     def body_spread(self) -> float:
