@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import matplotlib
@@ -333,27 +333,19 @@ def _timing_rows(df: pd.DataFrame) -> pd.DataFrame:
 def timing_bars(df: pd.DataFrame, key: str, device: str, dtype: str) -> Markup | None:
     """Median time per phase (one panel each) and variant × shape (bars) with the 95 % interval as error bars."""
     df = _timing_rows(df[(df["device"].astype(str) == device) & (df["dtype"].astype(str) == dtype)])
-    phases = list(dict.fromkeys(df["phase"]))
-    if not phases:
+    if df.empty:
         return None
-    n_rows = max(int((df["phase"] == p).sum()) for p in phases)
-    with _style():
-        fig = Figure(figsize=(9.0, 0.9 + len(phases) * (0.6 + 0.22 * n_rows)), layout="constrained")
-        axes = fig.subplots(len(phases), 1, squeeze=False)[:, 0]
-        for ax, phase in zip(axes, phases, strict=True):
-            part = df[df["phase"] == phase]
-            med = pd.to_numeric(part["median_s"], errors="coerce").to_numpy() * 1e3
-            lo = pd.to_numeric(part["ci_low_s"], errors="coerce").to_numpy() * 1e3
-            hi = pd.to_numeric(part["ci_high_s"], errors="coerce").to_numpy() * 1e3
-            err = np.vstack([np.clip(med - lo, 0, None), np.clip(hi - med, 0, None)])
-            ypos = np.arange(len(part))
-            colors = ["#0072B2" if "GSTSN" not in lab else "#D55E00" for lab in part["label"]]
-            ax.barh(ypos, med, xerr=np.nan_to_num(err), color=colors, height=0.6, capsize=2)
-            ax.set_yticks(ypos, [mpl_text(t) for t in part["label"]], fontsize=7)
-            ax.invert_yaxis()
-            ax.set_title(mpl_text(f"{phase} ({device}, {dtype}): median time per call, 95 % interval"))
-            ax.set_xlabel("milliseconds")
-        return to_svg(fig, key, f"time per phase and variant on {device} {dtype}")
+    med = pd.to_numeric(df["median_s"], errors="coerce") * 1e3
+    lo = pd.to_numeric(df["ci_low_s"], errors="coerce") * 1e3
+    hi = pd.to_numeric(df["ci_high_s"], errors="coerce") * 1e3
+    df = df.assign(value=med, err_low=(med - lo).clip(lower=0), err_high=(hi - med).clip(lower=0))
+    return _phase_bars(
+        df,
+        key,
+        lambda phase: f"{phase} ({device}, {dtype}): median time per call, 95 % interval",
+        "milliseconds",
+        f"time per phase and variant on {device} {dtype}",
+    )
 
 
 def peak_fraction_bars(df: pd.DataFrame, key: str) -> Markup | None:
@@ -365,6 +357,18 @@ def peak_fraction_bars(df: pd.DataFrame, key: str) -> Markup | None:
     if df.empty:
         return None
     df["label"] = df["label"] + " · " + df["device"].astype(str) + " " + df["dtype"].astype(str)
+    return _phase_bars(
+        df.assign(value=df["frac_of_peak"] * 100),
+        key,
+        lambda phase: f"{phase}: achieved share of the matmul peak measured in the same run",
+        "% of peak",
+        "fraction of peak per phase and variant",
+    )
+
+
+def _phase_bars(df: pd.DataFrame, key: str, title: Callable[[str], str], xlabel: str, alt: str) -> Markup:
+    """One panel per phase, one horizontal bar per row (``label``, ``value``; error bars from ``err_low`` /
+    ``err_high`` when present), GaitSet blue and GSTSN orange."""
     phases = list(dict.fromkeys(df["phase"]))
     n_rows = max(int((df["phase"] == p).sum()) for p in phases)
     with _style():
@@ -374,9 +378,12 @@ def peak_fraction_bars(df: pd.DataFrame, key: str) -> Markup | None:
             part = df[df["phase"] == phase]
             ypos = np.arange(len(part))
             colors = ["#0072B2" if "GSTSN" not in lab else "#D55E00" for lab in part["label"]]
-            ax.barh(ypos, part["frac_of_peak"].to_numpy() * 100, color=colors, height=0.6)
+            err = None
+            if "err_low" in part:
+                err = np.nan_to_num(np.vstack([part["err_low"].to_numpy(), part["err_high"].to_numpy()]))
+            ax.barh(ypos, part["value"].to_numpy(), xerr=err, color=colors, height=0.6, capsize=2)
             ax.set_yticks(ypos, [mpl_text(t) for t in part["label"]], fontsize=7)
             ax.invert_yaxis()
-            ax.set_title(mpl_text(f"{phase}: achieved share of the matmul peak measured in the same run"))
-            ax.set_xlabel("% of peak")
-        return to_svg(fig, key, "fraction of peak per phase and variant")
+            ax.set_title(mpl_text(title(phase)))
+            ax.set_xlabel(xlabel)
+        return to_svg(fig, key, alt)
