@@ -182,6 +182,26 @@ def test_fast_path_equals_reference_with_many_exact_ties(distance):
 
 
 @pytest.mark.parametrize("distance", ["per_part", "flat"])
+def test_recheck_workers_do_not_change_the_numbers(distance, monkeypatch):
+    """The float64 rechecks run in parallel chunks (one worker per torch thread): tiny chunks, 1 to 3 workers."""
+    rng = np.random.default_rng(5)
+    subject, seq_type, view = casia_layout(5, 0.05, rng)
+    feats = rng.integers(0, 3, size=(len(subject), 2, 3)).astype(np.float32)
+    monkeypatch.setattr("gstsn.eval.protocol._RECHECK_BYTES", 8 * 2 * 3 * 5)  # five candidate pairs per chunk
+    saved = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            results.append(evaluate_rank1(feats, subject, seq_type, view, distance=distance))
+    finally:
+        torch.set_num_threads(saved)
+    assert results[0].n_rechecked > 20, "the test needs many rechecked (probe, view) pairs"
+    assert all(r.same_numbers(results[0]) for r in results[1:])
+    assert_matches_reference(results[-1], feats, subject, seq_type, view, distance)
+
+
+@pytest.mark.parametrize("distance", ["per_part", "flat"])
 def test_near_ties_below_float32_resolution_follow_float64(distance):
     """Two gallery sequences of different subjects whose distances differ below fp32 resolution: float64 decides."""
     rng = np.random.default_rng(8)
