@@ -2,6 +2,8 @@
 
 Builds random features in the CASIA-B layout (default 50 subjects x 10 sequence types x 11 views = 5,500 sequences,
 62 parts x 256 dims), times ``evaluate_rank1`` (median of ``--repeats`` after one warm-up run) and prints seconds,
+the time of its distance matmuls alone (the same ``bmm`` calls on operands of the same shapes, run after each
+evaluation, so the ratio of the two is measured under the same machine state),
 the achieved GFLOP/s of the distance matmuls (``2 * probes * gallery * (d + 2) * parts``; the floor ``2 * P * G * d *
 parts`` is ~230 GFLOP here), the peak extra memory, and the same run's fp32 2048 x 2048 matmul GFLOP/s.
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 import time
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from gstsn.data.naming import SEQ_TYPES, VIEWS
-from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, evaluate_rank1
+from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, _chunks, evaluate_rank1
 
 
 def casia_features(subjects: int, parts: int, dim: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -53,6 +54,26 @@ def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 5) -> floa
         _sync(device)
         times.append(time.perf_counter() - t0)
     return 2 * n**3 / statistics.median(times[1:]) / 1e9
+
+
+def matmul_floor_seconds(
+    n_p: int, n_g: int, parts: int, dim: int, device: torch.device, probe_chunk: int | None, part_chunk: int | None
+) -> float:
+    """Seconds of the evaluator's distance matmuls alone: the same ``bmm`` calls on operands of the same shapes and
+    tiles (``gstsn.eval.protocol._chunks``), nothing else. The evaluator's time over this is its overhead."""
+    pt, kc = _chunks(parts, n_p, n_g, probe_chunk, part_chunk)
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    p_op = torch.randn(parts, n_p, dim + 2, generator=gen).to(device)
+    g_op = torch.randn(parts, n_g, dim + 2, generator=gen).to(device)
+    buf = torch.empty((min(kc, parts), min(pt, n_p), n_g), device=device)
+    _sync(device)
+    t0 = time.perf_counter()
+    for lo in range(0, n_p, pt):
+        for k0 in range(0, parts, kc):
+            p = p_op[k0 : k0 + kc, lo : lo + pt]
+            torch.bmm(p, g_op[k0 : k0 + kc].transpose(1, 2), out=buf[: p.shape[0], : p.shape[1]])
+    _sync(device)
+    return time.perf_counter() - t0
 
 
 def cell_by_cell_tables(x: torch.Tensor, subject, seq_type, view) -> dict[str, np.ndarray]:
@@ -84,8 +105,25 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+def _memory_mb() -> dict[str, float]:
+    """This process's resident memory now (``VmRSS``) and its peak (``VmHWM``) in MiB, from ``/proc/self/status``."""
+    found = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) / 1024  # kB
+    return found
+
+
+def _reset_peak_memory() -> bool:
+    """Reset this process's peak resident memory (Linux: write 5 to ``/proc/self/clear_refs``); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     for distance in distances:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        base_rss = _rss_mb()
-        times, cpu, result = [], [], None
-        for _ in range(args.repeats + 1):
+        peak_known = device.type == "cpu" and _reset_peak_memory()
+        base_rss = _memory_mb()["VmRSS"] if peak_known else 0.0
+        times, cpu, floors, result = [], [], [], None
+        for rep in range(args.repeats + 1):
             _sync(device)
             t0, c0 = time.perf_counter(), time.process_time()
             result = evaluate_rank1(
@@ -133,17 +172,30 @@ def main(argv: list[str] | None = None) -> int:
             _sync(device)
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
+            if not rep and peak_known:  # the warm-up run, before the matmul-floor runs allocate their operands
+                rss_growth = _memory_mb()["VmHWM"] - base_rss
+            if rep:  # interleaved, so that both see the same state of a shared machine
+                floors.append(
+                    matmul_floor_seconds(n_p, n_g, args.parts, args.dim, device, args.probe_chunk, args.part_chunk)
+                )
         med = statistics.median(times[1:])
+        ratio = statistics.median(t / f for t, f in zip(times[1:], floors, strict=True))
         if device.type == "cuda":
             peak = torch.cuda.max_memory_allocated(device) - x.element_size() * x.nelement()
             extra = f"peak extra GPU memory {peak / 2**20:.0f} MiB"
+        elif peak_known:
+            extra = f"peak RSS growth {rss_growth:.0f} MiB (warm-up run)"
         else:
-            extra = f"peak RSS growth {_rss_mb() - base_rss:.0f} MiB"
+            extra = "peak RSS growth not measured (/proc/self/clear_refs refused)"
         summary = ", ".join(f"{k} {v:.2f}" for k, v in result.summary_excl.items())
         print(
             f"{distance:>8}: median {med:.2f} s (runs {', '.join(f'{t:.2f}' for t in times[1:])}; warm-up "
             f"{times[0]:.2f}) = {flop / med / 1e9:.0f} GFLOP/s; CPU time {statistics.median(cpu[1:]):.2f} s; {extra}; "
             f"float64 rechecks {result.n_rechecked}; rank-1 {summary}"
+        )
+        print(
+            f"{'':>8}  its matmuls alone (same shapes, interleaved): median {statistics.median(floors):.2f} s "
+            f"(runs {', '.join(f'{t:.2f}' for t in floors)}); evaluator / its matmuls: median {ratio:.2f}x"
         )
         if args.cell_by_cell and distance == "per_part":
             t0 = time.perf_counter()
