@@ -444,9 +444,10 @@ def _canonical_argmin(
 
     def fill(lo: int, work: np.ndarray) -> None:
         pr, gr = probe_rows[lo : lo + step], gallery_rows[lo : lo + step]
-        p = host[pr] if host is not None else _host_rows(x, pr)  # numpy gathers: no thread-pool round trip
-        g = host[gr] if host is not None else _host_rows(x, gr)
-        dist[lo : lo + len(p)] = _canonical_rows(p, g, distance, work[: len(p)])
+        once, which = np.unique(pr, return_inverse=True)  # a probe has several candidates: read its row once
+        p = (host[once] if host is not None else _host_rows(x, once))[which.reshape(-1)]
+        g = host[gr] if host is not None else _host_rows(x, gr)  # numpy gathers: no thread-pool round trip
+        dist[lo : lo + len(g)] = _canonical_rows(p, g, distance, work[: len(g)])
 
     starts_at = range(0, len(group), step)
     workers = max(1, min(torch.get_num_threads(), len(starts_at)))
