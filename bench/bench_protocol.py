@@ -13,8 +13,9 @@ parts`` is ~230 GFLOP here), the peak extra memory, and the same run's fp32 2048
 Timings on a machine shared with other jobs are noisy: report the matmul figure next to the evaluator's, and the
 process CPU time (summed over threads), which is less sensitive to other jobs than wall time. On a busy machine
 run it with ``OMP_WAIT_POLICY=PASSIVE``: spinning OpenMP threads otherwise burn the shared cores while they wait.
-``--cell-by-cell`` also times the conventional evaluator structure (one distance computation per probe view x
-gallery view cell, per-part powers, a full sort; what OpenGait's ``evaluate_indoor_dataset`` does) on the same
+``--cell-by-cell`` also times the conventional evaluator structure on the CPU (OpenGait's ``evaluate_indoor_dataset``
+with its ``cuda_dist``: features in the ``(n, c, p)`` layout, one distance matrix per probe view x gallery view cell
+built from strided per-part slices, a full sort) on the same
 features for a same-run speed-up figure; it must reproduce the fast evaluator's tables (random features have no ties).
 """
 
@@ -76,25 +77,27 @@ def matmul_floor_seconds(
     return time.perf_counter() - t0
 
 
-def cell_by_cell_tables(x: torch.Tensor, subject, seq_type, view) -> dict[str, np.ndarray]:
-    """Rank-1 tables the conventional way (per_part): one distance matrix per (probe set, probe view, gallery view)
-    cell, accumulated part by part as ``sqrt(relu(|p|^2 + |g|^2 - 2 p.g))``, then a full sort per probe."""
+def cell_by_cell_tables(feats_ncp: np.ndarray, subject, seq_type, view) -> dict[str, np.ndarray]:
+    """Rank-1 tables (per_part) the way OpenGait's ``evaluate_indoor_dataset`` computes them, on the CPU: features in
+    its ``(n, c, p)`` layout; per (probe set, probe view, gallery view) cell a boolean-mask selection of probes and
+    gallery, one distance matrix accumulated part by part from the strided part slices as
+    ``sqrt(relu(|p|^2 + |g|^2 - 2 p.g))``, then a full sort per probe (rank 1 = the first index)."""
     _, codes = np.unique(subject, return_inverse=True)
     tables = {}
     for cond, types in PROBE_SETS.items():
         table = np.full((len(VIEWS), len(VIEWS)), np.nan)
         for a, v1 in enumerate(VIEWS):
-            pm = np.isin(seq_type, types) & (view == v1)
-            probe, p_codes = x[torch.as_tensor(pm)], codes[pm]
+            pm = np.isin(seq_type, types) & np.isin(view, v1)
+            probe, p_codes = torch.from_numpy(feats_ncp[pm]), codes[pm]
             for b, v2 in enumerate(VIEWS):
-                gm = np.isin(seq_type, GALLERY_TYPES) & (view == v2)
-                gallery, g_codes = x[torch.as_tensor(gm)], codes[gm]
-                dist = torch.zeros(len(probe), len(gallery), device=x.device)
-                for k in range(x.shape[1]):
-                    p, g = probe[:, k, :], gallery[:, k, :]
-                    sq = (p**2).sum(1)[:, None] + (g**2).sum(1)[None, :] - 2 * p @ g.t()
+                gm = np.isin(seq_type, GALLERY_TYPES) & np.isin(view, v2)
+                gallery, g_codes = torch.from_numpy(feats_ncp[gm]), codes[gm]
+                dist = torch.zeros(len(probe), len(gallery))
+                for k in range(feats_ncp.shape[2]):
+                    p, g = probe[:, :, k], gallery[:, :, k]
+                    sq = torch.sum(p**2, 1).unsqueeze(1) + torch.sum(g**2, 1).unsqueeze(0) - 2 * torch.matmul(p, g.t())
                     dist += torch.sqrt(torch.relu(sq))
-                nearest = (dist / x.shape[1]).sort(dim=1)[1][:, 0].cpu().numpy()
+                nearest = (dist / feats_ncp.shape[2]).sort(1)[1][:, 0].numpy()
                 table[a, b] = np.round(np.sum(g_codes[nearest] == p_codes) * 100 / len(probe), 2)
         tables[cond] = table
     return tables
@@ -198,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             f"(runs {', '.join(f'{t:.2f}' for t in floors)}); evaluator / its matmuls: median {ratio:.2f}x"
         )
         if args.cell_by_cell and distance == "per_part":
+            feats_ncp = np.ascontiguousarray(feats.transpose(0, 2, 1))  # OpenGait's layout, made before timing
             t0 = time.perf_counter()
-            tables = cell_by_cell_tables(x, subject, seq_type, view)
+            tables = cell_by_cell_tables(feats_ncp, subject, seq_type, view)
             slow = time.perf_counter() - t0
             same = all(np.array_equal(tables[c], result.tables[c].to_numpy(), equal_nan=True) for c in tables)
             print(f"cell-by-cell: {slow:.2f} s = {slow / med:.1f}x the fast evaluator; same tables: {same}")
