@@ -201,3 +201,51 @@ def test_cuda_request_without_gpu_fails_clearly(toy, tmp_path):
         pytest.skip("a CUDA device is present")
     with pytest.raises(TrainingError, match="no CUDA device"):
         train(toy_cfg(), tmp_path, dataset=toy, train_subjects=SUBJECTS[:6], device="cuda", progress=False)
+
+
+def read_tensorboard(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the TensorBoard events under ``path``: tag -> [(step, value)] in step order, resolved the way
+    TensorBoard shows them (purged steps dropped)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def test_tensorboard_has_the_csv_scalars_and_one_curve_after_a_resume(toy, tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard package (extra `tensorboard`) is not installed")
+    cfg = toy_cfg(eval_every=2)
+    with pytest.raises(KeyboardInterrupt):  # killed drawing batch 4: checkpoint at 2, step 3 logged, then redone
+        run(cfg, tmp_path, toy, test_subjects=SUBJECTS[6:], tensorboard=True, sampler_factory=CrashAfter(4))
+    run(cfg, tmp_path, toy, test_subjects=SUBJECTS[6:], tensorboard=True, resume=True)
+    scalars = read_tensorboard(tmp_path / "tensorboard")
+    rows = read_log(tmp_path)
+    for stat in ("loss", "dist_ap", "dist_an", "nonzero_frac", "collapsed"):
+        assert [s for s, _ in scalars[f"train/{stat}"]] == [1, 2, 3, 4], stat
+        assert [v for _, v in scalars[f"train/{stat}"]] == pytest.approx([float(r[stat]) for r in rows]), stat
+    with (tmp_path / "eval_log.csv").open(newline="") as fh:
+        evals = list(csv.DictReader(fh))
+    for probe_set in ("NM", "BG", "CL"):
+        mine = [r for r in evals if r["probe_set"] == probe_set]
+        assert [s for s, _ in scalars[f"rank1/{probe_set}"]] == [int(r["iteration"]) for r in mine] == [2, 4]
+        assert [v for _, v in scalars[f"rank1/{probe_set}"]] == pytest.approx([float(r["rank1_excl"]) for r in mine])
+        assert [v for _, v in scalars[f"rank1_incl/{probe_set}"]] == pytest.approx(
+            [float(r["rank1_incl"]) for r in mine]
+        )
+
+
+def test_tensorboard_without_the_package_fails_before_any_work(toy, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name.startswith("torch.utils.tensorboard") or name.startswith("tensorboard"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(TrainingError, match=r"--tensorboard needs the tensorboard package .*gstsn\[tensorboard\]"):
+        run(toy_cfg(), tmp_path, toy, tensorboard=True)
+    assert not (tmp_path / "train_log.csv").exists() and not (tmp_path / "checkpoints").exists()

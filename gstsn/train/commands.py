@@ -278,6 +278,7 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
             resume=args.resume,
             progress=not args.no_progress,
             time_limit_s=args.time_limit,
+            tensorboard=args.tensorboard,
             dist_ctx=ctx,
         )
     except TrainingDiverged as exc:
@@ -439,6 +440,11 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     run_opts.add_argument("--no-eval", action="store_true", help="skip the rank-1 evaluation")
     run_opts.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_opts.add_argument(
+        "--tensorboard", action="store_true",
+        help="also write the logged scalars (loss, distances, rank-1) as TensorBoard events to OUT/tensorboard "
+        "(needs the tensorboard package: pip install 'gstsn[tensorboard]')",
+    )  # fmt: skip
     add_field_option(run_opts, "seed")
     for section, title in (("model", "model"), ("input", "input"), ("data", "data"), ("train", "training"),
                            ("eval", "evaluation")):  # fmt: skip

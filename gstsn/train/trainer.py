@@ -16,7 +16,8 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
 
 Outputs in the run directory: ``config.json`` (resolved config), ``train_log.csv`` (one row per logged iteration:
 iteration, loss, dist_ap, dist_an, nonzero_frac, wall_time, lr, collapsed), ``eval_log.csv`` (rank-1 rows of the
-periodic evaluations, with the training wall time) and ``checkpoints/``. ``wall_time`` is the cumulative training
+periodic evaluations, with the training wall time), ``checkpoints/`` and, when asked for, ``tensorboard/`` (the same
+scalars as TensorBoard events). ``wall_time`` is the cumulative training
 time in seconds across resumes, periodic evaluations and checkpoint writes excluded: the x axis of a time-to-accuracy
 curve.
 """
@@ -335,6 +336,45 @@ class CsvLog:
         self._fh.close()
 
 
+class TensorBoardLog:
+    """The same scalars as the CSV logs, as TensorBoard events in ``path`` (optional: needs the ``tensorboard``
+    package, extra ``gstsn[tensorboard]``).
+
+    Tags: ``train/<stat>`` (``loss``, ``dist_ap``, ``dist_an``, ``nonzero_frac``, ``collapsed``) per logged
+    iteration, and ``rank1/<probe set>`` (identical views excluded) / ``rank1_incl/<probe set>`` per evaluation, with
+    the iteration as the step. On resume the events after the resumed iteration are purged (``purge_step``), as the
+    CSV rows are, so the curves show one run.
+    """
+
+    def __init__(self, path: Path, resume_from: int | None) -> None:
+        purge = None if resume_from is None else resume_from + 1
+        self._writer = self.writer_class()(log_dir=str(path), purge_step=purge)
+
+    @staticmethod
+    def writer_class() -> type:
+        """torch's ``SummaryWriter``; :class:`TrainingError` naming the missing package when it cannot be imported."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:  # torch's writer imports the tensorboard package
+            raise TrainingError(
+                "--tensorboard needs the tensorboard package (pip install 'gstsn[tensorboard]'); "
+                f"importing it failed: {exc}"
+            ) from exc
+        return SummaryWriter
+
+    def train_row(self, iteration: int, stats: dict[str, float], collapsed: bool) -> None:
+        for name, value in stats.items():
+            self._writer.add_scalar(f"train/{name}", value, iteration)
+        self._writer.add_scalar("train/collapsed", float(collapsed), iteration)
+
+    def eval_row(self, row: dict[str, Any]) -> None:
+        self._writer.add_scalar(f"rank1/{row['probe_set']}", row["rank1_excl"], row["iteration"])
+        self._writer.add_scalar(f"rank1_incl/{row['probe_set']}", row["rank1_incl"], row["iteration"])
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # The loop
 
@@ -397,6 +437,7 @@ class Trainer:
         resume: bool = False,
         progress: bool = True,
         time_limit_s: float | None = None,
+        tensorboard: bool = False,
         dist_ctx: DistContext | None = None,
         dist_init_method: str | None = None,
         model_factory: Callable[[Any], nn.Module] = build_model,
@@ -405,7 +446,9 @@ class Trainer:
         tc = cfg.train
         self.cfg, self.out, self.dataset = cfg, Path(out_dir), dataset
         self.test_subjects = test_subjects
-        self.progress, self.time_limit_s = progress, time_limit_s
+        self.progress, self.time_limit_s, self.tensorboard = progress, time_limit_s, tensorboard
+        if tensorboard:
+            TensorBoardLog.writer_class()  # a missing package fails here, before any work
         self.ctx = dist_ctx or DistContext.from_env()
         self.device = device_for_rank(resolve_device(device), self.ctx)
         if (dataset.height, dataset.width) != (cfg.input.height, cfg.input.width):
@@ -493,6 +536,8 @@ class Trainer:
                 self.csv_log.write(
                     {"iteration": i, **row_stats, "wall_time": wall, "lr": tc.lr, "collapsed": int(collapsed)}
                 )
+            if self.tb_log is not None:
+                self.tb_log.train_row(i, row_stats, collapsed)
         return row_stats
 
     def _save(self) -> None:
@@ -523,10 +568,13 @@ class Trainer:
         if self.eval_log is not None:
             for r in rows:
                 self.eval_log.write(r)
+        if self.tb_log is not None:
+            for r in rows:
+                self.tb_log.eval_row(r)
         return rows
 
     def _open_logs(self) -> None:
-        self.csv_log = self.eval_log = None
+        self.csv_log = self.eval_log = self.tb_log = None
         if not self.ctx.is_main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
@@ -534,6 +582,8 @@ class Trainer:
         (self.out / "config.json").write_text(json.dumps(cfg_json, indent=2) + "\n")
         self.csv_log = CsvLog(self.out / "train_log.csv", LOG_COLUMNS, self.resumed_from)
         self.eval_log = CsvLog(self.out / "eval_log.csv", EVAL_COLUMNS, self.resumed_from)
+        if self.tensorboard:
+            self.tb_log = TensorBoardLog(self.out / "tensorboard", self.resumed_from)
 
     # -- the loop ----------------------------------------------------------------------------------------------------
 
@@ -585,7 +635,7 @@ class Trainer:
         finally:
             stream.close()
             bar.close()
-            for lg in (self.csv_log, self.eval_log):
+            for lg in (self.csv_log, self.eval_log, self.tb_log):
                 if lg is not None:
                     lg.close()
         timed = step_times[1:] or step_times
@@ -620,6 +670,8 @@ def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
     - ``dist_ctx`` / ``dist_init_method``: data-parallel placement (default: from ``torchrun``'s environment).
     - ``model_factory`` / ``sampler_factory``: replace ``build_model`` / ``TripletSampler`` (tests).
     - ``progress``: tqdm bar with it/s and the loss.
+    - ``tensorboard``: also write the logged scalars as TensorBoard events to ``out_dir/tensorboard``
+      (:class:`TensorBoardLog`; needs the ``tensorboard`` package).
     """
     return Trainer(cfg, out_dir, **kwargs).run()
 
