@@ -182,6 +182,24 @@ def test_fast_path_equals_reference_with_many_exact_ties(distance):
 
 
 @pytest.mark.parametrize("distance", ["per_part", "flat"])
+def test_canonical_distance_of_a_pair_does_not_depend_on_where_it_sits(distance):
+    """Exact ties need identical pairs to give identical float64 values: whatever the row, the buffer and its
+    alignment (odd widths put the rows of the float64 work buffer at every 8-byte offset)."""
+    from gstsn.eval.protocol import _canonical_rows
+
+    rng = np.random.default_rng(11)
+    for parts, d in ((1, 3), (3, 37), (62, 256)):
+        p = (rng.standard_normal((parts, d)) * 10).astype(np.float32)
+        gallery = np.repeat((rng.standard_normal((1, parts, d)) * 10).astype(np.float32), 9, axis=0)
+        want = canonical_distances(p, gallery, distance)
+        assert np.all(want == want[0])
+        flat = np.empty(9 * parts * d + 8)
+        for shift in range(4):
+            work = flat[shift : shift + 9 * parts * d].reshape(9, parts, d)
+            np.testing.assert_array_equal(_canonical_rows(p[None], gallery, distance, work), want)
+
+
+@pytest.mark.parametrize("distance", ["per_part", "flat"])
 def test_recheck_workers_do_not_change_the_numbers(distance, monkeypatch):
     """The float64 rechecks run in parallel chunks (one worker per torch thread): tiny chunks, 1 to 3 workers."""
     rng = np.random.default_rng(5)
