@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
     import torch
 
+    from gstsn.timing.results import TimingResultsError
     from gstsn.timing.suite import clear_outputs, finalize, run_info
 
     if args.threads:
@@ -56,10 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     clear_outputs(out)
     load_start = os.getloadavg()
     start = time.perf_counter()
+    # Benchmarks never run under pytest-xdist: pytest-benchmark disables itself when it sees an xdist worker's
+    # environment, which a parent test run under `pytest -n` passes down to this process.
+    for key in [k for k in os.environ if k.startswith("PYTEST_XDIST_")]:
+        del os.environ[key]
     pytest_args = [
         *(str(BENCH_DIR / f) for f in SUITE_FILES),
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:xdist",
         f"--rootdir={REPO}",
         f"--benchmark-json={out / 'benchmark.json'}",
         "--benchmark-columns=min,median,max,rounds",
@@ -74,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     rc = int(pytest.main(pytest_args))
     wall = time.perf_counter() - start
     results = Path(args.results) if args.results else None
-    summary = finalize(out, results, run_info(args.profile, load_start, wall, REPO))
+    try:
+        summary = finalize(out, results, run_info(args.profile, load_start, wall, REPO))
+    except TimingResultsError as exc:  # the suite's raw outputs stay in --out for a look
+        print(f"run_timing: error: {exc} (pytest exit status {rc}; the suite's outputs are kept in {out})",
+              file=sys.stderr)  # fmt: skip
+        return rc or 2
     print()
     print(summary)
     print(f"\nsuite wall time {wall:.0f} s; outputs in {out}")

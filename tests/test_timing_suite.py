@@ -31,9 +31,9 @@ def suite_out(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     (out / "stale.txt").write_text("kept")  # not a suite file: must survive the clean-up
     (out / "raw").mkdir()
     (out / "raw" / "paired_stale.json").write_text("{}")  # a previous run's file: must be removed
-    # Not an xdist worker's environment: pytest-benchmark writes no JSON when it believes it runs inside a worker.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    env["OMP_NUM_THREADS"] = "1"
+    # Under `pytest -n` this process is an xdist worker and its environment says so; the script must not let the
+    # suite inherit that (pytest-benchmark would disable itself and write no JSON), so it is passed on unchanged.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(REPO / "bench" / "run_timing.py"), "--profile", "tiny", "--devices", "cpu"]
     cmd += ["--threads", "1", "--out", str(out), "--results", str(out / "no-ablation-results")]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
