@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from gstsn.data.cache import SilhouetteCache, unpack_frames
-from gstsn.data.commands import DEFAULT_CACHE_ROOT, open_dataset
 from gstsn.data.sampling import TripletSampler, iter_test_batches
+from gstsn.data.sources import DEFAULT_CACHE_ROOT, open_dataset
 
 REAL_NPZ = Path(__file__).resolve().parents[1].parent / "shared/data/casia-b/casia-b-sil-64x44.npz"
 
