@@ -1,8 +1,11 @@
-"""Shared fixtures: the real CASIA-B copy beside the checkout (skipped cleanly when absent), deterministic torch."""
+"""Shared fixtures: the real CASIA-B copy beside the checkout (skipped cleanly when absent), deterministic torch, and
+running a ``bench/`` script."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,20 @@ def real_npz() -> Path:
     if not REAL_NPZ.is_file():
         pytest.skip(f"real CASIA-B copy not found at {REAL_NPZ} (set GSTSN_CASIA_B_NPZ to point at it)")
     return REAL_NPZ
+
+
+@pytest.fixture
+def run_bench():
+    """``run_bench(script, *args)``: run ``bench/<script>`` in a fresh interpreter; fails the test with the output's
+    tail when it exits non-zero, else returns its stdout."""
+
+    def run(script: str, *args: str) -> str:
+        cmd = [sys.executable, str(REPO_ROOT / "bench" / script), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout
+
+    return run
 
 
 @pytest.fixture(autouse=True)

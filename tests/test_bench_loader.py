@@ -3,22 +3,13 @@ it promises: frames/s per input type, test batches, and the RSS at each step."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_loader.py"
-
-
-def test_bench_loader_reports_every_figure_on_tiny_data(tmp_path):
-    cmd = [
-        sys.executable, str(BENCH), "--data", "synth:subjects=3,frames_min=8,frames_max=12",
+def test_bench_loader_reports_every_figure_on_tiny_data(tmp_path, run_bench):
+    out = run_bench(
+        "bench_loader.py", "--data", "synth:subjects=3,frames_min=8,frames_max=12",
         "--cache-root", str(tmp_path), "--p", "2", "--k", "4", "--frames", "6", "--batches", "3",
         "--test-frames", "500", "--core", "-1",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = proc.stdout
+    )  # fmt: skip
     assert "P x K x frames = 2 x 4 x 6 = 48 frames/batch, 3 batches" in out
     for input_type in ("set", "sequence"):
         line = next(x for x in out.splitlines() if x.strip().startswith(input_type))

@@ -4,21 +4,13 @@ the evaluator's time, its matmuls alone, the peak memory, and the cell-by-cell e
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_protocol.py"
 
 
-def test_bench_protocol_reports_every_figure_at_a_tiny_size():
-    cmd = [
-        sys.executable, str(BENCH), "--subjects", "4", "--parts", "3", "--dim", "8", "--repeats", "2",
-        "--threads", "1", "--cell-by-cell",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = proc.stdout
+def test_bench_protocol_reports_every_figure_at_a_tiny_size(run_bench):
+    out = run_bench(
+        "bench_protocol.py", "--subjects", "4", "--parts", "3", "--dim", "8", "--repeats", "2", "--threads", "1",
+        "--cell-by-cell",
+    )  # fmt: skip
     assert "probes 264 (3 probe sets) x gallery 176" in out
     for distance in ("per_part", "flat"):
         line = next(x for x in out.splitlines() if x.strip().startswith(f"{distance}: median"))
