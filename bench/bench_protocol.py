@@ -3,9 +3,10 @@
 Builds random features in the CASIA-B layout (default 50 subjects x 10 sequence types x 11 views = 5,500 sequences,
 62 parts x 256 dims), times ``evaluate_rank1`` (median of ``--repeats`` after one warm-up run) and prints seconds,
 the time of its distance matmuls alone (the same ``bmm`` calls on operands of the same shapes, run after each
-evaluation, so the ratio of the two is measured under the same machine state),
-the achieved GFLOP/s of the distance matmuls (``2 * probes * gallery * (d + 2) * parts``; the floor ``2 * P * G * d *
-parts`` is ~230 GFLOP here), the peak extra memory, and the same run's fp32 2048 x 2048 matmul GFLOP/s.
+evaluation, so the ratio of the two is measured under the same machine state), the achieved GFLOP/s of the distance
+matmuls (``2 * probes * gallery * (d + 2) * parts``; the floor ``2 * P * G * d * parts`` is ~230 GFLOP here), the
+peak extra memory of the warm-up run (``gstsn.timing.memory.peak_memory_bytes``), and the same run's fp32
+2048 x 2048 matmul GFLOP/s.
 
     python bench/bench_protocol.py [--distance per_part|flat|both] [--repeats 3] [--threads N] [--device cpu|cuda]
                                    [--cell-by-cell]
@@ -22,6 +23,7 @@ features for a same-run speed-up figure; it must reproduce the fast evaluator's 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -32,6 +34,7 @@ import torch
 
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, _chunks, evaluate_rank1
+from gstsn.timing.memory import peak_memory_bytes
 
 
 def casia_features(subjects: int, parts: int, dim: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -108,27 +111,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _memory_mb() -> dict[str, float]:
-    """This process's resident memory now (``VmRSS``) and its peak (``VmHWM``) in MiB, from ``/proc/self/status``."""
-    found = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) / 1024  # kB
-    return found
-
-
-def _reset_peak_memory() -> bool:
-    """Reset this process's peak resident memory (Linux: write 5 to ``/proc/self/clear_refs``); False if refused."""
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=50, help="test subjects (110 sequences each; default 50)")
@@ -159,37 +141,36 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"distance matmuls: {flop / 1e9:.0f} GFLOP (floor {2.0 * n_p * n_g * args.dim * args.parts / 1e9:.0f})")
 
+    last = []  # the newest result
+
+    def evaluate(distance: str) -> None:
+        chunks = {"probe_chunk": args.probe_chunk, "part_chunk": args.part_chunk}
+        last[:] = [evaluate_rank1(x, subject, seq_type, view, distance, **chunks)]
+
     distances = ["per_part", "flat"] if args.distance == "both" else [args.distance]
     for distance in distances:
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        peak_known = device.type == "cpu" and _reset_peak_memory()
-        base_rss = _memory_mb()["VmRSS"] if peak_known else 0.0
-        times, cpu, floors, result = [], [], [], None
+        times, cpu, floors = [], [], []
         for rep in range(args.repeats + 1):
             _sync(device)
             t0, c0 = time.perf_counter(), time.process_time()
-            result = evaluate_rank1(
-                x, subject, seq_type, view, distance, probe_chunk=args.probe_chunk, part_chunk=args.part_chunk
-            )
+            if rep:
+                evaluate(distance)
+            else:  # the warm-up run measures the memory, before the matmul-floor runs allocate their operands
+                peak_mib = peak_memory_bytes(functools.partial(evaluate, distance), device) / 2**20
             _sync(device)
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-            if not rep and peak_known:  # the warm-up run, before the matmul-floor runs allocate their operands
-                rss_growth = _memory_mb()["VmHWM"] - base_rss
             if rep:  # interleaved, so that both see the same state of a shared machine
                 floors.append(
                     matmul_floor_seconds(n_p, n_g, args.parts, args.dim, device, args.probe_chunk, args.part_chunk)
                 )
+        result = last[0]
         med = statistics.median(times[1:])
         ratio = statistics.median(t / f for t, f in zip(times[1:], floors, strict=True))
         if device.type == "cuda":
-            peak = torch.cuda.max_memory_allocated(device) - x.element_size() * x.nelement()
-            extra = f"peak extra GPU memory {peak / 2**20:.0f} MiB"
-        elif peak_known:
-            extra = f"peak RSS growth {rss_growth:.0f} MiB (warm-up run)"
+            extra = f"peak extra GPU memory {peak_mib:.0f} MiB (warm-up run)"
         else:
-            extra = "peak RSS growth not measured (/proc/self/clear_refs refused)"
+            extra = f"peak RSS growth {peak_mib:.0f} MiB (warm-up run, RSS sampled every 2 ms)"
         summary = ", ".join(f"{k} {v:.2f}" for k, v in result.summary_excl.items())
         print(
             f"{distance:>8}: median {med:.2f} s (runs {', '.join(f'{t:.2f}' for t in times[1:])}; warm-up "
