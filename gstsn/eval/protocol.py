@@ -450,15 +450,20 @@ def _canonical_argmin(
         dist[lo : lo + len(g)] = _canonical_rows(p, g, distance, work[: len(g)])
 
     starts_at = range(0, len(group), step)
-    workers = max(1, min(torch.get_num_threads(), len(starts_at)))
-    if workers == 1 or host is None:  # one worker, or device rows that are copied to the host one chunk at a time
+    # numpy releases the GIL in the gathers, the subtraction and einsum, so host chunks run in parallel, one worker
+    # per torch thread; rows on a device are copied to the host one chunk at a time, by one worker
+    workers = max(1, min(torch.get_num_threads(), len(starts_at))) if host is not None else 1
+
+    def work_through(i: int) -> None:
         work = np.empty((min(step, len(group)), parts, d), dtype=np.float64)
-        for lo in starts_at:
+        for lo in starts_at[i::workers]:
             fill(lo, work)
-    else:  # numpy releases the GIL in the gathers, the subtraction and einsum: chunks run in parallel
-        buffers = [np.empty((step, parts, d), dtype=np.float64) for _ in range(workers)]
+
+    if workers == 1:
+        work_through(0)
+    else:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda i: [fill(lo, buffers[i]) for lo in starts_at[i::workers]], range(workers)))
+            list(pool.map(work_through, range(workers)))
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     best = np.minimum.reduceat(dist, starts)
     hits = np.flatnonzero(dist == best[group])
