@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gstsn.heap import retain_freed_memory
 from gstsn.timing.cases import enumerate_cases, enumerate_pairs
 from gstsn.timing.synthetic import synthetic_subjects, write_synthetic_cache
 from gstsn.timing.workloads import PhaseUnavailable, build_workload, skip_reason
@@ -34,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "timing_phase(name): the timing phase a benchmark test measures")
+    retain_freed_memory()  # time the steps with the heap settings every gstsn command uses (gstsn/heap.py)
     threads = config.getoption("--timing-threads", default=None)
     if threads:
         torch.set_num_threads(threads)

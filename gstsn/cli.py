@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from gstsn.heap import retain_freed_memory
+
 COMMAND_MODULES = ("gstsn.data.commands", "gstsn.train.commands", "gstsn.ablate.commands", "gstsn.report.commands")
 
 
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        retain_freed_memory()  # before any data or tensor is allocated (see gstsn/heap.py)
         return int(args.func(args) or 0)
     except ValueError as exc:
         if not type(exc).__module__.startswith("gstsn."):

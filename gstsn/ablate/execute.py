@@ -260,6 +260,9 @@ def worker_init(threads: int, parent_pid: int) -> None:
     thread that exits when the parent is gone), so a killed runner never leaves a worker training a run."""
     import torch
 
+    from gstsn.heap import retain_freed_memory
+
+    retain_freed_memory()  # a spawned process starts with glibc's defaults again
     torch.set_num_threads(max(1, int(threads)))
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
