@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import torch
 
+from gstsn.heap import release_free_memory
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -22,7 +24,9 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device | str = "cp
     """Extra memory ``fn()`` needs at its peak, above what was in use before it ran.
 
     CUDA: ``torch.cuda.max_memory_allocated`` (exact). CPU: the process RSS sampled every ``interval_s`` by a thread
-    (a short spike between samples can be missed; the sampling is stated wherever the figure is shown).
+    (a short spike between samples can be missed; the sampling is stated wherever the figure is shown), after the
+    heap's free memory is handed back (``gstsn.heap.release_free_memory``), so that memory freed by earlier calls and
+    retained by the heap (``gstsn.heap.retain_freed_memory``) is counted again when ``fn`` reuses it.
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -32,6 +36,7 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device | str = "cp
         fn()
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
+    release_free_memory()
     before = current_rss_bytes()
     peak = before
     done = threading.Event()
