@@ -19,6 +19,7 @@ import time
 import torch
 
 from gstsn.config import ModelConfig
+from gstsn.heap import retain_freed_memory
 from gstsn.models import build_model
 from gstsn.timing.flops import count_flops, matmul_gflops
 from gstsn.timing.memory import peak_memory_bytes
@@ -38,11 +39,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    heap = "freed memory retained" if retain_freed_memory() else "glibc's malloc defaults"  # as gstsn commands
     if args.threads:
         torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(args.batch, args.frames, 64, 44, generator=g) > 0.5).float()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input {tuple(x.shape)}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {heap}, input {tuple(x.shape)}")
     print(
         f"{'model':8} {'variant':22} {'seq/s':>7} {'GFLOP/s':>8} {'% matmul (median, min-max)':>28} "
         f"{'mem MiB':>8} {'max |diff|':>10}"

@@ -34,6 +34,7 @@ import torch
 
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, _chunks, evaluate_rank1
+from gstsn.heap import retain_freed_memory
 from gstsn.timing.memory import peak_memory_bytes
 
 
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cell-by-cell", action="store_true", help="also time the cell-by-cell evaluator (slow)")
     args = ap.parse_args(argv)
+    heap = "freed memory retained" if retain_freed_memory() else "glibc's malloc defaults"  # as gstsn commands
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"features {tuple(feats.shape)} float32 on {device}; probes {n_p} (3 probe sets) x gallery {n_g}; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, {heap}"
     )
     print(f"distance matmuls: {flop / 1e9:.0f} GFLOP (floor {2.0 * n_p * n_g * args.dim * args.parts / 1e9:.0f})")
 
