@@ -26,6 +26,7 @@ import ctypes
 import os
 import platform
 import sys
+from collections.abc import Callable
 
 ENV = "GSTSN_MALLOC"  # "system": leave the C library's defaults
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4  # glibc's <malloc.h>
@@ -41,14 +42,8 @@ def retain_freed_memory() -> bool:
     choice = os.environ.get(ENV, "retain").strip().lower()
     if choice not in ("retain", "system"):
         raise ValueError(f"environment variable {ENV}={os.environ[ENV]!r}: expected 'retain' (default) or 'system'")
-    if choice == "system" or not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all(mallopt(option, value) == 1 for option, value in SETTINGS.items())
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int]) if choice == "retain" else None
+    return mallopt is not None and all(mallopt(option, value) == 1 for option, value in SETTINGS.items())
 
 
 def release_free_memory() -> bool:
@@ -57,11 +52,17 @@ def release_free_memory() -> bool:
     For measurements of resident memory: with freed memory retained, a call that reuses it shows no RSS growth, so
     :func:`gstsn.timing.memory.peak_memory_bytes` releases it before taking its baseline. ``False`` elsewhere.
     """
+    trim = _glibc("malloc_trim", [ctypes.c_size_t])
+    return trim is not None and trim(0) == 1
+
+
+def _glibc(name: str, argtypes: list) -> Callable[..., int] | None:
+    """glibc's function ``name`` (returning ``int``) from the C library the interpreter runs on; ``None`` elsewhere."""
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
-        return False
+        return None
     try:
-        trim = ctypes.CDLL(None).malloc_trim
+        fn = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim(0) == 1
+        return None
+    fn.argtypes, fn.restype = argtypes, ctypes.c_int
+    return fn

@@ -1,4 +1,5 @@
-"""gstsn.heap: freed tensor memory is reused from the heap instead of being faulted in again from the kernel."""
+"""gstsn.heap: freed tensor memory is reused from the heap instead of being faulted in again from the kernel, and
+handed back on request."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 # rounds after 10 warm-up rounds (the heap takes a few rounds to settle: the aligned block shifts before it repeats).
 FAULTS = """
 import json, resource, sys, torch
-from gstsn.heap import retain_freed_memory
+from gstsn.heap import release_free_memory, retain_freed_memory
+from gstsn.timing.memory import current_rss_bytes
 applied = retain_freed_memory()
 rounds, n = 20, 12 << 20
 for _ in range(10):
@@ -27,7 +29,10 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(rounds):
     torch.empty(n).fill_(1.0)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-print(json.dumps({"applied": applied, "faults": after - before, "pages": rounds * n * 4 // resource.getpagesize()}))
+rss = current_rss_bytes()
+released = release_free_memory()
+print(json.dumps({"applied": applied, "faults": after - before, "pages": rounds * n * 4 // resource.getpagesize(),
+                  "released": released, "rss_drop": rss - current_rss_bytes()}))
 """
 
 
@@ -42,6 +47,8 @@ def test_freed_tensor_memory_is_reused_not_faulted_in_again():
     retained = count_faults("retain")
     assert retained["applied"] is True
     assert retained["faults"] < 0.05 * retained["pages"], retained
+    # the kept block goes back to the kernel on request (what peak_memory_bytes does before its baseline)
+    assert retained["released"] is True and retained["rss_drop"] >= 40 << 20, retained
     system = count_faults("system")
     assert system["applied"] is False
     assert system["faults"] > retained["faults"], (system, retained)
