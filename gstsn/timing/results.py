@@ -53,7 +53,6 @@ TIMING_EXTRA: tuple[str, ...] = (
     "peak_method",
     "ci_method",
 )
-# Keys every benchmark of the suite stores in ``extra_info`` (the rest of the row is computed from its timings).
 # Keys every benchmark of the suite stores in ``extra_info`` (the rest of the row is computed from its timings):
 # the row's identity (phase .. width), the per-benchmark measurements, and the extra columns but the CI method.
 _IDENTITY = TIMING_COLUMNS[: TIMING_COLUMNS.index("width") + 1]
