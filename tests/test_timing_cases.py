@@ -155,6 +155,21 @@ def test_skip_reasons_name_the_missing_piece():
     assert (skip_reason(cuda_case) is None) == torch.cuda.is_available()
     if not torch.cuda.is_available():
         assert "no CUDA device" in device_unavailable("cuda")
-    ev = enumerate_cases("evaluation", "tiny", "cpu")[0]
-    assert skip_reason(ev) == evaluation_unavailable()
     assert device_unavailable("cpu") is None
+
+
+def test_the_evaluation_phase_is_timed_for_both_models_and_scores_rank1(tmp_path):
+    # The evaluation code ships with this package, so on the CPU the evaluation phase always runs: it is never
+    # skipped, and its callable embeds the test subjects and scores the CASIA-B protocol (NM / BG / CL rank-1 in %).
+    assert evaluation_unavailable() is None
+    cases = enumerate_cases("evaluation", "tiny", "cpu")
+    assert [c.variant.id for c in cases] == ["gaitset", "gstsn-median-L2"]
+    assert [skip_reason(c) for c in cases] == [None, None]
+    inp = cases[0].run_config().input
+    cache = SilhouetteCache.open(write_synthetic_cache(tmp_path / "c", PROFILES["tiny"], inp.height, inp.width))
+    for case in cases:
+        result = build_workload(case, cache, synthetic_subjects(PROFILES["tiny"])).fn()
+        assert set(result.summary) == {"NM", "BG", "CL"}, case.id
+        assert all(0.0 <= v <= 100.0 for v in result.summary.values()), (case.id, dict(result.summary))
+        # 2 test subjects x 11 views x 6 probe sequences (NM-05/06, BG-01/02, CL-01/02): every one embedded and scored
+        assert int(result.n_probes.to_numpy().sum()) == 2 * len(VIEWS) * 6, case.id
