@@ -18,9 +18,11 @@ from gstsn.ablate.runner import (
     parse_shard,
     plan_studies,
     run_plan,
+    run_states,
 )
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir, atomic_write_text
 from gstsn.ablate.study import StudyError
+from gstsn.train.checkpoint import checkpoint_path
 
 VIEWS = [f"{18 * i:03d}" for i in range(11)]
 
@@ -213,13 +215,58 @@ def test_commit_turns_the_trainers_eval_log_into_the_eval_curve(tmp_path):
     ]
 
 
-def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "f.txt"
     atomic_write_text(path, "old\n")
+    # failures once the temp file exists: text that cannot be encoded (raised while writing it), then a failing fsync
+    # (a full or failing disk, raised after the whole text was written)
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write_text(path, "new\n" + "x" * 100_000 + "\ud800")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+    fsynced = []
 
-    with pytest.raises(TypeError):
+    def failing_fsync(fd):
+        fsynced.append(fd)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("gstsn.atomic.os.fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_text(path, "new\n")
+    assert fsynced, "the write never reached the fsync"
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+    with pytest.raises(TypeError, match="needs a str"):  # refused before any file is opened
         atomic_write_text(path, 123)  # type: ignore[arg-type]
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+class KilledAfterCheckpoint(FakeExecutor):
+    """Run ``victim`` leaves the trainer's checkpoint of iteration ``at`` in its folder, then dies (killed after it);
+    every other run fails before it starts (no checkpoint)."""
+
+    def __init__(self, victim: str, at: int) -> None:
+        super().__init__()
+        self.victim, self.at = victim, at
+
+    def __call__(self, spec, run_dir, *, device, cache_root, progress):
+        self.calls.append(spec.run_id)
+        if spec.run_id != self.victim:
+            raise RuntimeError("not started")
+        path = checkpoint_path(Path(run_dir) / "checkpoints", self.at)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+        raise RuntimeError("killed")
+
+
+def dry_states(plan, store, work) -> tuple[dict[tuple[str, str], tuple[str, str]], str]:
+    """The dry run's rows as ``(study, run id) -> (estimate, state)``, and its totals line."""
+    lines = dry_run(plan, store, work).splitlines()
+    rows = {}
+    for ln in lines:
+        if ln.startswith(("a ", "b ")):
+            study, _, _, rid, *_ = ln.split()
+            est, state = ln.split("  ")[-2].strip(), ln.split("  ")[-1].removesuffix(" (shared with a)")
+            rows[(study, rid)] = (est, state.removesuffix(" (shared with b)"))
+    return rows, lines[-2]
 
 
 def test_dry_run_lists_runs_costs_and_state(studies, tmp_path):
@@ -229,15 +276,37 @@ def test_dry_run_lists_runs_costs_and_state(studies, tmp_path):
     assert text.count("to do") == 15 and "12 runs to train" in text and "estimated time left" in text
     assert "shared with b" in text
     run(plan_studies(studies[:1], profile="smoke"), tmp_path, FakeExecutor())
-    ckpt = work.run_dir(next(rid for rid in plan.runs if rid not in store.done_ids("a"))) / "checkpoints"
-    ckpt.mkdir(parents=True)
-    (ckpt / "ckpt-0000010.pt").write_bytes(b"")
-    lines = dry_run(plan, store, work).splitlines()
-    states = [ln.split("  ")[-1] for ln in lines if ln.startswith(("a ", "b "))]
-    assert sum(s.startswith("done") for s in states) == 9
-    assert sum(s.startswith("finished (to copy into the studies)") for s in states) == 3
-    assert sum(s.startswith("resume from iteration 10") for s in states) == 1
-    assert sum(s.startswith("to do") for s in states) == 2 and "3 runs to train" in lines[-2]
+    a_ids = {sr.run_id for sr in plan.studies[0].runs}
+    b_only = [rid for rid in plan.runs if rid not in a_ids]
+    shared = [sr.run_id for sr in plan.studies[1].runs if sr.run_id in a_ids]
+    assert len(b_only) == len(shared) == 3 and [plan.runs[rid].seed for rid in b_only] == [0, 1, 2]
+    rows, totals = dry_states(plan, store, work)
+    assert len(rows) == 15 and "3 runs to train, 3 finished runs to copy" in totals
+    assert {rows[("a", rid)] for rid in a_ids} == {("-", "done")}  # nothing left to train: no cost
+    assert {rows[("b", rid)] for rid in shared} == {("-", "finished (to copy into the studies)")}
+    assert {rows[("b", rid)][1] for rid in b_only} == {"to do"}
+    # b's lstm_layers=0 run of seed 0 is killed after its checkpoint at iteration 10, through the runner's own path
+    # (the other two fail before they start); running b also copies the shared finished runs into it
+    killed = KilledAfterCheckpoint(b_only[0], at=10)
+    _, _, report = run(plan_studies(studies[1:], profile="smoke"), tmp_path, killed)
+    assert sorted(killed.calls) == sorted(b_only) and (b_only[0], "RuntimeError: killed") in report.failed
+    assert sorted(report.copied) == sorted(shared)
+    assert [work.checkpoint_iteration(rid) for rid in b_only] == [10, None, None]
+    rows, totals = dry_states(plan, store, work)
+    assert "3 runs to train, 0 finished runs to copy" in totals
+    assert {rows[("b", rid)] for rid in shared} == {("-", "done")}
+    assert [rows[("b", rid)][1] for rid in b_only] == ["resume from iteration 10", "to do", "to do"]
+    # the cost left of the resumed run: the same cell's fresh estimate less the 10 of its iterations done
+    est = {st.run_id: st for st in run_states(plan, store, work)}
+    iterations = plan.runs[b_only[0]].config.train.iterations
+    assert est[b_only[0]].estimate_s == pytest.approx(est[b_only[1]].estimate_s * (1 - 10 / iterations))
+    assert 0 < est[b_only[0]].estimate_s < est[b_only[1]].estimate_s
+    assert est[b_only[0]].status() == "resume from iteration 10" and est[b_only[1]].status() == "to do"
+    # once everything ran, every state is done and nothing is left
+    run(plan, tmp_path, FakeExecutor())
+    assert {st.status() for st in run_states(plan, store, work)} == {"done"}
+    rows, totals = dry_states(plan, store, work)
+    assert set(rows.values()) == {("-", "done")} and "0 runs to train, 0 finished runs to copy" in totals
 
 
 def test_unknown_study_name(tmp_path, studies):
