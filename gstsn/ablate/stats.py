@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from gstsn.ablate.store import read_jsonl
+from gstsn.results import runs as runs_format
 
 LEVEL = 0.95
 BETTER = "better"
@@ -242,8 +242,8 @@ def compare_runs(
 
 
 def read_runs(study_dir: str | Path) -> pd.DataFrame:
-    """A study's ``runs.jsonl`` as a DataFrame (one row per run; a torn or invalid line is skipped)."""
-    return pd.DataFrame(read_jsonl(Path(study_dir) / "runs.jsonl"))
+    """A study's ``runs.jsonl`` as a DataFrame (one row per valid run; :func:`format_study` names damaged lines)."""
+    return pd.DataFrame(runs_format.read_runs(Path(study_dir) / runs_format.RUNS_FILE).rows)
 
 
 def study_statistics(
@@ -317,6 +317,8 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
     metrics = rank1_metrics([distance])
     summary, comparisons = study_statistics(study_dir, metrics)
     lines = [f"== {study_dir.name}: rank-1 % ({distance}, identical views excluded), mean [95 % CI] over seeds"]
+    problems = runs_format.read_runs(study_dir / runs_format.RUNS_FILE).problems()
+    lines += [f"  WARNING: {p}" for p in problems]
     if summary.empty:
         return "\n".join([*lines, "  (no finished runs)"])
     width = max(len(c) for c in summary["cell"]) + 2
