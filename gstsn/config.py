@@ -102,9 +102,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.temporal, bool):
             fail_field("ModelConfig", "temporal", self.temporal, "true or false")
-        parse_idr_stat(self.idr_stat)
-        if isinstance(self.lstm_layers, bool) or self.lstm_layers not in LSTM_LAYER_CHOICES:
-            fail_field("ModelConfig", "lstm_layers", self.lstm_layers, f"one of {LSTM_LAYER_CHOICES}")
+        # one spelling per value, so that equal configs hash equal: "max + median" is stored as "max+median"
+        object.__setattr__(self, "idr_stat", "+".join(parse_idr_stat(self.idr_stat)))
+        # an integer field takes integers only: 2.0 == 2 would pass a membership test and then crash nn.LSTM
+        lstm = self.lstm_layers
+        if isinstance(lstm, bool) or not isinstance(lstm, int) or lstm not in LSTM_LAYER_CHOICES:
+            fail_field("ModelConfig", "lstm_layers", lstm, f"an integer, one of {LSTM_LAYER_CHOICES}")
         channels = tuple(self.channels) if isinstance(self.channels, (list, tuple)) else self.channels
         if (
             not isinstance(channels, tuple)
