@@ -218,8 +218,6 @@ __all__ = [
 # (Owned by the training area; ModelConfig and InputConfig above are the models area's.)
 # ======================================================================================================================
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-
 
 def _check_positive_float(owner: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) < float("inf")):
@@ -514,7 +512,6 @@ def resolve_profile(name: str, **overrides: Any) -> RunConfig:
 
 
 __all__ += [
-    "DEVICE_CHOICES",
     "DataConfig",
     "EvalConfig",
     "FIELD_SECTIONS",

@@ -54,12 +54,28 @@ def test_eval_help(capsys):
         (["train", "--device", "tpu"], "--device"),
         (["eval"], "CHECKPOINT"),
         (["eval", "x", "--distance", "cosine"], "--distance"),
+        (["train", "--time-limit", "nan"], "--time-limit: nan is invalid; expected a finite number of seconds > 0"),
+        (["train", "--time-limit", "-5"], "--time-limit: -5 is invalid"),
+        (["train", "--device", "cuda:9"], "--device: 'cuda:9' is not available: torch sees"),
+        (["train", "--device", "gpu"], "--device: 'gpu' is invalid; expected auto, cpu, cuda or cuda:K"),
+        (["eval", "x", "--device", "cuda:9"], "--device: 'cuda:9' is not available"),
+        (["ablations", "run", "--jobs", "0"], "--jobs: 0 is invalid; expected an integer ≥ 1"),
+        (["ablations", "run", "--threads", "-2"], "--threads: -2 is invalid"),
+        (["ablations", "run", "--device", "cuda:9"], "--device: 'cuda:9' is not available"),
+        (["data", "import", "a", "b", "--workers", "0"], "--workers: 0 is invalid; expected an integer ≥ 1"),
+        (["data", "import", "a", "b", "--workers", "-2"], "--workers: -2 is invalid"),
     ],
 )
 def test_bad_options_fail_naming_them(argv, named, capsys):
     code, _, err = run_cli(argv, capsys)
     assert code == 2
     assert named in err
+
+
+@pytest.mark.parametrize("argv", [["ablations", "run", "--help"], ["ablations", "summary", "--help"], ["train", "--help"]])
+def test_help_texts_show_percent_signs_once(argv, capsys):
+    code, out, _ = run_cli(argv, capsys)
+    assert code == 0 and "%%" not in out
 
 
 def test_eval_of_a_missing_checkpoint_is_a_clear_error(tmp_path, capsys):

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
+from gstsn import cli_args
 from gstsn.data.casiab import LAYOUTS, import_casia_b
 from gstsn.data.sources import (
     dataset_info,
@@ -71,7 +72,7 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--layout", choices=LAYOUTS, default=None, help="source layout (default: detected)")
     imp.add_argument("--min-frames", type=int, default=1, help="skip sequences with fewer frames (default 1)")
     imp.add_argument("--strict", action="store_true", help="stop at the first bad folder or frame instead of skipping")
-    imp.add_argument("--workers", type=int, default=1, help="processes reading a tree (default 1)")
+    imp.add_argument("--workers", type=cli_args.positive_int, default=1, help="processes reading a tree (default 1)")
     imp.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
     common(imp)

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gstsn import cli_args
 from gstsn.config import (
-    DEVICE_CHOICES,
     DISTANCES,
     IDR_STATS,
     INPUT_TYPES,
@@ -440,10 +440,10 @@ def register(subparsers: Any) -> None:
     run_opts.add_argument("--out", metavar="DIR", help="run directory (default: runs/PROFILE-MODEL-CONFIGHASH)")
     run_opts.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     run_opts.add_argument(
-        "--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available"
+        "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
     )
     run_opts.add_argument(
-        "--time-limit", type=float, metavar="SECONDS", default=None,
+        "--time-limit", type=cli_args.positive_seconds, metavar="SECONDS", default=None,
         help="stop after this much training time with a checkpoint (continue later with --resume)",
     )  # fmt: skip
     run_opts.add_argument("--no-eval", action="store_true", help="skip the rank-1 evaluation")
@@ -469,7 +469,9 @@ def register(subparsers: Any) -> None:
     )
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file, or a run directory (its newest one)")
     e.add_argument("--out", metavar="DIR", help="output directory (default: RUN/eval-ITERATION-DISTANCE)")
-    e.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available")
+    e.add_argument(
+        "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
+    )
     for name in EVAL_FIELDS:
         add_field_option(e, name, show_profiles=False)
     e.set_defaults(func=cmd_eval, _parser=e)
