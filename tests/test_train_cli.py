@@ -72,7 +72,9 @@ def test_bad_options_fail_naming_them(argv, named, capsys):
     assert named in err
 
 
-@pytest.mark.parametrize("argv", [["ablations", "run", "--help"], ["ablations", "summary", "--help"], ["train", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["ablations", "run", "--help"], ["ablations", "summary", "--help"], ["train", "--help"]]
+)
 def test_help_texts_show_percent_signs_once(argv, capsys):
     code, out, _ = run_cli(argv, capsys)
     assert code == 0 and "%%" not in out

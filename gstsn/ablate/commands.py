@@ -99,6 +99,9 @@ def _plan(args: argparse.Namespace) -> tuple[Any, tuple[int, int] | None]:
 def _dirs(args: argparse.Namespace) -> tuple[ResultsStore, WorkDir, Path]:
     cache_root = args.cache_root or _default_cache_root()
     work = args.work or cache_root / "ablation-runs"
+    for option, path in (("--results", args.results), ("--work", work), ("--cache-root", cache_root)):
+        if Path(path).exists() and not Path(path).is_dir():
+            raise StoreError(f"{option} {path} is a file; expected a folder (it is created when missing)")
     return ResultsStore(args.results), WorkDir(work), cache_root
 
 

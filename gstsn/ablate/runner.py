@@ -32,6 +32,7 @@ from typing import Any
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
+from gstsn.results.tables import parse_value
 from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested
 
 #: study files run in this order (the headline first); others follow alphabetically
@@ -566,9 +567,12 @@ def _tables_by_run(path: Path) -> dict[str, list[list[Any]]]:
     if not path.is_file():
         return out
     with path.open(newline="", encoding="utf-8") as fh:
-        for rec in csv.DictReader(fh):
+        for lineno, rec in enumerate(csv.DictReader(fh), start=2):
+            value = parse_value(rec.get("value"))
+            if value is None:
+                raise StoreError(f"{path} line {lineno}: value {rec.get('value')!r} is not a number; fix or remove it")
             out.setdefault(rec["run_id"], []).append(
-                [rec["distance"], rec["condition"], rec["probe_view"], rec["gallery_view"], float(rec["value"])]
+                [rec["distance"], rec["condition"], rec["probe_view"], rec["gallery_view"], value]
             )
     return out
 

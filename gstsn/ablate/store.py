@@ -33,8 +33,8 @@ from typing import Any
 from gstsn.atomic import atomic_copy, atomic_write_text
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, quarantine_text, read_runs
+from gstsn.results.tables import TABLES_COLUMNS
 
-TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 RESULT_FORMAT = 1
 
 

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from gstsn.results.runs import SAFE_NAME, read_runs
+from gstsn.results.tables import TABLES_COLUMNS, numeric_values
 
 TIMING_DIR = "timing"
 CONDITIONS = ("NM", "BG", "CL")
 VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))
 MODEL_METHODS = ("gaitset", "gstsn")  # methods on the axis grid; others (e.g. "gei") are reference rows
 
-TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 TRAIN_LOG_COLUMNS = ("iteration", "loss", "nonzero_frac")  # required; dist_ap, dist_an, wall_time, lr optional
 EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
 LEGACY_EVAL_COLUMNS = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")  # eval_log.csv
@@ -278,7 +278,7 @@ def load_study(study_dir: Path) -> StudyData:
     tables = _read_csv(study_dir / "tables.csv", TABLES_COLUMNS, problems, "no 11×11 probe×gallery heatmaps")
     if not tables.empty:
         tables["condition"] = tables["condition"].astype(str).str.upper()
-        tables["value"] = pd.to_numeric(tables["value"], errors="coerce")
+        tables = numeric_values(tables, problems)
         tables = tables.sort_values(list(TABLES_COLUMNS[:5]), kind="stable").reset_index(drop=True)
     train_logs = _read_per_run(study_dir, runs, "train_log.csv", TRAIN_LOG_COLUMNS, problems, "no training curves")
     eval_curves = _read_per_run(study_dir, runs, "eval_curve.csv", EVAL_CURVE_COLUMNS, problems, "")

@@ -1,5 +1,6 @@
-"""runs.jsonl has one reader with one policy: a damaged line is named, kept out of the rows, and never dropped: the
-next commit moves it verbatim to runs.quarantined.jsonl, and the report and the summary keep naming it."""
+"""The results files, read in one place. runs.jsonl has one reader with one policy: a damaged line is named, kept out
+of the rows and never dropped (the next commit moves it verbatim to runs.quarantined.jsonl; the report and the summary
+keep naming it). A tables.csv value that is not a number is named, never turned into NaN silently."""
 
 from __future__ import annotations
 
@@ -71,3 +72,21 @@ def test_the_report_names_damaged_and_quarantined_lines(tmp_path):
     store.commit("s", {**GOOD, "run_id": "abf", "seed": 1}, [], None)
     problems = [p for study in load_results(tmp_path).studies for p in study.problems]
     assert any(f"{QUARANTINE_FILE} holds a line taken out of runs.jsonl" in p for p in problems), problems
+
+
+def test_a_non_numeric_table_value_is_named_and_left_out_not_turned_into_nan(tmp_path):
+    from gstsn.ablate.runner import merge_stores
+    from gstsn.ablate.store import StoreError
+    from gstsn.report.load import load_results
+
+    store = ResultsStore(tmp_path / "a")
+    store.commit("s", GOOD, [["per_part", "NM", "000", "018", 1.0], ["per_part", "NM", "000", "036", 2.0]], None)
+    definition = {"study": "s", "axes": {}, "baseline": {}, "seeds": [0]}
+    (tmp_path / "a" / "s" / "study.json").write_text(json.dumps(definition))
+    tables = tmp_path / "a" / "s" / "tables.csv"
+    tables.write_text(tables.read_text().replace(",2.0", ",abc"))
+    study = load_results(tmp_path / "a").studies[0]
+    assert "tables.csv line 3: value 'abc' is not a number; the cell is left out" in study.problems
+    assert study.tables["value"].tolist() == [1.0]
+    with pytest.raises(StoreError, match=r"tables.csv line 3: value 'abc' is not a number"):
+        merge_stores([tmp_path / "a"], tmp_path / "merged", log=lambda _: None)
