@@ -153,3 +153,17 @@ def test_torchrun_two_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["training"]["world_size"] == 2 and res["iteration"] == 3
+
+
+def test_a_garbage_checkpoint_is_named_without_advice_to_load_it_unsafely(tmp_path, capsys):
+    (tmp_path / "garbage.pt").write_bytes(bytes(range(256)) * 4)
+    code, _, err = run_cli(["eval", str(tmp_path / "garbage.pt")], capsys)
+    assert code == 2 and "garbage.pt is damaged or not a gstsn checkpoint" in err
+    assert "weights_only=False" not in err and "weights_only` set to `False`" not in err
+
+
+@pytest.mark.parametrize("option", ["--results", "--work", "--cache-root"])
+def test_a_store_folder_naming_a_file_is_a_clear_error(tmp_path, capsys, option):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli(["ablations", "dry-run", option, str(tmp_path / "afile")], capsys)
+    assert code == 2 and f"{option} {tmp_path / 'afile'} is a file; expected a folder" in err
