@@ -167,3 +167,32 @@ def test_a_store_folder_naming_a_file_is_a_clear_error(tmp_path, capsys, option)
     (tmp_path / "afile").write_text("x")
     code, _, err = run_cli(["ablations", "dry-run", option, str(tmp_path / "afile")], capsys)
     assert code == 2 and f"{option} {tmp_path / 'afile'} is a file; expected a folder" in err
+
+
+def test_eval_refuses_test_subjects_the_checkpoint_was_trained_on(tmp_path, capsys):
+    """``gstsn eval RUN --data OTHER``: where OTHER's test subjects include the checkpoint's training subjects, rank-1
+    would measure memory; refused unless --allow-train-subjects names the choice, and then recorded."""
+    from gstsn.data.splits import load_split
+
+    train_cache = make_toy_cache(tmp_path / "cache8", n_subjects=8)
+    code, _, err = run_cli(_smoke_argv(train_cache.path, tmp_path / "run"), capsys)
+    assert code == 0, err
+    trained = load_split("LT", sorted(set(train_cache.index["subject"]))).train
+    other = make_toy_cache(tmp_path / "cache4", n_subjects=4)
+    tested = load_split("LT", sorted(set(other.index["subject"]))).test
+    leaked = sorted(set(trained) & set(tested))
+    assert leaked, "the test needs data whose test subjects were training subjects"
+    code, _, err = run_cli(["eval", str(tmp_path / "run"), "--data", str(other.path)], capsys)
+    assert code == 2 and f"{len(leaked)} of the {len(tested)} test subjects were training subjects" in err
+    assert ", ".join(leaked) in err and "--allow-train-subjects" in err
+    assert not list((tmp_path / "run").glob("eval-*"))
+
+    argv = ["eval", str(tmp_path / "run"), "--data", str(other.path), "--allow-train-subjects"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    (ev,) = [json.loads(p.read_text()) for p in (tmp_path / "run").glob("eval-*/results.json")]
+    assert ev["trained_on"]["test_subjects_seen_in_training"] == leaked and not ev["trained_on"]["same_data"]
+
+    code, _, err = run_cli(["eval", str(tmp_path / "run"), "--out", str(tmp_path / "same")], capsys)
+    assert code == 0, err  # the training data itself, its own split: no overlap
+    assert json.loads((tmp_path / "same" / "results.json").read_text())["trained_on"]["same_data"]

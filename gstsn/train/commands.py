@@ -383,6 +383,25 @@ def _evaluate_checkpoint_model(
     return result
 
 
+def _training_data(payload: dict[str, Any], saved: RunConfig, dataset: Any) -> dict[str, Any]:
+    """What the checkpoint was trained on: its training subjects (recorded since checkpoints carry them; for older
+    ones, the saved split applied to this data's subjects, which is exact when the data is the same), its data
+    fingerprint, and whether that is the evaluation data's."""
+    from gstsn.data.splits import load_split
+
+    fingerprint = payload.get("data_fingerprint") or ""
+    same = bool(fingerprint) and fingerprint == str(getattr(dataset, "fingerprint", ""))
+    subjects = payload.get("train_subjects")
+    if subjects is None:
+        subjects = load_split(saved.data.split, sorted(set(dataset.index["subject"]))).train
+    return {
+        "data_fingerprint": fingerprint,
+        "same_data": same,
+        "split": saved.data.split,
+        "train_subjects": sorted(str(s) for s in subjects),
+    }
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from gstsn.train.checkpoint import load_checkpoint
     from gstsn.train.trainer import resolve_device
@@ -396,6 +415,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args._parser.error(str(exc))
     device = resolve_device(args.device)
     dataset, split = _open_data(cfg)
+    trained_on = _training_data(payload, saved, dataset)
+    overlap = sorted(set(trained_on["train_subjects"]) & set(split.test))
+    if overlap and not args.allow_train_subjects:
+        same = "the same data" if trained_on["same_data"] else "data with other content but the same subject names"
+        raise CommandError(
+            f"{len(overlap)} of the {len(split.test)} test subjects were training subjects of {ckpt} "
+            f"({', '.join(overlap[:6])}{', ...' if len(overlap) > 6 else ''}; {same}, split {cfg.data.split!r}): "
+            "rank-1 on them measures memory, not recognition. Choose another --split or --data, or pass "
+            "--allow-train-subjects to score them anyway (the results then say so)."
+        )
     result = _evaluate_checkpoint_model(ckpt, cfg, dataset, split.test, device)
     iteration = int(payload["iteration"])
     out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
@@ -406,6 +435,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "checkpoint": str(ckpt),
         "iteration": iteration,
         "trained_on_fingerprint": payload.get("data_fingerprint"),
+        "trained_on": {**trained_on, "test_subjects_seen_in_training": overlap},
         "config": config_to_dict(cfg),
         "fields": cfg.flat(),
         "provenance": provenance(cfg, device, dataset, None),
@@ -468,6 +498,10 @@ def register(subparsers: Any) -> None:
         "probe set, identical views excluded and included). Options not given keep the checkpoint's values.",
     )
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file, or a run directory (its newest one)")
+    e.add_argument(
+        "--allow-train-subjects", action="store_true",
+        help="score test subjects that the checkpoint was trained on (refused by default: that measures memory)",
+    )  # fmt: skip
     e.add_argument("--out", metavar="DIR", help="output directory (default: RUN/eval-ITERATION-DISTANCE)")
     e.add_argument(
         "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"

@@ -457,6 +457,7 @@ class Trainer:
     ) -> None:
         tc = cfg.train
         self.cfg, self.out, self.dataset = cfg, Path(out_dir), dataset
+        self.train_subjects = sorted(str(s) for s in train_subjects)
         self.test_subjects = test_subjects
         self.progress, self.time_limit_s, self.tensorboard = progress, time_limit_s, tensorboard
         if tensorboard:
@@ -596,6 +597,7 @@ class Trainer:
             config=config_to_dict(self.cfg),
             config_hash=config_hash(self.cfg),
             data_fingerprint=str(getattr(self.dataset, "fingerprint", "")),
+            train_subjects=list(self.train_subjects),  # `gstsn eval` refuses to score a model on these
         )
         self.last_ckpt = save_checkpoint(payload, self.ckpt_dir, keep=self.cfg.train.keep_checkpoints)
 
