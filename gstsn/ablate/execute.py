@@ -66,6 +66,21 @@ def prepare_data(
         _report(log, source, *_open_one(source, root, progress), root)
 
 
+def check_splits(pairs: Sequence[tuple[str, str]], cache_root: str | Path | None = None) -> None:
+    """Resolve every (data source, split) that the runs need against the prepared data, so that a split naming
+    subjects the data lacks fails once, naming them and the data, before any run trains."""
+    from gstsn.data import open_dataset
+    from gstsn.data.splits import SplitError, load_split
+
+    root = _cache_root(cache_root)
+    for source, split in sorted(set(pairs)):
+        dataset = open_dataset(source, root)
+        try:
+            load_split(split, sorted(set(dataset.index["subject"])))
+        except SplitError as exc:
+            raise SplitError(f"data {source}: {exc}") from None
+
+
 def _open_one(source: str, root: Path, progress: bool = False) -> tuple[int, float]:
     """Open (generating or importing once) one data source; a lock per source keeps two runners on one cache (e.g.
     two shards on one machine) from writing the same cache at once."""
@@ -311,4 +326,4 @@ def attempt_run(
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-__all__ = ["execute_run", "metrics_of", "prepare_data", "attempt_run", "worker_init"]
+__all__ = ["attempt_run", "check_splits", "execute_run", "metrics_of", "prepare_data", "worker_init"]

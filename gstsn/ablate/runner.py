@@ -344,10 +344,11 @@ def run_plan(
     if executor is None:
         from gstsn.ablate.execute import execute_run as executor
     if prepare:  # every dataset the runs need, generated or imported once, before the first run
-        from gstsn.ablate.execute import prepare_data
+        from gstsn.ablate.execute import check_splits, prepare_data
 
         sources = sorted({st.spec.config.data.source for st in todo})
         prepare_data(sources, cache_root, progress=progress, log=echo, jobs=jobs)
+        check_splits([(st.spec.config.data.source, st.spec.config.data.split) for st in todo], cache_root)
     bar = _RunsBar(todo, progress)
     try:
         session = _Session(plan, store, work, executor, device, cache_root, progress, report, bar, echo)

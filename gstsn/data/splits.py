@@ -6,8 +6,8 @@ the rest of 001–124.
 
 :func:`load_split` maps a split onto the subjects a dataset actually has:
 
-- ``mode="fixed"``: the file's lists, restricted to the available subjects (absent ones are listed in
-  ``Split.unavailable``).
+- ``mode="fixed"``: the file's lists; a subject they name that the dataset lacks is an error naming it (a result on
+  part of the protocol's subjects is not the protocol's).
 - ``mode="proportional"``: the available subjects in id order, the first ``round(n * f)`` for training where ``f`` is
   the file's train fraction (LT 74/124, MT 62/124, ST 24/124), at least one subject on each side. This is how a
   synthetic dataset with, say, 50 subjects gets "LT": train 001–030, test 031–050.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gstsn.data.naming import NamingError, normalize_subject
@@ -45,7 +45,6 @@ class Split:
     test: list[str]
     name: str = ""
     mode: str = "fixed"  # how the lists were obtained: "fixed" or "proportional"
-    unavailable: list[str] = field(default_factory=list)  # listed in the file, absent from the dataset
 
 
 def _subject_order(s: str) -> tuple[int, str]:
@@ -103,15 +102,17 @@ def load_split(
     if mode == "auto":
         mode = "fixed" if len(listed & have) >= FIXED_COVERAGE * len(listed) else "proportional"
     if mode == "fixed":
-        tr, te = [s for s in train if s in have], [s for s in test if s in have]
-        if not tr or not te:
+        lacking = sorted(listed - have, key=_subject_order)
+        if lacking:
+            shown = ", ".join(lacking[:12]) + (", ..." if len(lacking) > 12 else "")
             raise SplitError(
-                f"split {name}: the dataset's {len(available)} subjects leave "
-                f"{len(tr)} for training and {len(te)} for testing; use mode='proportional'"
+                f"split {name} needs {len(lacking)} subject(s) that the data lacks ({shown}; it has "
+                f"{len(available)} subjects): the published protocol is not met. Use a split file (a JSON path as "
+                "the split) that lists only the subjects you have"
             )
-        return Split(tr, te, name, "fixed", sorted(listed - have, key=_subject_order))
+        return Split(train, test, name, "fixed")
     n_train = min(max(round(len(available) * len(train) / len(listed)), 1), len(available) - 1)
-    return Split(available[:n_train], available[n_train:], name, "proportional", [])
+    return Split(available[:n_train], available[n_train:], name, "proportional")
 
 
 __all__ = ["FIXED_COVERAGE", "SPLIT_MODES", "SPLIT_NAMES", "Split", "SplitError", "load_split"]
