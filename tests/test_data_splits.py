@@ -12,7 +12,14 @@ from gstsn.data.splits import SPLIT_NAMES, SplitError, load_split
 EXPECTED_TRAIN = {"LT": 74, "MT": 62, "ST": 24}
 
 
-@pytest.mark.parametrize("name", SPLIT_NAMES)
+def test_the_validation_split_lies_inside_lts_training_subjects():
+    val, lt = load_split("LT-val", CASIA_B_SUBJECTS), load_split("lt", CASIA_B_SUBJECTS)
+    assert val.name == "LT-val" and val.mode == "fixed"
+    assert val.train == [f"{i:03d}" for i in range(1, 63)] and val.test == [f"{i:03d}" for i in range(63, 75)]
+    assert set(val.train) | set(val.test) == set(lt.train) and not (set(val.train) | set(val.test)) & set(lt.test)
+
+
+@pytest.mark.parametrize("name", ("LT", "MT", "ST"))
 def test_casia_b_splits(name):
     split = load_split(name, CASIA_B_SUBJECTS)
     n = EXPECTED_TRAIN[name]
@@ -73,7 +80,7 @@ def test_user_split_file(tmp_path):
 
 
 def test_unknown_split_and_mode():
-    with pytest.raises(SplitError, match=r"unknown split 'XL': expected one of \['LT', 'MT', 'ST'\]"):
+    with pytest.raises(SplitError, match=r"unknown split 'XL': expected one of \['LT', 'MT', 'ST', 'LT-val'\]"):
         load_split("XL", CASIA_B_SUBJECTS)
     with pytest.raises(SplitError, match="split mode 'random' is invalid"):
         load_split("LT", CASIA_B_SUBJECTS, mode="random")

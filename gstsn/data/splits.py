@@ -2,7 +2,8 @@
 
 A split file is JSON with ``TRAIN_SET`` and ``TEST_SET`` (lists of subject ids) and an optional ``description``.
 The built-in ones (``gstsn/data/splits/*.json``): LT trains on 001–074, MT on 001–062, ST on 001–024; each tests on
-the rest of 001–124.
+the rest of 001–124. ``LT-val`` is a validation split inside LT's training subjects (train 001–062, validate on
+063–074): settings are chosen on it, never on LT's test subjects 075–124.
 
 :func:`load_split` maps a split onto the subjects a dataset actually has:
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from gstsn.data.naming import NamingError, normalize_subject
 
 SPLIT_DIR = Path(__file__).with_name("splits")
-SPLIT_NAMES = ("LT", "MT", "ST")
+SPLIT_NAMES = ("LT", "MT", "ST", "LT-val")
 SPLIT_MODES = ("auto", "fixed", "proportional")
 FIXED_COVERAGE = 0.9  # auto mode keeps the file's lists when this share of its subjects is available
 _KEYS = ("TRAIN_SET", "TEST_SET", "description")
@@ -53,8 +54,10 @@ def _subject_order(s: str) -> tuple[int, str]:
 
 def _read_split_file(name_or_path: str | os.PathLike) -> tuple[str, list[str], list[str]]:
     text = str(name_or_path)
-    if text.upper() in SPLIT_NAMES and not Path(text).is_file():
-        path, name = SPLIT_DIR / f"{text.upper()}.json", text.upper()
+    builtin = {n.upper(): n for n in SPLIT_NAMES}
+    if text.upper() in builtin and not Path(text).is_file():
+        name = builtin[text.upper()]
+        path = SPLIT_DIR / f"{name}.json"
     else:
         path, name = Path(text), Path(text).stem
         if not path.is_file():
