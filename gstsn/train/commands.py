@@ -30,6 +30,7 @@ from gstsn.config import (
     DISTANCES,
     IDR_STATS,
     INPUT_TYPES,
+    LR_SCHEDULES,
     LSTM_LAYER_CHOICES,
     PROFILES,
     RUN_SECTIONS,
@@ -64,7 +65,9 @@ FIELD_HELP: dict[str, str] = {
     "batch_k": "sequences per subject (K)",
     "frames": "frames per training sequence",
     "iterations": "total optimizer steps (a resumed run continues up to this number)",
-    "lr": "Adam learning rate (constant)",
+    "lr": "Adam learning rate (the peak one under a schedule)",
+    "lr_schedule": "learning-rate schedule: constant (the spec's) or cosine (decay to 0 after the warm-up)",
+    "warmup": "iterations of linear learning-rate warm-up (0 = none)",
     "margin": "BA+ triplet margin",
     "amp": "bf16 autocast on CUDA (ignored on the CPU)",
     "log_every": "write a train_log.csv row every N iterations",
@@ -84,6 +87,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "input_type": INPUT_TYPES,
     "distance": DISTANCES,
     "lstm_layers": LSTM_LAYER_CHOICES,
+    "lr_schedule": LR_SCHEDULES,
 }
 OPTION_NAMES: dict[str, str] = {"source": "--data"}  # field -> option where it is not --field-name
 EVAL_FIELDS = ("source", "split", "distance", "max_test_frames", "eval_batch_frames")

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gstsn.config import RunConfig, config_hash, config_to_dict
+from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.models import build_model, prepare_frames
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
@@ -559,6 +559,8 @@ class Trainer:
         loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin)
         self.state.optimizer.zero_grad(set_to_none=True)
         (loss * self.ctx.world_size).backward()  # undo DDP's gradient average: the update is the full-batch one
+        for group in self.state.optimizer.param_groups:
+            group["lr"] = learning_rate(tc, self.state.iteration + 1)
         self.state.optimizer.step()
         self.state.iteration += 1
         self.state.sampler_state, self.state.np_rng_state = batch.sampler_state, batch.np_rng_state
@@ -582,7 +584,13 @@ class Trainer:
             if self.csv_log is not None:
                 wall = round(self.state.train_time, 4)
                 self.csv_log.write(
-                    {"iteration": i, **row_stats, "wall_time": wall, "lr": tc.lr, "collapsed": int(collapsed)}
+                    {
+                        "iteration": i,
+                        **row_stats,
+                        "wall_time": wall,
+                        "lr": learning_rate(tc, i),
+                        "collapsed": int(collapsed),
+                    }
                 )
             if self.tb_log is not None:
                 self.tb_log.train_row(i, row_stats, collapsed)
