@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 
@@ -170,9 +171,28 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 HASHED_WHEN_SET: dict[str, Any] = {"lr_schedule": "constant", "warmup": 0}
 
 
+def portable_source(source: str) -> str:
+    """A data spec without machine-local folders: ``casia-b:/data/x/casia-b-sil-64x44.npz`` →
+    ``casia-b:casia-b-sil-64x44.npz``, a cache folder ``/data/cache-b`` → ``cache-b``; synthetic specs as they are.
+    Run ids, results rows and study files use it, so none depends on where the data lives on a machine (the data's
+    content is identified by its fingerprint)."""
+    text = source.strip()
+    if text == "synth" or text.startswith("synth:"):
+        return text
+    kind, sep, rest = text.partition(":")
+    if sep and kind == "casia-b":
+        return f"casia-b:{PurePath(rest.rstrip('/')).name}"
+    return PurePath(text.rstrip("/")).name or text
+
+
 def config_hash(cfg: Any, length: int = 12) -> str:
-    """A stable hash of a config's resolved values (key order and tuple/list spelling do not matter)."""
+    """A stable hash of a config's resolved values (key order and tuple/list spelling do not matter), with the data
+    spec in its :func:`portable_source` form."""
     values = config_to_dict(cfg)
+    if isinstance(values.get("data"), dict) and isinstance(values["data"].get("source"), str):
+        values["data"]["source"] = portable_source(values["data"]["source"])
+    elif isinstance(values.get("source"), str):  # a DataConfig on its own
+        values["source"] = portable_source(values["source"])
     for section in values.values():
         if isinstance(section, dict):
             for name, default in HASHED_WHEN_SET.items():
@@ -217,6 +237,7 @@ __all__ = [
     "HASHED_WHEN_SET",
     "LR_SCHEDULES",
     "learning_rate",
+    "portable_source",
     "IDR_STATS",
     "INPUT_TYPES",
     "InputConfig",

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from gstsn.ablate.study import RunSpec
-from gstsn.config import DISTANCES
+from gstsn.config import DISTANCES, portable_source
 
 CONDITIONS = ("NM", "BG", "CL")
 
@@ -152,6 +152,7 @@ def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
         "torch": torch.__version__,
         "device": str(device),
         "device_name": p.get("device_name"),
+        "cpu_model": p.get("cpu_model"),
         "threads": torch.get_num_threads(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "gstsn_version": getattr(gstsn, "__version__", None) or _package_version(),
@@ -241,7 +242,7 @@ def execute_run(
         "method": spec.method,
         **fields,
         "profile": spec.profile,
-        "data_source": cfg.data.source,
+        "data_source": portable_source(cfg.data.source),  # no machine-local path: rows travel (the fingerprint is next)
         "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
         "synthetic": spec.synthetic,
         "split_mode": split.mode,

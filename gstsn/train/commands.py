@@ -40,6 +40,7 @@ from gstsn.config import (
     config_to_dict,
     resolve_profile,
 )
+from gstsn.machine import cpu_model
 
 log = logging.getLogger("gstsn.train")
 
@@ -189,7 +190,7 @@ def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str 
     """Where a result came from: code version, libraries, device, data and config identity, seed."""
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {
         "git_commit": commit,
         "git_dirty": None if status is None else bool(status),
@@ -198,6 +199,7 @@ def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str 
         "python_version": platform.python_version(),
         "device": str(device),
         "device_name": device_name,
+        "cpu_model": cpu_model(),
         "cpu_threads": torch.get_num_threads(),
         "data_source": cfg.data.source,
         "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
