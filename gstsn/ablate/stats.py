@@ -378,7 +378,7 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
                     text += f" p {format_p(r['p'])} Holm {format_p(r['p_holm'])} {r['verdict']}"
                     if r["verdict"] == UNCLEAR:
                         needed = None if pd.isna(r["seeds_needed"]) else int(r["seeds_needed"])
-                        text += f" ({format_seeds_needed(needed, iv.n)})"
+                        text += f", {format_seeds_needed(needed, iv.n)}"
                 items.append(text)
             lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
     return "\n".join(lines)
