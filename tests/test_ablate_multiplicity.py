@@ -94,6 +94,15 @@ def test_seeds_needed_matches_power_tables(effect, alpha, n):
     assert mu.paired_power(effect, n, alpha) >= 0.8 > mu.paired_power(effect, n - 1, alpha)
 
 
+def test_seeds_needed_is_the_first_n_with_enough_power():
+    n = np.arange(2, 1001)
+    for effect, alpha in ((0.05, 0.05), (0.2, 0.01), (0.7, 0.05 / 21), (2.5, 0.05), (10.0, 0.05 / 6)):
+        power = mu.paired_power(effect, n, alpha)
+        assert np.isfinite(power).all() and (np.diff(power) >= -1e-12).all()  # no NaN far out; grows with n
+        first = n[np.flatnonzero(power >= 0.8)]
+        assert mu.seeds_needed(_interval(effect, 1.0, 4), alpha) == (int(first[0]) if first.size else None)
+
+
 def test_seeds_needed_by_simulation():
     """At the returned n the paired t-test at alpha rejects in ≈ 80 % of simulated studies; at n − 1 in fewer."""
     rng = np.random.default_rng(7)

@@ -90,7 +90,8 @@ def paired_power(effect: float, n: np.ndarray | int, alpha: float) -> np.ndarray
     df = n - 1.0
     crit = scipy.stats.t.ppf(1.0 - alpha / 2.0, df)
     nc = abs(effect) * np.sqrt(n)
-    return scipy.stats.nct.sf(crit, df, nc) + scipy.stats.nct.cdf(-crit, df, nc)
+    # lower tail P(T' < −crit) written as P(T'' > crit) with T'' ~ nct(df, −nc): SciPy's nct.cdf gives NaN far out
+    return scipy.stats.nct.sf(crit, df, nc) + scipy.stats.nct.sf(crit, df, -nc)
 
 
 def seeds_needed(diff: Interval, alpha: float, power: float = POWER, max_seeds: int = MAX_SEEDS) -> int | None:
@@ -110,9 +111,16 @@ def seeds_needed(diff: Interval, alpha: float, power: float = POWER, max_seeds: 
         return None
     if sd == 0.0:
         return 2
-    n = np.arange(2, max_seeds + 1)
-    reached = np.flatnonzero(paired_power(diff.mean / sd, n, alpha) >= power)
-    return int(n[reached[0]]) if reached.size else None
+    effect = abs(diff.mean) / sd
+    z = scipy.stats.norm.ppf(1.0 - alpha / 2.0) + scipy.stats.norm.ppf(power)
+    n = min(max(2, math.ceil((z / effect) ** 2)), max_seeds)  # the normal approximation; the t test needs a few more
+    if paired_power(effect, n, alpha) < power:
+        while n < max_seeds and paired_power(effect, n, alpha) < power:  # power grows with n
+            n += 1
+        return n if paired_power(effect, n, alpha) >= power else None
+    while n > 2 and paired_power(effect, n - 1, alpha) >= power:
+        n -= 1
+    return n
 
 
 def format_p(p: float) -> str:
