@@ -94,7 +94,7 @@ def test_summary_and_merge(studies, tmp_path, capsys):
     ]  # fmt: skip
     (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, _ = run(["summary", "--results", str(tmp_path / "res")], capsys)
-    assert code == 0 and "lstm_layers=0 vs lstm_layers=2: NM -2.0 [-2.0, -2.0] worse" in out
+    assert code == 0 and "lstm_layers=0 vs lstm_layers=2: NM -2.0 [-2.0, -2.0] p < 0.001 Holm < 0.001 worse" in out
     code, out, _ = run(["merge", str(tmp_path / "res"), "--into", str(tmp_path / "merged")], capsys)
     assert code == 0 and "layers: 4 run(s) merged" in out
     assert len((tmp_path / "merged" / "layers" / "runs.jsonl").read_text().splitlines()) == 4
