@@ -137,7 +137,7 @@ def _many_cells_runs() -> pd.DataFrame:
     for cell, offset in offsets.items():
         for seed, shared in noise.items():
             own = {"a1": (1.4, 2.6, 3.6, 2.3)[seed]}.get(cell, 0.1 * ((seed * 7 + int(cell[1])) % 5 - 2))
-            row = {"cell": f"level={cell}", "seed": seed, "method": "gstsn", "level": cell}
+            row = {"run_id": f"{cell}s{seed}", "cell": f"level={cell}", "seed": seed, "method": "gstsn", "level": cell}
             for d in stats.DISTANCES:
                 for cond in stats.CONDITIONS:
                     row[f"rank1.{d}.{cond}"] = 50 + offset + shared + (own if cond == "NM" else 0.0)
