@@ -1,6 +1,7 @@
 """The project's silhouette cache: bit-packed, memory-mapped, pickle-free, written atomically.
 
-A cache is a directory holding three files (the full description is in ``docs/data.md``):
+A cache is a directory holding three files, plus an optional ``verified.json`` stamp (the full description is in
+``docs/data.md``):
 
 - ``frames.npy``: uint8 ``(F, H, ceil(W/8))``, every frame's rows bit-packed along the width with
   ``np.packbits(frames, axis=-1)`` (big bit order, zero pad bits). A plain ``.npy``; opened memory-mapped.
@@ -13,7 +14,10 @@ A cache is a directory holding three files (the full description is in ``docs/da
   interrupted write never leaves something that looks complete.
 
 The fingerprint is a content hash (SHA-256 over the format version, ``H``, ``W``, the index table and the packed frame
-bytes), so the same silhouettes give the same fingerprint whatever reader produced them.
+bytes), so the same silhouettes give the same fingerprint whatever reader produced them. ``meta.json`` also records the
+SHA-256 of the frames and of the index alone (``content_hashes``): :meth:`SilhouetteCache.verify` names which differs.
+``verified.json`` (fingerprint plus each file's size, mtime, ctime and inode) says the content was hashed and the
+files are unchanged since; :meth:`SilhouetteCache.ensure_verified` hashes only when it does not hold.
 """
 
 from __future__ import annotations
