@@ -54,7 +54,7 @@ def test_one_flipped_bit_in_the_frames_is_caught_by_verify_info_and_training(tmp
     err = capsys.readouterr().err
     assert f"gstsn data verify: error: {path} is corrupt: frames.npy's frame data differs from what was written" in err
     assert main(["data", "info", str(path)]) == 0
-    assert "content: NOT verified since the files last changed" in capsys.readouterr().out
+    assert "content: NOT verified (never hashed, or a file changed since): gstsn data verify" in capsys.readouterr().out
     with pytest.raises(CacheError, match=r"is corrupt: frames.npy's frame data differs"):
         open_dataset(str(path))  # what gstsn train / eval / ablations call
     assert open_dataset(str(path), verify=False).n_frames == 12, "verify=False opens it as it is"

@@ -253,7 +253,7 @@ def format_info(info: DataInfo, list_limit: int = 20) -> str:
         lines.append(
             f"content: verified {v.get('verified')} ({v.get('how')}), files unchanged since"
             if v
-            else f"content: NOT verified since the files last changed (gstsn data verify {info.path} hashes it)"
+            else f"content: NOT verified (never hashed, or a file changed since): gstsn data verify {info.path}"
         )
     if isinstance(info.source, dict):
         keys = ("kind", "layout", "path", "generator_version")
