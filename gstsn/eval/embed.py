@@ -22,7 +22,23 @@ from gstsn.config import InputConfig, RunConfig
 
 
 class EmbeddingError(ValueError):
-    """Rows to embed are invalid (empty selection, unknown subjects)."""
+    """Rows to embed are invalid (empty selection, unknown subjects), or the data's frames do not fit the model."""
+
+
+def check_frame_size(dataset: Any, input_cfg: InputConfig, data: str | None = None) -> None:
+    """Raise :class:`EmbeddingError` naming the data when its frames are not the ``height``×``width`` the model
+    takes (``data``: how the user named it, e.g. the ``--data`` spec; else the cache's path)."""
+    got = (getattr(dataset, "height", None), getattr(dataset, "width", None))
+    want = (input_cfg.height, input_cfg.width)
+    if None in got or got == want:
+        return
+    name = data or str(getattr(dataset, "path", "the data"))
+    where = getattr(dataset, "path", None)
+    at = f" (cache {where})" if where is not None and str(where) != name else ""
+    raise EmbeddingError(
+        f"the data {name!r}{at} has {got[0]}×{got[1]} frames, but the model takes {want[0]}×{want[1]} frames "
+        "(input fields height/width, as trained): evaluate on data with frames of that size"
+    )
 
 
 def clip_centred(frames: torch.Tensor, seq_lens: torch.Tensor, cap: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,6 +77,7 @@ def embed_sequences(
     """
     from gstsn.data.sampling import iter_test_batches
 
+    check_frame_size(dataset, input_cfg)
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size == 0:
         raise EmbeddingError("no sequences to embed (empty row selection)")
@@ -163,6 +180,7 @@ def evaluate_model(
     """
     from gstsn.eval.protocol import evaluate_rank1
 
+    check_frame_size(dataset, cfg.input, cfg.data.source)
     rows, _ = rows_of_subjects(dataset, test_subjects)
     feats = embed_for_run(model, dataset, rows, cfg, device)
     index = dataset.index.iloc[rows]
@@ -179,6 +197,7 @@ def evaluate_model(
 
 __all__ = [
     "EmbeddingError",
+    "check_frame_size",
     "clip_centred",
     "embed_for_run",
     "embed_sequences",
