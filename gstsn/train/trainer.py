@@ -432,6 +432,21 @@ def adam_options(device: torch.device, capturable: bool = False) -> dict[str, bo
     return {"fused": True, "capturable": True} if capturable else {"fused": True}
 
 
+def _apply_adam_options(optimizer: torch.optim.Optimizer, options: dict[str, bool]) -> None:
+    """Set Adam's implementation flags after ``load_state_dict`` (which restores the saved run's), with its step
+    counters where that implementation keeps them (on the parameter's device for fused / capturable)."""
+    for group in optimizer.param_groups:
+        group["fused"] = options.get("fused")
+        group["capturable"] = options.get("capturable", False)
+        if group["fused"]:
+            group["foreach"] = None
+    on_device = bool(options.get("fused") or options.get("capturable"))
+    for param, state in optimizer.state.items():
+        if "step" in state:
+            target = param.device if on_device else torch.device("cpu")
+            state["step"] = state["step"].to(device=target, dtype=torch.float32)
+
+
 def _check_resume_config(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
     current = cfg.flat()
     saved_flat = RunConfig.from_dict(saved, where=str(path)).flat()
@@ -471,7 +486,7 @@ class Trainer:
         model_factory: Callable[[Any], nn.Module] = build_model,
         sampler_factory: Callable[..., Any] | None = None,
         device_frames: bool | None = None,
-        compile_model: bool = False,
+        compile_model: bool | str = False,
         cuda_graph: bool = False,
     ) -> None:
         tc = cfg.train
@@ -521,6 +536,8 @@ class Trainer:
             payload = load_checkpoint(existing)
             _check_resume_config(payload["config"], cfg, existing)
             self.state.load_state_dict(payload)
+            if self.device.type == "cuda":  # the checkpoint's own Adam flags (fused, capturable) give way to ours
+                _apply_adam_options(optimizer, adam_options(self.device, cuda_graph))
             self.resumed_from, self.last_ckpt = self.state.iteration, existing
             log.info("resumed from %s (iteration %d)", existing, self.state.iteration)
         elif not resume and existing is not None:
@@ -534,8 +551,9 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
             self.state.model = self.model
-        if compile_model:
-            self.model = torch.compile(self.model)  # the training forward only; evaluation runs self.module
+        if compile_model:  # the training forward only; evaluation runs self.module. A str names the backend.
+            backend = compile_model if isinstance(compile_model, str) else "inductor"
+            self.model = torch.compile(self.model, backend=backend)
         self.frame_source = None
         if self.use_device_frames:
             from gstsn.data.device_frames import DeviceFrames
@@ -546,9 +564,24 @@ class Trainer:
         if cuda_graph:
             from gstsn.train.graphed import GraphedStep
 
-            self.graph_step = GraphedStep(self._graph_body, self.state.optimizer, (len(self.rows), tc.frames))
+            shape = (tc.batch_p * tc.batch_k, tc.frames)  # one process: every row of the batch
+            self.graph_step = GraphedStep(self._graph_body, self.state.optimizer, shape)
 
     # -- pieces of the loop ------------------------------------------------------------------------------------------
+
+    def batch_stream(self) -> BatchStream:
+        """The loop's batch stream (prefetch thread, pinned on CUDA, frame ids only with device frames); close it."""
+        return BatchStream(
+            self.state.sampler,
+            self.state.rng,
+            self.cfg.train.prefetch,
+            self.device.type == "cuda",
+            ids_only=self.use_device_frames,
+        )
+
+    def step(self, batch: Batch) -> torch.Tensor:
+        """One training step as :meth:`run` takes it (for benchmarks); the stats ``(4,)`` stay on the device."""
+        return self._step(batch)
 
     def _step(self, batch: Batch) -> torch.Tensor:
         """One optimizer step on a global batch; returns the detached stats ``(4,)`` (still on the device)."""
@@ -664,9 +697,7 @@ class Trainer:
     def run(self) -> TrainResult:
         tc, state = self.cfg.train, self.state
         self._open_logs()
-        stream = BatchStream(
-            state.sampler, state.rng, tc.prefetch, self.device.type == "cuda", ids_only=self.use_device_frames
-        )
+        stream = self.batch_stream()
         bar = _progress(self.progress and self.ctx.is_main, state.iteration, tc.iterations)
         pending: list[tuple[int, torch.Tensor]] = []
         last_stats: dict[str, float] = {}
