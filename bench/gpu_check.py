@@ -692,12 +692,19 @@ def compare_curve(curve: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def prepare_run_dir(run_dir: Path, resume_from: Path | None, rep: Report) -> bool:
+def prepare_run_dir(run_dir: Path, resume_from: Path | None, rep: Report, resume_local: bool = False) -> bool:
     """Make ``run_dir`` ready: a fresh start, or a resume (from its own newer checkpoint, else from the compact
-    files and logs in ``resume_from``). Returns True when the run resumes."""
+    files and logs in ``resume_from``; ``resume_local``: from its own checkpoint only). True when the run resumes."""
     from gstsn.train.checkpoint import latest_checkpoint
     from gstsn.train.compact import has_compact, read_compact, restore_compact
 
+    if resume_local and resume_from is None:
+        local = latest_checkpoint(run_dir / "checkpoints")
+        if local is None:
+            raise RuntimeError(f"--resume: {run_dir / 'checkpoints'} holds no checkpoint (a fresh machine? use "
+                               "--resume-from with the returned files)")  # fmt: skip
+        rep.log(f"train: resuming from {local} (this machine's own checkpoint)")
+        return True
     if resume_from is None:
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
@@ -732,6 +739,7 @@ def run_train(
     eval_s: float | None,
     eval_batch_frames: int | None,
     resume_from: Path | None,
+    resume_local: bool = False,
 ) -> dict[str, Any]:
     from gstsn.eval.embed import evaluate_model
     from gstsn.train.compact import write_compact
@@ -751,7 +759,7 @@ def run_train(
     cfg = resolve_profile(
         sizes.run_profile, temporal=False, source=DATA_SOURCE_LABEL, keep_checkpoints=1, prefetch=2, **overrides
     )
-    resumed = prepare_run_dir(run_dir, resume_from, rep)
+    resumed = prepare_run_dir(run_dir, resume_from, rep, resume_local)
     out: dict[str, Any] = {
         "profile": sizes.run_profile,
         "mode": mode,
@@ -970,6 +978,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"scratch: cache, runs (default {DEFAULT_WORK})")
     p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     p.add_argument("--resume-from", type=Path, default=None, help="a previous call's output: continue its training")
+    p.add_argument("--resume", action="store_true", help="continue the training in --work (the same, warm machine)")
     p.add_argument(
         "--train-mode", choices=("auto", "eager", "compile", "graph"), default="auto",
         help="training step: auto = the fastest GaitSet bf16 channels-last setting of this run's matrix",
@@ -1077,6 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
                         ev.get("best_s"),
                         ev.get("best_eval_batch_frames"),
                         args.resume_from,
+                        args.resume,
                     )
     finally:
         dog.cancel()

@@ -101,6 +101,11 @@ def test_a_second_call_resumes_the_training(first_call):
     first = json.loads((out1 / "gpu_check.json").read_text())["train"]
     assert [p["iteration"] for p in tr["curve"]] == [p["iteration"] for p in first["curve"]]
     assert [p["name"] for p in data["budget"]["phases"]] == ["train"]
+    # the same (warm) machine: --resume continues the run folder left in --work
+    proc = run_check("--out", str(first_call / "out3"), "--work", str(first_call / "work"), "--phases", "train",
+                     "--resume")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert json.loads((first_call / "out3" / "gpu_check.json").read_text())["train"]["resumed"] is True
 
 
 def test_budget_phases_share_the_total():

@@ -43,6 +43,8 @@ class DeviceFrames:
     def frames(self, ids: torch.Tensor) -> torch.Tensor:
         """uint8 ``(*ids.shape, H, W)`` in {0, 1}: the frames of global frame ids ``ids`` (int64, any shape), on the
         device of the packed frames (``ids`` are moved there when they are elsewhere)."""
+        if self.device.type == "cuda" and ids.device.type == "cpu" and not ids.is_pinned():
+            ids = ids.pin_memory()  # a copy from pageable memory would make the host wait for the device
         ids = ids.to(self.device, non_blocking=True)
         rows = self.packed[ids.reshape(-1)]  # (N, H, PW)
         bits = (rows.unsqueeze(-1) >> self._shifts) & 1  # (N, H, PW, 8)
