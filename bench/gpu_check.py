@@ -296,7 +296,9 @@ def synchronize(device: torch.device) -> None:
 class StepBench:
     """One trainer (one model and setting) and its batch stream; ``steps(n)`` runs ``n`` training steps and waits."""
 
-    def __init__(self, cfg, dataset, train_subjects, device, work: Path, cl: bool, mode: str, backend) -> None:
+    def __init__(
+        self, cfg, dataset, train_subjects, device, work: Path, cl: bool, mode: str, backend, bench: bool = False
+    ) -> None:
         from gstsn.models import build_model
         from gstsn.train.trainer import Trainer
 
@@ -311,6 +313,7 @@ class StepBench:
             model_factory=partial(build_model, channels_last=cl),
             compile_model=backend if mode == "compile" else False,
             cuda_graph=mode == "graph",
+            cudnn_benchmark=bench,
         )
         self.stream = self.trainer.batch_stream()
         self.first_step_s: float | None = None
@@ -338,12 +341,17 @@ class StepBench:
 
 
 def matrix_settings(sizes: Sizes, device: torch.device) -> list[dict[str, Any]]:
-    """The settings in the order they run: every eager one, the CUDA graph, then compiled ones, most useful first."""
+    """The settings in the order they run: every eager one, the CUDA graph, the first precision's eager and graph
+    steps with cuDNN's algorithm timing (``cudnn.benchmark``), then compiled ones, most useful first."""
+    first = sizes.dtypes[0]
     out = [{"dtype": d, "channels_last": cl, "mode": "eager"} for d in sizes.dtypes for cl in (True, False)]
-    out.append({"dtype": sizes.dtypes[0], "channels_last": True, "mode": "graph"})
+    out.append({"dtype": first, "channels_last": True, "mode": "graph"})
+    out += [{"dtype": first, "channels_last": True, "mode": m, "cudnn_benchmark": True} for m in ("eager", "graph")]
     out += [{"dtype": d, "channels_last": cl, "mode": "compile"} for cl in (True, False) for d in sizes.dtypes]
     for s in out:
-        s["label"] = f"{s['dtype']}-{'cl' if s['channels_last'] else 'nchw'}-{s['mode']}"
+        s.setdefault("cudnn_benchmark", False)
+        bench = "+bench" if s["cudnn_benchmark"] else ""
+        s["label"] = f"{s['dtype']}-{'cl' if s['channels_last'] else 'nchw'}-{s['mode']}{bench}"
         if s["mode"] == "graph" and device.type != "cuda":
             s["skip"] = "a CUDA graph needs a CUDA device"
     return out
@@ -360,6 +368,8 @@ def busy_fraction(bench: StepBench, steps: int, step_s: float) -> dict[str, Any]
     # device-side events only (kernels, copies, memsets): a CPU op's device time would count its kernels twice
     total_us = sum(e.time_range.elapsed_us() for e in prof.events() if e.device_type == DeviceType.CUDA)
     kernel_ms = total_us / 1e3 / steps
+    if bench.device.type == "cuda" and total_us == 0:
+        return {"kernel_ms_per_step": None, "busy_frac": None, "busy_note": "the profiler saw no device activity"}
     return {"kernel_ms_per_step": kernel_ms, "busy_frac": kernel_ms / (step_s * 1e3) if step_s > 0 else None}
 
 
@@ -413,7 +423,7 @@ def run_matrix(ph: Phase, rep: Report, sizes: Sizes, device: torch.device, work:
                         torch.cuda.reset_peak_memory_stats(device)
                     b = StepBench(
                         cfg, dataset, train_subjects, device, work / f"run-{model}-{label}", setting["channels_last"],
-                        setting["mode"], sizes.compile_backend,
+                        setting["mode"], sizes.compile_backend, setting["cudnn_benchmark"],
                     )  # fmt: skip
                     benches[model] = b
                     est = b.warmup(sizes.warmup_steps)
@@ -646,12 +656,14 @@ def choose_train_mode(matrix: dict[str, Any] | None, requested: str) -> tuple[st
     if not cells:
         return "eager", "no bf16 channels-last GaitSet timing in this run"
     best = min(cells, key=lambda c: c["step_ms"])
-    return best["mode"], f"fastest GaitSet bf16 channels-last step in the matrix ({best['step_ms']:.2f} ms)"
+    mode = best["mode"] + ("+bench" if best.get("cudnn_benchmark") else "")
+    return mode, f"fastest GaitSet bf16 channels-last step in the matrix ({best['label']}, {best['step_ms']:.2f} ms)"
 
 
 def step_estimate(matrix: dict[str, Any] | None, mode: str) -> float | None:
+    """Seconds per GaitSet bf16 channels-last step of ``mode`` (``eager``, ``graph+bench``, ...) in the matrix."""
     for c in (matrix or {}).get("cells", []):
-        if c["model"] == "gaitset" and c["dtype"] == "bf16" and c["channels_last"] and c["mode"] == mode:
+        if c["model"] == "gaitset" and c["dtype"] == "bf16" and c["channels_last"] and c["label"].endswith(mode):
             return c.get("step_ms", None) and c["step_ms"] / 1e3
     return None
 
@@ -770,6 +782,7 @@ def run_train(
     }
     trainer = None
     for attempt_mode in [mode] + (["eager"] if mode != "eager" else []):
+        step_mode, bench = attempt_mode.split("+")[0], attempt_mode.endswith("+bench")
         reserve = 3 * eval_s + 10.0
         allot = (ph.left() - reserve) / (1 + (eval_s / sizes.eval_interval_s if sizes.eval_interval_s else 0.0))
         if allot < (10.0 if not sizes.dry else 0.0):
@@ -785,8 +798,9 @@ def run_train(
                 device=device,
                 resume=resumed or (run_dir / "checkpoints").is_dir(),
                 progress=False,
-                compile_model=sizes.compile_backend if attempt_mode == "compile" else False,
-                cuda_graph=attempt_mode == "graph",
+                compile_model=sizes.compile_backend if step_mode == "compile" else False,
+                cuda_graph=step_mode == "graph",
+                cudnn_benchmark=bench,
             )
             start_train_s = trainer.state.train_time
             trainer.time_limit_s = None if sizes.dry else start_train_s + allot
@@ -816,6 +830,9 @@ def run_train(
             rep.log(f"train: mode {attempt_mode} failed: {type(exc).__name__}: {exc}")
             out["attempts"].append({"mode": attempt_mode, "status": f"error: {type(exc).__name__}: {exc}"})
             trainer = None
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     if trainer is None:
         raise RuntimeError(f"training did not run: {out['attempts']}")
     curve = read_eval_curve(run_dir / "eval_log.csv")
@@ -980,7 +997,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume-from", type=Path, default=None, help="a previous call's output: continue its training")
     p.add_argument("--resume", action="store_true", help="continue the training in --work (the same, warm machine)")
     p.add_argument(
-        "--train-mode", choices=("auto", "eager", "compile", "graph"), default="auto",
+        "--train-mode", choices=("auto", "eager", "compile", "graph", "eager+bench", "graph+bench"), default="auto",
         help="training step: auto = the fastest GaitSet bf16 channels-last setting of this run's matrix",
     )  # fmt: skip
     p.add_argument("--tests", nargs="*", default=["tests"], help="pytest paths for the cuda tests (default tests)")

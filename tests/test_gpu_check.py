@@ -55,7 +55,10 @@ def test_dry_run_writes_every_file_with_its_keys(first_call):
     assert {c["outcome"] for c in data["tests"]["cases"]} == {"skipped"}  # the cuda tests, skipped on the CPU
     m = data["matrix"]
     labels = {c["label"] for c in m["cells"]}
-    assert labels == {"fp32-cl-eager", "fp32-nchw-eager", "fp32-cl-graph", "fp32-cl-compile", "fp32-nchw-compile"}
+    assert labels == {
+        "fp32-cl-eager", "fp32-nchw-eager", "fp32-cl-graph", "fp32-cl-eager+bench", "fp32-cl-graph+bench",
+        "fp32-cl-compile", "fp32-nchw-compile",
+    }  # fmt: skip
     measured = [c for c in m["cells"] if c["status"] == "measured"]
     assert {(c["model"], c["mode"]) for c in measured} >= {("gaitset", "eager"), ("gstsn", "eager")}
     for c in measured:

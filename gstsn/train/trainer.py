@@ -10,7 +10,8 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
   background thread draws only frame ids and the frames are unpacked on the device. The loss's P×K index tensors are
   built once, Adam is the fused CUDA kernel, and the loop synchronises only at log, checkpoint and evaluation points.
   ``compile_model`` runs the model through ``torch.compile``; ``cuda_graph`` captures the whole step (frames, forward,
-  loss, backward, Adam) in one CUDA graph (:mod:`gstsn.train.graphed`).
+  loss, backward, Adam) in one CUDA graph (:mod:`gstsn.train.graphed`); ``cudnn_benchmark`` times cuDNN's
+  convolution algorithms for the training shapes.
 - :class:`TrainState` holds everything a resume needs: model, optimizer, sampler state, numpy and torch RNG states,
   the iteration, the cumulative training time and the collapse monitor. Every ``checkpoint_every`` iterations it is
   written atomically; ``resume=True`` continues from the newest checkpoint, bit-identically on the CPU (the sampler
@@ -488,6 +489,7 @@ class Trainer:
         device_frames: bool | None = None,
         compile_model: bool | str = False,
         cuda_graph: bool = False,
+        cudnn_benchmark: bool = False,
     ) -> None:
         tc = cfg.train
         self.cfg, self.out, self.dataset = cfg, Path(out_dir), dataset
@@ -560,6 +562,7 @@ class Trainer:
 
             self.frame_source = DeviceFrames.from_cache(dataset, self.device)
         self.pk_indices = pk_triplet_indices(tc.batch_p, tc.batch_k, self.device)  # the loss's, built once
+        self.cudnn_benchmark = bool(cudnn_benchmark) and self.device.type == "cuda"
         self.graph_step = None
         if cuda_graph:
             from gstsn.train.graphed import GraphedStep
@@ -585,6 +588,16 @@ class Trainer:
 
     def _step(self, batch: Batch) -> torch.Tensor:
         """One optimizer step on a global batch; returns the detached stats ``(4,)`` (still on the device)."""
+        if not self.cudnn_benchmark:
+            return self._step_body(batch)
+        saved = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True  # fixed training shapes: let cuDNN time its algorithms once
+        try:
+            return self._step_body(batch)
+        finally:
+            torch.backends.cudnn.benchmark = saved  # evaluation's variable shapes would be re-timed each batch
+
+    def _step_body(self, batch: Batch) -> torch.Tensor:
         tc = self.cfg.train
         indices = self.pk_indices if is_pk_layout(batch.labels, tc.batch_p, tc.batch_k) else None
         if self.graph_step is not None:
@@ -779,6 +792,8 @@ def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
     - ``device_frames``: keep the packed frames on the device and unpack batches there (default: on CUDA only).
     - ``compile_model``: ``torch.compile`` the model for the training forward (evaluation runs it uncompiled).
     - ``cuda_graph``: capture the whole step in a CUDA graph after a few eager steps (one CUDA device, device frames).
+    - ``cudnn_benchmark``: let cuDNN time its convolution algorithms for the (fixed) training shapes; evaluation keeps
+      the global setting, since its batch shapes vary.
     - ``progress``: tqdm bar with it/s and the loss.
     - ``tensorboard``: also write the logged scalars as TensorBoard events to ``out_dir/tensorboard``
       (:class:`TensorBoardLog`; needs the ``tensorboard`` package).
