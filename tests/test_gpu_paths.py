@@ -94,6 +94,29 @@ def test_the_graph_body_is_the_step(toy, tmp_path):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
 
 
+def test_adam_flags_are_reapplied_after_loading_a_checkpoint():
+    """A checkpoint's optimizer state restores its own implementation flags; the trainer puts its own back (on CUDA:
+    fused, capturable for a graph), with the step counters where that implementation keeps them."""
+    from gstsn.train.trainer import _apply_adam_options
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    plain = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model(torch.randn(4, 6)).sum().backward()
+    plain.step()
+    saved = plain.state_dict()
+    fused = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
+    fused.load_state_dict(saved)
+    assert not fused.param_groups[0]["fused"]  # the saved run's flags won
+    _apply_adam_options(fused, {"fused": True})
+    group = fused.param_groups[0]
+    assert group["fused"] and not group["capturable"] and group["foreach"] is None
+    assert all(st["step"].dtype == torch.float32 for st in fused.state.values())
+    before = [p.detach().clone() for p in model.parameters()]
+    fused.step()  # the fused kernel runs on the restored state
+    assert all(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+
+
 def test_cuda_graph_needs_a_gpu(toy, tmp_path):
     from gstsn.train.trainer import TrainingError
 

@@ -68,7 +68,9 @@ class GraphedStep:
         torch.cuda.synchronize()
         self.optimizer.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the trainer's prefetch thread keeps pinning host memory during the capture, which the
+        # default (global) capture mode forbids in every thread
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self.static_stats = self.body(self.static_ids)
         self.graph = graph
 
