@@ -671,6 +671,17 @@ def step_estimate(matrix: dict[str, Any] | None, mode: str) -> float | None:
     return None
 
 
+def earlier_report(folder: Path | None) -> dict[str, Any]:
+    """The ``gpu_check.json`` a resumed call finds beside its checkpoint (its matrix picks the training mode)."""
+    path = folder / "gpu_check.json" if folder is not None else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def read_eval_curve(path: Path) -> list[dict[str, Any]]:
     """eval_log.csv → one point per evaluation: iteration, training seconds, NM / BG / CL (identical views excluded)."""
     import csv
@@ -761,7 +772,8 @@ def run_train(
     from gstsn.train.trainer import EVAL_COLUMNS, Trainer, summary_rows
 
     split = lt_split(dataset)
-    step_s = step_s or (0.04 if device.type == "cuda" else 0.05)
+    # unknown step time: assume a fast one (fewer evaluations than planned, never more: the budget stays safe)
+    step_s = step_s or (0.01 if device.type == "cuda" else 0.05)
     eval_s = eval_s or (2.0 if device.type == "cuda" else 1.0)
     overrides = dict(sizes.train_overrides)
     if sizes.eval_interval_s:
@@ -1106,8 +1118,12 @@ def main(argv: list[str] | None = None) -> int:
             rep.save()
             with phase("train") as ph:
                 if ph is not None:
-                    mode, why = choose_train_mode(rep.data.get("matrix"), args.train_mode)
-                    ev = rep.data.get("eval", {})
+                    earlier = earlier_report(args.resume_from or (work if args.resume else None))
+                    matrix = rep.data.get("matrix") or earlier.get("matrix")
+                    mode, why = choose_train_mode(matrix, args.train_mode)
+                    if matrix is not None and "matrix" not in rep.data:
+                        why += " (the matrix of the call this one resumes)"
+                    ev = rep.data.get("eval") or earlier.get("eval") or {}
                     rep.data["train"] = run_train(
                         ph,
                         rep,
@@ -1117,7 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
                         work / "train-run",
                         mode,
                         why,
-                        step_estimate(rep.data.get("matrix"), mode),
+                        step_estimate(matrix, mode),
                         ev.get("best_s"),
                         ev.get("best_eval_batch_frames"),
                         args.resume_from,
@@ -1129,6 +1145,7 @@ def main(argv: list[str] | None = None) -> int:
         rep.data["goals"] = goal_checks(rep.data)
         rep.data["output_files"] = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
         rep.save()
+        shutil.copy2(out / "gpu_check.json", work / "gpu_check.json")  # for a --resume call on this machine
         text = summary_text(rep.data)
         (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
         rep.log("summary:\n" + text)

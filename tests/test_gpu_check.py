@@ -104,6 +104,7 @@ def test_a_second_call_resumes_the_training(first_call):
     data = json.loads((out2 / "gpu_check.json").read_text())
     tr = data["train"]
     assert tr["resumed"] and tr["status"] == "completed" and tr["iteration"] == 6  # already at the dry run's end
+    assert tr["mode_reason"].endswith("(the matrix of the call this one resumes)")
     first = json.loads((out1 / "gpu_check.json").read_text())["train"]
     assert [p["iteration"] for p in tr["curve"]] == [p["iteration"] for p in first["curve"]]
     assert [p["name"] for p in data["budget"]["phases"]] == ["train"]
