@@ -4,7 +4,7 @@ does; one job here, the `--jobs 2` runner is in test_ablate_kill.py), then the r
 (`bench/run_timing.py --profile tiny`, as `nox -s timing` does), then `gstsn report` on the store they wrote: every
 file the report reads comes from the real producers, not from a fabricated store.
 
-The producers run once for the module (about 30 s of CPU time). The tests check files, columns, which phases and
+The producers run once for the module (about 40 s of CPU time). The tests check files, columns, which phases and
 cases were measured, and what the pages show; never the times (a slow machine must not fail them).
 """
 
