@@ -217,6 +217,7 @@ def read_tensorboard(path: Path) -> dict[str, list[tuple[int, float]]]:
 
 def test_tensorboard_has_the_csv_scalars_and_one_curve_after_a_resume(toy, tmp_path):
     import tensorboard  # noqa: F401 - the `test` extra installs it: a missing package fails, never skips
+
     cfg = toy_cfg(eval_every=2)
     with pytest.raises(KeyboardInterrupt):  # killed drawing batch 4: checkpoint at 2, step 3 logged, then redone
         run(cfg, tmp_path, toy, test_subjects=SUBJECTS[6:], tensorboard=True, sampler_factory=CrashAfter(4))
