@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from gstsn.heap import retain_freed_memory
@@ -27,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run a ``gstsn`` command. An error of ours (a ``ValueError`` raised by a ``gstsn`` module: bad config, data
     spec, cache, study file, ...) becomes one line naming the command, exit status 2; anything else is a bug and keeps
-    its traceback."""
+    its traceback. A stop on SIGTERM / SIGINT (work saved, see :mod:`gstsn.signals`) is one line and the exit
+    status 128 + the signal's number (143, 130); Ctrl-C before any work is saved is one line and 130."""
+    from gstsn.signals import TrainingInterrupted, exit_code
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -38,6 +42,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{command_name(args)}: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as exc:
+        print(
+            f"{command_name(args)}: {exc}; run the same command again (gstsn train: with --resume) to continue",
+            file=sys.stderr,
+        )
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{command_name(args)}: interrupted (SIGINT)", file=sys.stderr)
+        return exit_code(signal.SIGINT)
 
 
 def command_name(args: argparse.Namespace) -> str:

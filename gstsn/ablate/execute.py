@@ -9,7 +9,8 @@ Composed from the trainer's and the evaluator's public functions (``gstsn.train.
 3. embed every test sequence once and score rank-1 with both distances (``per_part`` and ``flat``);
 4. return the run's results row (schema v1 keys, without the study fields) and its 11×11 cells.
 
-:func:`worker_init` / :func:`run_in_worker` run the same in a worker process of ``--jobs N``.
+:func:`attempt_run` runs one spec under its lock, in the runner or in a worker process of ``--jobs N``
+(:func:`worker_init`).
 """
 
 from __future__ import annotations
@@ -261,8 +262,10 @@ def worker_init(threads: int, parent_pid: int) -> None:
     import torch
 
     from gstsn.heap import retain_freed_memory
+    from gstsn.signals import install_for_process
 
     retain_freed_memory()  # a spawned process starts with glibc's defaults again
+    install_for_process()  # a stop signal is recorded, never fatal: the run in progress checkpoints and returns
     torch.set_num_threads(max(1, int(threads)))
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -277,19 +280,35 @@ def worker_init(threads: int, parent_pid: int) -> None:
     threading.Thread(target=watchdog, name="gstsn-parent-watchdog", daemon=True).start()
 
 
-def run_in_worker(
-    spec: RunSpec, work_root: str, run_id: str, device: str, cache_root: str | Path | None
+def attempt_run(
+    spec: RunSpec,
+    work_root: str,
+    run_id: str,
+    executor: Callable[..., dict[str, Any]] | None,
+    device: str,
+    cache_root: str | Path | None,
+    progress: bool,
 ) -> dict[str, Any]:
-    """Run one spec in a worker process under its lock; ``{"busy": True}`` when another process holds it."""
+    """Run one spec under its lock, in the runner's process or in a worker (one code path for 1 and N jobs). The
+    outcome: the ``{"row", "tables"}`` result, ``{"busy": holder}`` when another process holds the run,
+    ``{"interrupted": message}`` after a stop signal (a checkpoint is written), or ``{"error": message}``."""
     from gstsn.ablate.store import RunBusy, WorkDir
+    from gstsn.signals import TrainingInterrupted, signal_name, stop_requested
 
-    work = WorkDir(work_root)
+    run = executor or execute_run
+    signum = stop_requested()
+    if signum is not None:  # a worker told to stop before it took this run
+        return {"interrupted": f"not started ({signal_name(signum)})"}
     try:
-        return work.run_once(
-            run_id, lambda run_dir: execute_run(spec, run_dir, device=device, cache_root=cache_root, progress=False)
+        return WorkDir(work_root).run_once(
+            run_id, lambda run_dir: run(spec, run_dir, device=device, cache_root=cache_root, progress=progress)
         )
-    except RunBusy:
-        return {"busy": True}
+    except RunBusy as exc:
+        return {"busy": exc.holder or "holder unknown"}
+    except TrainingInterrupted as exc:
+        return {"interrupted": str(exc)}
+    except Exception as exc:  # one failed run (diverged, bad data) must not stop the others
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-__all__ = ["execute_run", "metrics_of", "prepare_data", "run_in_worker", "worker_init"]
+__all__ = ["execute_run", "metrics_of", "prepare_data", "attempt_run", "worker_init"]

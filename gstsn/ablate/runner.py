@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import multiprocessing
 import os
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
-from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir
+from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
+from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested
 
 #: study files run in this order (the headline first); others follow alphabetically
 STUDY_ORDER = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
@@ -279,6 +281,7 @@ class RunReport:
     skipped: int = 0  # rows already in the store
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run id, message)
     busy: list[str] = field(default_factory=list)  # locked by another process
+    interrupted: bool = False  # stopped on SIGTERM / SIGINT (run_plan then raises TrainingInterrupted)
     wall_s: float = 0.0
 
 
@@ -362,15 +365,26 @@ def run_plan(
         prepare_data(sources, cache_root, progress=progress, log=echo, jobs=jobs)
     bar = _RunsBar(todo, progress)
     try:
-        if jobs <= 1:
-            for st in todo:
-                _run_one(st, plan, store, work, executor, device, cache_root, progress, report, bar, echo)
-        else:
-            _run_parallel(todo, plan, store, work, jobs, threads, device, cache_root, report, bar, echo)
+        session = _Session(plan, store, work, executor, device, cache_root, progress, report, bar, echo)
+        with stop_on_signals():  # SIGTERM / SIGINT: finish or checkpoint what runs, commit what finished, stop
+            if jobs <= 1:
+                _run_serial(todo, session)
+            else:
+                _run_parallel(todo, session, jobs, threads)
+            _stop_if_requested(report)
     finally:
         bar.close()
     report.wall_s = time.perf_counter() - t0
     return report
+
+
+def _stop_if_requested(report: RunReport) -> None:
+    """Raise :class:`TrainingInterrupted` when a stop signal came in: every committed row is in the store already, an
+    interrupted run has its checkpoint, and a re-run continues."""
+    signum = stop_requested()
+    if signum is not None:
+        report.interrupted = True
+        raise TrainingInterrupted(signum)
 
 
 def _echo(msg: str) -> None:
@@ -384,27 +398,53 @@ def _describe(st: RunState, plan: Plan) -> str:
     return f"{sr.study}: {sr.cell.label}, seed {sr.spec.seed} [{st.run_id}]"
 
 
-def _run_one(st, plan, store, work, executor, device, cache_root, progress, report, bar, echo) -> None:
-    bar.start(st, _describe(st, plan))
-    try:
-        result = work.run_once(
-            st.run_id,
-            lambda run_dir: executor(st.spec, run_dir, device=device, cache_root=cache_root, progress=progress),
-        )
-    except RunBusy:
-        report.busy.append(st.run_id)
-        echo(f"skipped {_describe(st, plan)}: another process is training it")
-        bar.finish(st)
-        return
-    except Exception as exc:  # one failed run (diverged, bad data) must not stop the others
-        report.failed.append((st.run_id, f"{type(exc).__name__}: {exc}"))
-        echo(f"FAILED {_describe(st, plan)}: {type(exc).__name__}: {exc}")
-        bar.finish(st)
-        return
-    commit_result(store, work, st.studies_missing, result)
-    report.trained.append(st.run_id)
-    echo(f"done {_describe(st, plan)}: {_headline(result['row'])}")
-    bar.finish(st)
+@dataclass
+class _Session:
+    """What every run of one :func:`run_plan` call shares."""
+
+    plan: Plan
+    store: ResultsStore
+    work: WorkDir
+    executor: Executor
+    device: str
+    cache_root: str | Path | None
+    progress: bool
+    report: RunReport
+    bar: _RunsBar
+    echo: Callable[[str], None]
+
+    def attempt(self, st: RunState, in_worker: bool) -> dict[str, Any]:
+        """The arguments of :func:`gstsn.ablate.execute.attempt_run` for ``st``."""
+        progress = self.progress and not in_worker  # a worker's bar would garble the runner's
+        return {"spec": st.spec, "work_root": str(self.work.root), "run_id": st.run_id, "executor": self.executor,
+                "device": self.device, "cache_root": self.cache_root, "progress": progress}  # fmt: skip
+
+    def settle(self, st: RunState, outcome: dict[str, Any]) -> None:
+        """Record one run's outcome: commit its rows, or note it busy, failed or interrupted."""
+        what = _describe(st, self.plan)
+        if outcome.get("busy"):
+            self.report.busy.append(st.run_id)
+            self.echo(f"skipped {what}: another process is training it ({outcome['busy']})")
+        elif "interrupted" in outcome:
+            self.report.interrupted = True
+            self.echo(f"stopped {what}: {outcome['interrupted']}")
+        elif "error" in outcome:
+            self.report.failed.append((st.run_id, outcome["error"]))
+            self.echo(f"FAILED {what}: {outcome['error']}")
+        else:
+            commit_result(self.store, self.work, st.studies_missing, outcome)
+            self.report.trained.append(st.run_id)
+            self.echo(f"done {what}: {_headline(outcome['row'])}")
+        self.bar.finish(st)
+
+
+def _run_serial(todo: list[RunState], session: _Session) -> None:
+    from gstsn.ablate.execute import attempt_run
+
+    for st in todo:
+        _stop_if_requested(session.report)
+        session.bar.start(st, _describe(st, session.plan))
+        session.settle(st, attempt_run(**session.attempt(st, in_worker=False)))
 
 
 def _headline(row: dict[str, Any]) -> str:
@@ -413,36 +453,43 @@ def _headline(row: dict[str, Any]) -> str:
     return "rank-1 " + " / ".join(vals) + extra
 
 
-def _run_parallel(todo, plan, store, work, jobs, threads, device, cache_root, report, bar, echo) -> None:
-    from gstsn.ablate.execute import run_in_worker, worker_init
+def _run_parallel(todo: list[RunState], session: _Session, jobs: int, threads: int | None) -> None:
+    """The same runs in ``jobs`` worker processes (spawned; ``threads`` torch threads each). On a stop signal the
+    workers are told, the runs not started are dropped, and the finished ones are committed as they come in."""
+    from gstsn.ablate.execute import attempt_run, worker_init
 
     cpu = os.cpu_count() or 1
     threads = threads or max(1, cpu // jobs)
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init, initargs=(threads, os.getpid())) as pool:
-        futures = {}
-        for st in todo:
-            fut = pool.submit(run_in_worker, st.spec, str(work.root), st.run_id, device, cache_root)
-            futures[fut] = st
+        futures = {pool.submit(attempt_run, **session.attempt(st, in_worker=True)): st for st in todo}
         for st in todo[:jobs]:
-            bar.start(st, _describe(st, plan))
-        for fut in cf.as_completed(futures):
-            st = futures[fut]
-            try:
-                outcome = fut.result()
-            except Exception as exc:
-                outcome = {"error": f"{type(exc).__name__}: {exc}"}
-            if outcome.get("busy"):
-                report.busy.append(st.run_id)
-                echo(f"skipped {_describe(st, plan)}: another process is training it")
-            elif "error" in outcome:
-                report.failed.append((st.run_id, outcome["error"]))
-                echo(f"FAILED {_describe(st, plan)}: {outcome['error']}")
-            else:
-                commit_result(store, work, st.studies_missing, outcome)
-                report.trained.append(st.run_id)
-                echo(f"done {_describe(st, plan)}: {_headline(outcome['row'])}")
-            bar.finish(st)
+            session.bar.start(st, _describe(st, session.plan))
+        pending, forwarded = set(futures), False
+        while pending:
+            finished, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            signum = stop_requested()
+            if signum is not None and not forwarded:
+                forwarded = True
+                for fut in pending:
+                    fut.cancel()  # not started yet: dropped
+                _forward_signal(pool, signum)
+                session.echo(f"stopping on {signal_name(signum)}: the runs in progress write a checkpoint")
+            for fut in finished:
+                if fut.cancelled():
+                    continue
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # the worker died (killed, out of memory): the run resumes next time
+                    outcome = {"error": f"{type(exc).__name__}: {exc}"}
+                session.settle(futures[fut], outcome)
+
+
+def _forward_signal(pool: cf.ProcessPoolExecutor, signum: int) -> None:
+    """Send ``signum`` to the pool's worker processes (a signal sent to the runner's pid alone reaches only it)."""
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
 
 
 class _RunsBar:

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gstsn.atomic import atomic_copy, atomic_write_text
+from gstsn.locks import LockHeld, exclusive_lock
 
 TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 RESULT_FORMAT = 1
@@ -41,8 +41,8 @@ class StoreError(ValueError):
     """The results store or work folder is inconsistent with the request; the message says what to do."""
 
 
-class RunBusy(RuntimeError):
-    """Another process holds the run's lock (it is training the run now)."""
+#: another process holds the run's lock (it is training the run now); the message names the holder
+RunBusy = LockHeld
 
 
 EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
@@ -63,19 +63,9 @@ def eval_curve_text(eval_log: Path) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def file_lock(path: Path, blocking: bool = True) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (created if needed); released when the block ends or the process dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise RunBusy(f"{path} is locked by another process") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+def file_lock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on ``path`` that names its holder (:func:`gstsn.locks.exclusive_lock`)."""
+    return exclusive_lock(path, blocking=blocking)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

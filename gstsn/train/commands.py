@@ -259,6 +259,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int:
+    from gstsn.signals import TrainingInterrupted, signal_name
     from gstsn.train.distributed import barrier
     from gstsn.train.trainer import TrainingDiverged, train
 
@@ -288,6 +289,13 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
             payload.update(status="diverged", error=str(exc), iteration=exc.iteration)
             write_results(out, payload, None, cfg)
         return 1
+    except TrainingInterrupted as exc:  # checkpoint written; gstsn.cli prints the line and exits 128 + signal
+        if ctx.is_main:
+            payload = _train_payload(cfg, args, dataset, split, None, torch.device("cpu"))
+            payload.update(status="interrupted", signal=signal_name(exc.signum), iteration=exc.iteration)
+            payload["checkpoint"] = str(exc.checkpoint) if exc.checkpoint else None
+            write_results(out, payload, None, cfg)
+        raise
     if not ctx.is_main:
         return 0
     final = res.final_eval

@@ -114,7 +114,18 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier()
 
 
+def agree_on_stop(local: int | None, device: torch.device, ctx: DistContext) -> int | None:
+    """A stop request (a signal number) seen by any rank, agreed by all of them, so that every rank stops after the
+    same step (a signal may reach the ranks one step apart). A no-op for a single process."""
+    if not (ctx.enabled and dist.is_initialized()):
+        return local
+    flag = torch.tensor([local or 0], dtype=torch.int64, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return int(flag.item()) or None
+
+
 __all__ = [
+    "agree_on_stop",
     "barrier",
     "DistContext",
     "DistributedSetupError",

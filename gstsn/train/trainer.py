@@ -11,6 +11,11 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
   written atomically; ``resume=True`` continues from the newest checkpoint, bit-identically on the CPU (the sampler
   state saved is the one right after the last *consumed* batch, whatever the prefetch thread drew ahead).
 - A non-finite loss stops the run with :class:`TrainingDiverged`; no checkpoint is written after the last good one.
+- SIGTERM / SIGINT (:mod:`gstsn.signals`): the step in progress finishes, a checkpoint is written and
+  :class:`~gstsn.signals.TrainingInterrupted` is raised (the ``gstsn`` command exits 143 / 130); ``resume=True``
+  continues from there as from any checkpoint.
+- One process trains in a run folder at a time: the folder's lock (``.train.lock``) is taken when the trainer is built
+  and released when :meth:`Trainer.run` ends; a second trainer on the same folder fails at once, naming the holder.
 - A collapsed embedding (loss stuck at the margin, distances → 0) is flagged in the CSV log (``collapsed`` column),
   in the Python log and in the returned summary.
 
@@ -43,7 +48,9 @@ import torch
 from torch import nn
 
 from gstsn.config import RunConfig, config_hash, config_to_dict
+from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.models import build_model, prepare_frames
+from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 from gstsn.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -53,6 +60,7 @@ from gstsn.train.checkpoint import (
 )
 from gstsn.train.distributed import (
     DistContext,
+    agree_on_stop,
     barrier,
     device_for_rank,
     gather_with_local_grad,
@@ -77,6 +85,10 @@ RESUMABLE_FIELDS = (
     "max_test_frames",
     "eval_batch_frames",
 )
+
+
+#: the lock file of a run folder, held by the process training in it
+RUN_LOCK = ".train.lock"
 
 
 class TrainingError(ValueError):
@@ -459,7 +471,25 @@ class Trainer:
         init_process_group(self.ctx, self.device, dist_init_method)
         self.rows = shard_rows(tc.batch_p * tc.batch_k, self.ctx)
         self.ckpt_dir = self.out / "checkpoints"
+        self._held = contextlib.ExitStack()  # the run folder's lock, from here to the end of run()
+        if self.ctx.is_main:
+            self._lock_run_folder()
+        try:
+            self._build(cfg, resume, model_factory, sampler_factory, train_subjects)
+        except BaseException:
+            self.close()
+            raise
 
+    def _build(
+        self,
+        cfg: RunConfig,
+        resume: bool,
+        model_factory: Callable[[Any], nn.Module],
+        sampler_factory: Callable[..., Any] | None,
+        train_subjects: list[str],
+    ) -> None:
+        """Model, optimizer, sampler and the state to resume, under the run folder's lock."""
+        tc, dataset = cfg.train, self.dataset
         model = seeded_model(cfg, model_factory).to(self.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
         rng = np.random.default_rng(cfg.seed)
@@ -497,6 +527,23 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
             self.state.model = self.model
+
+    def _lock_run_folder(self) -> None:
+        """One process trains in ``out_dir`` at a time: a second one fails here, before reading or writing anything,
+        and names the holder (two writers would interleave the logs and race on the checkpoints)."""
+        if self.out.exists() and not self.out.is_dir():
+            raise TrainingError(f"--out {self.out} is a file; expected a run folder (a new or existing directory)")
+        try:
+            self._held.enter_context(exclusive_lock(self.out / RUN_LOCK, blocking=False))
+        except LockHeld as exc:
+            raise TrainingError(
+                f"{self.out} is in use by another training process ({exc.holder or 'holder unknown'}); wait for it "
+                "to finish or choose another --out directory"
+            ) from None
+
+    def close(self) -> None:
+        """Release the run folder (:meth:`run` does this at its end; call it when a built trainer is not run)."""
+        self._held.close()
 
     # -- pieces of the loop ------------------------------------------------------------------------------------------
 
@@ -598,7 +645,9 @@ class Trainer:
         step_times: list[float] = []
         status = "completed"
         sync_every_step = self.device.type == "cpu"  # free on the CPU; on a GPU flush at log/checkpoint points only
+        stop: int | None = None  # signal number of a stop request (SIGTERM / SIGINT), acted on after the step
         try:
+            self._held.enter_context(stop_on_signals())
             self.model.train()
             t_mark = time.perf_counter()
             while state.iteration < tc.iterations:
@@ -611,8 +660,13 @@ class Trainer:
                 )
                 elapsed = state.train_time + time.perf_counter() - t_mark
                 over_time = self.time_limit_s is not None and elapsed >= self.time_limit_s
-                if not (sync_every_step or it % tc.log_every == 0 or due_ckpt or due_eval or over_time):
+                # Under DDP every rank must stop at the same step: the request is agreed at the sync points only.
+                stop = stop_requested() if not self.ctx.enabled else stop
+                sync_point = sync_every_step or it % tc.log_every == 0 or due_ckpt or due_eval or over_time
+                if not (sync_point or stop):
                     continue
+                if self.ctx.enabled:
+                    stop = agree_on_stop(stop_requested(), self.device, self.ctx)
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 now = time.perf_counter()
@@ -623,8 +677,10 @@ class Trainer:
                 pending.clear()
                 bar.update(n_done)
                 bar.set_postfix(loss=f"{last_stats['loss']:.4f}", nz=f"{last_stats['nonzero_frac']:.2f}", refresh=False)
-                if due_ckpt or over_time:
+                if due_ckpt or over_time or stop:
                     self._save()
+                if stop:
+                    break
                 if due_eval:
                     eval_rows.extend(self._evaluate())
                     t_mark = time.perf_counter()
@@ -638,6 +694,9 @@ class Trainer:
             for lg in (self.csv_log, self.eval_log, self.tb_log):
                 if lg is not None:
                     lg.close()
+            self.close()
+        if stop:
+            raise TrainingInterrupted(stop, state.iteration, self.last_ckpt)
         timed = step_times[1:] or step_times
         return TrainResult(
             out_dir=self.out,
