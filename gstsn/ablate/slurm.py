@@ -11,7 +11,7 @@ What a job does (:class:`RunJob`, run by submitit on a compute node):
 Preemption and time limits. Slurm sends SIGTERM when it preempts a job (and at the time limit); submitit asks
 Slurm for SIGUSR2 ``signal_delay_s`` before the time limit (``#SBATCH --signal=USR2@90``). While the trainer runs, a
 SIGTERM is the trainer's own: it finishes the step, writes a checkpoint and raises
-``gstsn.train.signals.TrainingInterrupted``; a SIGUSR2 is passed on to that same handler. The job then requeues itself
+``gstsn.signals.TrainingInterrupted``; a SIGUSR2 is passed on to that same handler. The job then requeues itself
 (``scontrol requeue``, as submitit does) and exits without a result, so the requeued job runs the same submission
 again and resumes from that checkpoint. Outside training (data, evaluation) submitit's own handlers apply: SIGTERM is
 logged and ignored, SIGUSR2 requeues the job through :meth:`RunJob.checkpoint` (the same task: it resumes from disk).
@@ -42,6 +42,7 @@ from typing import Any
 from gstsn.ablate.runner import Plan, RunReport, RunState, commit_result, sync_store
 from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir, file_lock, read_jsonl
 from gstsn.ablate.study import RunSpec, StudyRun
+from gstsn.signals import TrainingInterrupted
 
 JOB_RECORDS = "jobs.jsonl"
 #: Slurm job states (``squeue``/``sacct`` %T) in which a job will still run, runs now, or has ended
@@ -230,10 +231,8 @@ class RunJob(_checkpointable_base()):
         with _preempt_signal_to_trainer():
             try:
                 result = _run_once_waiting(work, task.run_id, execute)
-            except Exception as exc:
-                if _is_interrupted(exc):
-                    _requeue_and_exit(task, exc)
-                raise
+            except TrainingInterrupted as exc:  # the trainer stopped on a signal, with a checkpoint
+                _requeue_and_exit(task, exc)
         commit_result(store, work, task.users, result)
         _log(f"committed run {task.run_id} to {', '.join(sr.study for sr in task.users)} in {store.root}")
         return {"run_id": task.run_id, "row": result["row"]}
@@ -257,14 +256,6 @@ def _run_once_waiting(work: WorkDir, run_id: str, execute: Callable[[Path], dict
             _log(f"run {run_id} is being trained by another process ({work.run_dir(run_id) / '.lock'}); waiting")
             with work.lock(run_id, blocking=True):
                 pass
-
-
-def _is_interrupted(exc: BaseException) -> bool:
-    try:
-        from gstsn.train.signals import TrainingInterrupted
-    except ImportError:
-        return False
-    return isinstance(exc, TrainingInterrupted)
 
 
 @contextmanager
@@ -308,11 +299,11 @@ def job_id_from_env(env: dict[str, str] | os._Environ | None = None) -> str | No
     return env.get("SLURM_JOB_ID")
 
 
-def _requeue_and_exit(task: RunTask, exc: Exception) -> None:
+def _requeue_and_exit(task: RunTask, exc: TrainingInterrupted) -> None:
     """The trainer stopped on a signal with a checkpoint: requeue this job (the requeued job resumes from the
     checkpoint) and exit without a result; past ``max_requeues`` the job fails instead, naming the checkpoint."""
-    signum = int(getattr(exc, "signum", signal.SIGTERM))
-    where = f"iteration {getattr(exc, 'iteration', '?')}, checkpoint {getattr(exc, 'checkpoint', '?')}"
+    signum = exc.signum
+    where = f"iteration {exc.iteration}, checkpoint {exc.checkpoint}"
     restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
     jid = job_id_from_env()
     if jid is None:
@@ -326,7 +317,7 @@ def _requeue_and_exit(task: RunTask, exc: Exception) -> None:
     proc = subprocess.run(["scontrol", "requeue", jid], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:  # e.g. Slurm is preempting it with PreemptMode=REQUEUE and requeues it itself
         _log(f"scontrol requeue {jid} failed: {(proc.stderr or proc.stdout).strip()}")
-    raise SystemExit(128 + signum)  # not an Exception: submitit writes no result, the requeued job starts over
+    raise SystemExit(exc.exit_code)  # not an Exception: submitit writes no result, the requeued job starts over
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -477,7 +468,7 @@ def format_status(plan: Plan, statuses: dict[str, tuple[RunStatus, set[str]]]) -
     """Per study: the number of its runs pending, running, done and failed; then each failed run with its log."""
     header = f"{'study':<22} {'pending':>8} {'running':>8} {'done':>8} {'failed':>8}"
     lines = [header, "-" * len(header)]
-    failed, notes = [], []
+    failed, running, notes = [], [], []
     for s in plan.studies:
         counts = dict.fromkeys(("pending", "running", "done", "failed"), 0)
         for sr in s.runs:
@@ -488,9 +479,13 @@ def format_status(plan: Plan, statuses: dict[str, tuple[RunStatus, set[str]]]) -
             counts[state] += 1
             if state == "failed":
                 failed.append(f"  {_what(sr)} [{sr.run_id}]: {status.detail}")
+            elif state == "running":
+                running.append(f"  {_what(sr)} [{sr.run_id}]: {status.detail}")
             elif state == "done" and status.detail:
                 notes.append(f"  {_what(sr)} [{sr.run_id}]: {status.detail}")
         lines.append(f"{s.name:<22} " + " ".join(f"{counts[k]:>8}" for k in counts))
+    if running:
+        lines += ["", "running:", *running]
     if failed:
         lines += ["", "failed:", *failed]
     if notes:
