@@ -28,7 +28,10 @@ stop_pidfile() {
     if [ -f "$f" ]; then
         local pid
         pid="$(cat "$f")"
-        if kill -0 "$pid" 2>/dev/null; then $SUDO kill "$pid" || true; fi
+        if kill -0 "$pid" 2>/dev/null; then
+            $SUDO kill "$pid" || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
         rm -f "$f"
     fi
     return 0
@@ -40,12 +43,58 @@ if [ "$MODE" = "--down" ]; then
     exit 0
 fi
 
+make_conf() {  # the cluster's slurm.conf on stdout
+    local cpus mem_mb
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OMP_NUM_THREADS
+    [ "$cpus" -gt 2 ] && cpus=2
+    mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
+    cat <<EOF
+# written by gstsn .ci/slurm-up.sh: a one-node test cluster on localhost
+ClusterName=gstsn
+SlurmctldHost=localhost(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+# A requeued job starts again after cred_expire seconds (default 120): kept short for the tests, but longer than
+# KillWait + 2 s, the time srun of the job's previous run may take to end its step (the requeued run's step has the
+# same id and would be killed with it).
+AuthInfo=cred_expire=12
+StateSaveLocation=$DIR/ctld
+SlurmdSpoolDir=$DIR/d
+SlurmctldPidFile=$DIR/slurmctld.pid
+SlurmdPidFile=$DIR/slurmd.pid
+SlurmctldLogFile=$DIR/log/slurmctld.log
+SlurmdLogFile=$DIR/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2,bf_interval=2
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+JobRequeue=1
+KillWait=5
+MinJobAge=600
+InactiveLimit=0
+SlurmdTimeout=60
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+EOF
+}
+
 cluster_up() {  # both daemons alive here and the node usable
     pgrep -x slurmctld >/dev/null && pgrep -x slurmd >/dev/null &&
         timeout 10 sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'
 }
 
-if command -v sinfo >/dev/null 2>&1 && cluster_up; then
+if command -v sinfo >/dev/null 2>&1 && [ "$(make_conf)" = "$(cat "$CONF" 2>/dev/null)" ] && cluster_up; then
     echo "== slurm already up: $(sinfo -h -N -o '%N %T %c CPUs' | head -n 1)"
     exit 0
 fi
@@ -78,46 +127,10 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     pgrep -u munge -x munged | head -n 1 > "$DIR/munged.pid" || true
 fi
 
-CPUS=$(nproc)
-[ "$CPUS" -gt 2 ] && CPUS=2
-MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
-$SUDO tee "$CONF" >/dev/null <<EOF
-# written by gstsn .ci/slurm-up.sh: a one-node test cluster on localhost
-ClusterName=gstsn
-SlurmctldHost=localhost(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-# a requeued job may start again after cred_expire seconds (default 120)
-AuthInfo=cred_expire=10
-StateSaveLocation=$DIR/ctld
-SlurmdSpoolDir=$DIR/d
-SlurmctldPidFile=$DIR/slurmctld.pid
-SlurmdPidFile=$DIR/slurmd.pid
-SlurmctldLogFile=$DIR/log/slurmctld.log
-SlurmdLogFile=$DIR/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2,bf_interval=2
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-MpiDefault=none
-ReturnToService=2
-JobRequeue=1
-KillWait=30
-MinJobAge=600
-InactiveLimit=0
-SlurmdTimeout=60
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
-EOF
+if [ "$(make_conf)" != "$(cat "$CONF" 2>/dev/null)" ]; then  # new or changed: (re)start both daemons with it
+    make_conf | $SUDO tee "$CONF" >/dev/null
+    stop_pidfile slurmd; stop_pidfile slurmctld
+fi
 
 if ! timeout 5 scontrol ping 2>/dev/null | grep -q UP; then
     stop_pidfile slurmctld
