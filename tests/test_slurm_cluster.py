@@ -209,3 +209,24 @@ def test_a_failed_job_is_reported_with_its_log(root):
     failed = next(line for line in out.splitlines() if "DataSpecError" in line)
     log = Path(failed.rsplit("; log ", 1)[1])
     assert log.is_file() and "no such file or folder /nonexistent/casia-b.npz" in log.read_text()
+
+
+@pytest.mark.slow
+def test_torchrun_under_srun_trains_with_two_processes(root):
+    """The docs' sbatch for multi-node torchrun, on one node with 2 CPU processes: srun starts
+    gstsn.train.slurm_torchrun, which starts torchrun with the rendezvous from SLURM_*; the run trains with DDP."""
+    data = open_dataset(DATA, root / "cache").path
+    script = root / "ddp.sbatch"
+    script.write_text(
+        "#!/bin/bash\n"
+        "#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=1\n#SBATCH --cpus-per-task=2\n"
+        f"#SBATCH --output={root / 'ddp.out'}\n"
+        f"srun {sys.executable} -m gstsn.train.slurm_torchrun --nproc-per-node 2 -- -m gstsn train --profile smoke "
+        f"--data {data} --iterations 3 --out {root / 'ddp'} --no-progress --device cpu --no-eval\n"
+    )
+    proc = subprocess.run(["sbatch", "--wait", str(script)], capture_output=True, text=True, env=ENV, timeout=600)
+    out = (root / "ddp.out").read_text() if (root / "ddp.out").is_file() else ""
+    assert proc.returncode == 0, proc.stderr + out[-3000:]
+    assert "--nnodes=1 --node-rank=0 --nproc-per-node=2 --rdzv-backend=c10d --rdzv-endpoint=localhost:29500" in out
+    res = json.loads((root / "ddp" / "results.json").read_text())
+    assert res["training"]["world_size"] == 2 and res["iteration"] == 3
