@@ -134,7 +134,7 @@ def add_slurm_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     g.add_argument(
         "--sbatch", action="append", default=[], metavar="FLAGS",
-        help="slurm: extra sbatch flags, e.g. --sbatch '--qos=low --account=gait' (repeatable)",
+        help="slurm: extra sbatch flags, e.g. --sbatch='--qos=low --account=gait' (with '=': the value starts with --)",
     )  # fmt: skip
     g.add_argument(
         "--slurm-dir", type=Path, default=None,
