@@ -117,10 +117,12 @@ $SUDO chmod 0400 /etc/munge/munge.key
 $SUDO chmod 0700 /etc/munge
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     stop_pidfile munged
-    if id munge >/dev/null 2>&1; then
-        $SUDO -u munge munged --force 2>/dev/null || $SUDO runuser -u munge -- munged --force
-    else
+    if ! id munge >/dev/null 2>&1; then
         $SUDO munged --force
+    elif [ -z "$SUDO" ]; then
+        runuser -u munge -- munged --force
+    else
+        $SUDO -u munge munged --force
     fi
     for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
     munge -n | unmunge >/dev/null || die "munged did not start (see /var/log/munge/munged.log)"
