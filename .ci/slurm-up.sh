@@ -126,7 +126,7 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     fi
     for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
     munge -n | unmunge >/dev/null || die "munged did not start (see /var/log/munge/munged.log)"
-    pgrep -u munge -x munged | head -n 1 > "$DIR/munged.pid" || true
+    cp /run/munge/munged.pid "$DIR/munged.pid" 2>/dev/null || true
 fi
 
 if [ "$(make_conf)" != "$(cat "$CONF" 2>/dev/null)" ]; then  # new or changed: (re)start both daemons with it
