@@ -72,6 +72,16 @@ def timing(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def gpu_check(session: nox.Session) -> None:
+    """The prepared GPU check (bench/gpu_check.py, docs/gpu.md): environment, cuda tests, step-time matrix, LT
+    evaluation time and paper GaitSet training within 9 minutes, into $OUT or `-- --out DIR`. Needs a GPU and a CUDA
+    build of torch (set GSTSN_TORCH); on a machine without a registry run `python3 bench/gpu_check.py` instead.
+    `nox -s gpu_check -- --dry-run --out /tmp/gc` runs it at tiny size on the CPU."""
+    install_project(session, "test")
+    session.run("python", "bench/gpu_check.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def ablations(session: nox.Session) -> None:
     """The main job: every study in ablations/*.toml trained and evaluated on the embedded synthetic data (about 30 min
     on 2 CPU cores), written to results/, then rendered into reports/. Arguments go to `gstsn ablations run`, e.g.

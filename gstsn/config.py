@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 
@@ -24,6 +26,7 @@ class ConfigError(ValueError):
 IDR_STATS = ("median", "max", "min", "mean")
 LSTM_LAYER_CHOICES = (0, 1, 2)
 INPUT_TYPES = ("set", "sequence")
+LR_SCHEDULES = ("constant", "cosine")
 DISTANCES = ("per_part", "flat")
 
 FIELD_LABELS: dict[str, str] = {
@@ -102,9 +105,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.temporal, bool):
             fail_field("ModelConfig", "temporal", self.temporal, "true or false")
-        parse_idr_stat(self.idr_stat)
-        if isinstance(self.lstm_layers, bool) or self.lstm_layers not in LSTM_LAYER_CHOICES:
-            fail_field("ModelConfig", "lstm_layers", self.lstm_layers, f"one of {LSTM_LAYER_CHOICES}")
+        # one spelling per value, so that equal configs hash equal: "max + median" is stored as "max+median"
+        object.__setattr__(self, "idr_stat", "+".join(parse_idr_stat(self.idr_stat)))
+        # an integer field takes integers only: 2.0 == 2 would pass a membership test and then crash nn.LSTM
+        lstm = self.lstm_layers
+        if isinstance(lstm, bool) or not isinstance(lstm, int) or lstm not in LSTM_LAYER_CHOICES:
+            fail_field("ModelConfig", "lstm_layers", lstm, f"an integer, one of {LSTM_LAYER_CHOICES}")
         channels = tuple(self.channels) if isinstance(self.channels, (list, tuple)) else self.channels
         if (
             not isinstance(channels, tuple)
@@ -160,9 +166,39 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+#: fields added after results were stored: hashed only when set to another value than this, so that every run id
+#: computed before they existed stays the same
+HASHED_WHEN_SET: dict[str, Any] = {"lr_schedule": "constant", "warmup": 0}
+
+
+def portable_source(source: str) -> str:
+    """A data spec without machine-local folders: ``casia-b:/data/x/casia-b-sil-64x44.npz`` →
+    ``casia-b:casia-b-sil-64x44.npz``, a cache folder ``/data/cache-b`` → ``cache-b``; synthetic specs as they are.
+    Run ids, results rows and study files use it, so none depends on where the data lives on a machine (the data's
+    content is identified by its fingerprint)."""
+    text = source.strip()
+    if text == "synth" or text.startswith("synth:"):
+        return text
+    kind, sep, rest = text.partition(":")
+    if sep and kind == "casia-b":
+        return f"casia-b:{PurePath(rest.rstrip('/')).name}"
+    return PurePath(text.rstrip("/")).name or text
+
+
 def config_hash(cfg: Any, length: int = 12) -> str:
-    """A stable hash of a config's resolved values (key order and tuple/list spelling do not matter)."""
-    payload = json.dumps(config_to_dict(cfg), sort_keys=True, separators=(",", ":"))
+    """A stable hash of a config's resolved values (key order and tuple/list spelling do not matter), with the data
+    spec in its :func:`portable_source` form."""
+    values = config_to_dict(cfg)
+    if isinstance(values.get("data"), dict) and isinstance(values["data"].get("source"), str):
+        values["data"]["source"] = portable_source(values["data"]["source"])
+    elif isinstance(values.get("source"), str):  # a DataConfig on its own
+        values["source"] = portable_source(values["source"])
+    for section in values.values():
+        if isinstance(section, dict):
+            for name, default in HASHED_WHEN_SET.items():
+                if name in section and section[name] == default:
+                    del section[name]
+    payload = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 
@@ -198,6 +234,10 @@ __all__ = [
     "fail_field",
     "DISTANCES",
     "FIELD_LABELS",
+    "HASHED_WHEN_SET",
+    "LR_SCHEDULES",
+    "learning_rate",
+    "portable_source",
     "IDR_STATS",
     "INPUT_TYPES",
     "InputConfig",
@@ -214,8 +254,6 @@ __all__ = [
 # Run configuration: data, training, evaluation, the composed RunConfig and the named profiles.
 # (Owned by the training area; ModelConfig and InputConfig above are the models area's.)
 # ======================================================================================================================
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def _check_positive_float(owner: str, name: str, value: Any) -> None:
@@ -258,6 +296,10 @@ class TrainConfig:
     - ``eval_every``: evaluate rank-1 on the test subjects every this many iterations (0 = only at the end), for
       time-to-accuracy curves.
     - ``prefetch``: batches drawn ahead by a background thread (0 = draw in the training thread).
+    - ``lr_schedule``: ``constant`` (the spec's: Adam at ``lr`` throughout) or ``cosine`` (decay from ``lr`` to 0 over
+      the iterations after the warm-up); ``warmup``: iterations of linear warm-up from ``lr / warmup`` to ``lr``
+      (0 = none). The rate of every step is a function of its number (:func:`learning_rate`), so a resume needs no
+      scheduler state.
     """
 
     input_type: str = "set"
@@ -266,6 +308,8 @@ class TrainConfig:
     frames: int = 30
     iterations: int = 80_000
     lr: float = 1e-4
+    lr_schedule: str = "constant"
+    warmup: int = 0
     margin: float = 0.2
     amp: bool = True
     log_every: int = 10
@@ -281,14 +325,28 @@ class TrainConfig:
         check_int("TrainConfig", "batch_k", self.batch_k, 2)  # and positives
         for name in ("frames", "iterations", "log_every", "checkpoint_every", "keep_checkpoints"):
             check_int("TrainConfig", name, getattr(self, name), 1)
-        for name in ("eval_every", "prefetch"):
+        for name in ("eval_every", "prefetch", "warmup"):
             check_int("TrainConfig", name, getattr(self, name), 0)
+        if self.lr_schedule not in LR_SCHEDULES:
+            fail_field("TrainConfig", "lr_schedule", self.lr_schedule, f"one of {LR_SCHEDULES}")
+        if self.warmup >= self.iterations:
+            fail_field("TrainConfig", "warmup", self.warmup, f"fewer iterations than iterations = {self.iterations}")
         _check_positive_float("TrainConfig", "lr", self.lr)
         _check_positive_float("TrainConfig", "margin", self.margin)
         object.__setattr__(self, "lr", float(self.lr))
         object.__setattr__(self, "margin", float(self.margin))
         if not isinstance(self.amp, bool):
             fail_field("TrainConfig", "amp", self.amp, "true or false")
+
+
+def learning_rate(tc: TrainConfig, step: int) -> float:
+    """The learning rate of optimizer step ``step`` (1-based) under ``tc``'s schedule and warm-up."""
+    if tc.warmup and step <= tc.warmup:
+        return tc.lr * step / tc.warmup
+    if tc.lr_schedule == "cosine":
+        progress = min(1.0, (step - tc.warmup) / max(1, tc.iterations - tc.warmup))
+        return tc.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return tc.lr
 
 
 @dataclass(frozen=True)
@@ -511,7 +569,6 @@ def resolve_profile(name: str, **overrides: Any) -> RunConfig:
 
 
 __all__ += [
-    "DEVICE_CHOICES",
     "DataConfig",
     "EvalConfig",
     "FIELD_SECTIONS",

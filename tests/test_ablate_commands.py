@@ -94,9 +94,25 @@ def test_summary_and_merge(studies, tmp_path, capsys):
     ]  # fmt: skip
     (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, _ = run(["summary", "--results", str(tmp_path / "res")], capsys)
-    assert code == 0 and "lstm_layers=0 vs lstm_layers=2: NM -2.0 [-2.0, -2.0] worse" in out
+    assert code == 0 and "lstm_layers=0 vs lstm_layers=2: NM -2.0 [-2.0, -2.0] p < 0.001 Holm < 0.001 worse" in out
     code, out, _ = run(["merge", str(tmp_path / "res"), "--into", str(tmp_path / "merged")], capsys)
     assert code == 0 and "layers: 4 run(s) merged" in out
     assert len((tmp_path / "merged" / "layers" / "runs.jsonl").read_text().splitlines()) == 4
     code, _, err = run(["summary", "nope", "--results", str(tmp_path / "res")], capsys)
     assert code == 2 and "holds no study.json" in err
+
+
+def test_data_lacking_the_splits_subjects_fails_once_before_any_training(studies, tmp_path, capsys):
+    """A fixed split (here a split file) naming subjects the data lacks: one error naming them and the data, exit 2,
+    and nothing trained."""
+    split = tmp_path / "needs-more.json"
+    train, test = [f"{i:03d}" for i in range(1, 7)], [f"{i:03d}" for i in range(7, 11)] + ["099"]
+    split.write_text(json.dumps({"TRAIN_SET": train, "TEST_SET": test}))  # 10 of its 11 subjects: read as fixed
+    argv = ["run", "--studies-dir", str(studies / "ablations"), "--results", str(tmp_path / "r"),
+            "--work", str(tmp_path / "w"), "--cache-root", str(tmp_path / "c"), "--profile", "smoke",
+            "--data", "synth:subjects=10,frames_min=8,frames_max=12", "--set", f"split={split}",
+            "--device", "cpu", "--no-progress"]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "split needs-more needs 1 subject(s) that the data lacks (099; it has 10 subjects)" in err
+    assert "data synth:" in err and "subjects=10:" in err
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())

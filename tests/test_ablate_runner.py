@@ -246,3 +246,19 @@ def test_unknown_study_name(tmp_path, studies):
     assert find_study_files(["a"], tmp_path / "ablations") == [studies[0]]
     with pytest.raises(StudyError, match="unknown study 'c'.*studies there: a, b"):
         find_study_files(["c"], tmp_path / "ablations")
+
+
+def test_atomic_writes_respect_the_umask_and_keep_an_existing_mode(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "new.txt", "x")
+        assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o640
+        (tmp_path / "kept.txt").write_text("x")
+        os.chmod(tmp_path / "kept.txt", 0o604)
+        atomic_write_text(tmp_path / "kept.txt", "y")
+        assert stat.S_IMODE((tmp_path / "kept.txt").stat().st_mode) == 0o604
+    finally:
+        os.umask(old)

@@ -171,3 +171,23 @@ def test_reference_rows_and_definition(tmp_path):
     assert d["base"]["profile"] == "ablation" and d["base"]["identity_cue"] == 0.5
     with pytest.raises(StudyError, match="references"):
         load_study(write(tmp_path, MINIMAL.replace("seeds = [0, 1]", 'seeds = [0]\nreferences = ["gai"]'), "r.toml"))
+
+
+def test_real_data_runs_carry_no_machine_local_path(tmp_path):
+    """A committed store must not name the folder the data lived in: the row's source and data_source, the study's
+    base and the run id use the portable form, so the same run has the same id on every machine."""
+    from gstsn.config import portable_source
+
+    assert portable_source("casia-b:/data/x/casia-b-sil-64x44.npz") == "casia-b:casia-b-sil-64x44.npz"
+    assert portable_source("/data/caches/casia-b-64x44/") == "casia-b-64x44"
+    assert portable_source("synth:subjects=6") == "synth:subjects=6"
+    path = tmp_path / "ablations" / "s.toml"
+    path.parent.mkdir()
+    path.write_text('description = "d"\nseeds = [0]\n[axes]\ntemporal = [false, true]\n[baseline]\ntemporal = false\n')
+    ids = []
+    for where in ("/mnt/a", "/home/b/data"):
+        study = load_study(path, profile="smoke", data=f"casia-b:{where}/casia-b-sil-64x44.npz")
+        assert study.definition()["base"]["source"] == "casia-b:casia-b-sil-64x44.npz"
+        assert all(sr.spec.fields()["source"] == "casia-b:casia-b-sil-64x44.npz" for sr in study.runs)
+        ids.append([sr.run_id for sr in study.runs])
+    assert ids[0] == ids[1]

@@ -109,7 +109,9 @@ def test_cli_synth(tmp_path, capsys):
     cache = SilhouetteCache.open(dest)
     assert len(cache) == 220 and cache.source["config"]["frames_max"] == 8
     assert "missing sequences (vs. the full CASIA-B grid of the 2 subjects present): 0" in capsys.readouterr().out
-    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2 and "already exists; remove it or pass --overwrite" in err  # the flag, not the Python argument
 
 
 def test_info_text_lists_holes(tmp_path):

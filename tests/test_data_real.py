@@ -38,6 +38,8 @@ def test_real_import_is_bit_exact(real_npz, tmp_path):
     z = np.load(real_npz)
     assert np.array_equal(cache.starts, z["start"]) and np.array_equal(cache.lengths, z["length"])
     assert np.array_equal(cache.packed, z["frames"]), "packed rows are copied through unchanged"
+    assert cache.verified_stamp() is not None, "the import stamps the cache it wrote"
+    cache.verify()  # the full hash of 429 MB: ~0.5 s (docs/data.md)
     i = 1234
     expected = np.unpackbits(z["frames"][z["start"][i] : z["start"][i] + z["length"][i]], axis=-1)[..., :44]
     np.testing.assert_array_equal(cache.sequence(i), expected)

@@ -12,11 +12,18 @@ from gstsn.data.splits import SPLIT_NAMES, SplitError, load_split
 EXPECTED_TRAIN = {"LT": 74, "MT": 62, "ST": 24}
 
 
-@pytest.mark.parametrize("name", SPLIT_NAMES)
+def test_the_validation_split_lies_inside_lts_training_subjects():
+    val, lt = load_split("LT-val", CASIA_B_SUBJECTS), load_split("lt", CASIA_B_SUBJECTS)
+    assert val.name == "LT-val" and val.mode == "fixed"
+    assert val.train == [f"{i:03d}" for i in range(1, 63)] and val.test == [f"{i:03d}" for i in range(63, 75)]
+    assert set(val.train) | set(val.test) == set(lt.train) and not (set(val.train) | set(val.test)) & set(lt.test)
+
+
+@pytest.mark.parametrize("name", ("LT", "MT", "ST"))
 def test_casia_b_splits(name):
     split = load_split(name, CASIA_B_SUBJECTS)
     n = EXPECTED_TRAIN[name]
-    assert split.mode == "fixed" and split.name == name and split.unavailable == []
+    assert split.mode == "fixed" and split.name == name
     assert split.train == [f"{i:03d}" for i in range(1, n + 1)]
     assert split.test == [f"{i:03d}" for i in range(n + 1, 125)]
     assert not set(split.train) & set(split.test)
@@ -26,6 +33,10 @@ def test_casia_b_splits(name):
 @pytest.mark.parametrize("name", SPLIT_NAMES)
 def test_train_and_test_never_overlap(name, n_subjects):
     available = [f"{i:03d}" for i in range(1, n_subjects + 1)]
+    if n_subjects == 123 and name != "LT-val":  # auto mode reads it as CASIA-B, which then lacks subject 124
+        with pytest.raises(SplitError, match="needs 1 subject"):
+            load_split(name, available)
+        return
     split = load_split(name, available)
     assert not set(split.train) & set(split.test)
     assert split.train and split.test
@@ -40,15 +51,15 @@ def test_proportional_split_for_synthetic_sizes():
     assert len(load_split("ST", [f"{i:03d}" for i in range(1, 51)]).train) == 10  # round(50 * 24 / 124)
 
 
-def test_fixed_mode_with_a_few_subjects_missing():
+def test_data_lacking_subjects_that_the_split_needs_is_one_error_naming_them():
     available = [s for s in CASIA_B_SUBJECTS if s not in ("005", "100")]
-    split = load_split("LT", available)
-    assert split.mode == "fixed" and split.unavailable == ["005", "100"]
-    assert "005" not in split.train and len(split.train) == 73 and len(split.test) == 49
+    with pytest.raises(SplitError, match=r"split LT needs 2 subject\(s\) that the data lacks \(005, 100; it has 122"):
+        load_split("LT", available)
+    assert load_split("LT", available, mode="proportional").mode == "proportional"  # the library's way out
 
 
-def test_fixed_mode_that_leaves_no_test_subjects_is_an_error():
-    with pytest.raises(SplitError, match="leave 50 for training and 0 for testing"):
+def test_fixed_mode_on_data_without_the_test_subjects_is_an_error():
+    with pytest.raises(SplitError, match=r"split LT needs 74 subject\(s\) that the data lacks \(051, 052,"):
         load_split("LT", [f"{i:03d}" for i in range(1, 51)], mode="fixed")
 
 
@@ -69,7 +80,7 @@ def test_user_split_file(tmp_path):
 
 
 def test_unknown_split_and_mode():
-    with pytest.raises(SplitError, match=r"unknown split 'XL': expected one of \['LT', 'MT', 'ST'\]"):
+    with pytest.raises(SplitError, match=r"unknown split 'XL': expected one of \['LT', 'MT', 'ST', 'LT-val'\]"):
         load_split("XL", CASIA_B_SUBJECTS)
     with pytest.raises(SplitError, match="split mode 'random' is invalid"):
         load_split("LT", CASIA_B_SUBJECTS, mode="random")

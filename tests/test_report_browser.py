@@ -116,6 +116,9 @@ def test_every_page_renders_offline_without_errors(browser, report, artifacts):
                 assert page.locator("table.paper tbody tr").first.is_visible()
             if f.name == "timing.html":
                 assert page.locator("table.timing").count() >= 3
+                tta = page.locator("svg.plot[aria-label*='seeds shaded']")  # rank-1 against wall time
+                assert tta.count() == 1 and tta.bounding_box()["width"] > 300
+                assert page.get_by_text("Not measured: 12 seed pairs").is_visible()  # the folded line
             page.screenshot(path=str(artifacts / f"{f.stem}.png"), full_page=True)
         finally:
             page.close()

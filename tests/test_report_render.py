@@ -142,6 +142,30 @@ def test_verdicts_in_words_and_no_difference_without_its_interval(rendered):
             assert not re.search(r"[+−]\d+\.\d", leftover), f"{name}: a difference without its interval"
 
 
+def test_comparisons_show_raw_and_adjusted_values_and_the_note(rendered):
+    _, _, pages = rendered
+    idr = _sections(pages["study-idr_statistic.html"])["synthetic"]
+    box = re.search(r'<div class="box \w+" role="note">(.*?)</div>', idr, re.S).group(1)
+    assert '<p class="method">Adjusted for multiplicity: the verdicts treat this group&#39;s 6 comparisons' in box
+    assert "Holm–Bonferroni-adjusted p-values" in box and "Bonferroni level 0.05 / 6" in box
+    # max is far below median (better / worse survive the adjustment); mean = median stays not distinguishable
+    assert re.search(r"NM −\d+\.\d \[−\d+\.\d, −\d+\.\d\] worse \(p &lt; 0\.001, Holm p &lt; 0\.001\)", box)
+    assert re.search(
+        r"not distinguishable \(p \d\.\d+, Holm p \d\.\d+; (\d+|more than 1000) seeds for 80 % power\)", box
+    )
+    table = re.search(r'<table class="comparisons">(.*?)</table>', idr, re.S).group(1)
+    cell = r"[+−]?\d+\.\d \[[+−]?\d+\.\d, [+−]?\d+\.\d\] <small>(better|worse|not distinguishable)</small> "
+    cell += r"<small>p (&lt; )?\d\.\d+ · Holm p (&lt; )?\d\.\d+</small>"
+    assert len(re.findall(cell, table)) == 2 * 2 * 3  # 2 comparisons × 2 distances × NM/BG/CL: raw CI, p, Holm p
+    assert re.search(
+        r"Holm p \d\.\d+</small> <small>(\d+|more than 1000) seeds for 80 % power \(now 3\)</small>", table
+    )
+    notes = idr.split('<table class="comparisons">', 1)[1].split("</div>", 2)[1]
+    assert (
+        "each distance&#39;s comparisons form one family (6 on the per_part distance, 6 on the flat distance)" in notes
+    )
+
+
 def test_figures_are_inline_svg_with_page_unique_ids(rendered):
     _, _, pages = rendered
     for name, html in pages.items():

@@ -125,3 +125,58 @@ def test_published_numbers_match_the_spec():
     ][1:]  # the first row is the header
     expected = [(r[0], float(r[1]), float(r[2]), float(r[3]), r[4]) for r in rows]
     assert [(p.model, p.nm, p.bg, p.cl, p.source) for p in PUBLISHED] == expected
+
+
+def _identity_cue(tmp_path):
+    """A two-axis study like the shipped identity_cue (2 × 3 cells): 7 contrasts × NM/BG/CL = 21 comparisons."""
+    write_study(tmp_path, "identity_cue", {"temporal": [False, True], "identity_cue": [0.0, 0.5, 1.0]},
+                {"temporal": False, "identity_cue": 0.5}, [0, 1, 2, 3],
+                {(True, 0.0): 1.2, (False, 1.0): 0.3, (True, 1.0): 0.4, (False, 0.0): -3.0}, synthetic=True,
+                noise=15.0, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
+    study = load_study(tmp_path / "identity_cue")
+    return study, verdicts.data_groups(study)[0]
+
+
+def test_a_study_is_one_family_adjusted_with_holm(tmp_path):
+    from gstsn.ablate import multiplicity
+
+    study, group = _identity_cue(tmp_path)
+    fam = verdicts.family(group, verdicts.MAIN_DISTANCE)
+    assert len(verdicts.family_pairs(group)) == 7 and len(fam) == 21
+    comps = list(fam.values())
+    assert {c.m for c in comps} == {21}
+    assert [c.p_holm for c in comps] == pytest.approx(list(multiplicity.holm([c.p for c in comps])))
+    assert verdicts.family_size(group, "flat") == 21  # the other distance: its own family of the same size
+    # the verdicts use the adjusted p: some raw intervals exclude 0 but are not distinguishable after the adjustment
+    lost = [c for c in comps if c.raw_verdict in (stats.BETTER, stats.WORSE) and c.verdict == stats.UNCLEAR]
+    assert lost and all(c.p < 0.05 <= c.p_holm for c in lost)
+    assert all(c.seeds_needed is None or c.seeds_needed > c.diff.n for c in comps if c.verdict == stats.UNCLEAR)
+    assert all(c.seeds_needed is None for c in comps if c.verdict != stats.UNCLEAR)
+    box = verdicts.study_verdict(study, group)
+    assert "Adjusted for multiplicity" in box.method and "21 comparisons" in box.method and "Holm" in box.method
+    assert f"{len(lost)} differences whose raw 95 % intervals exclude 0 are not distinguishable" in box.answer
+    counts = {w: sum(c.verdict == w for c in comps) for w in (stats.BETTER, stats.WORSE, stats.UNCLEAR)}
+    assert f"{counts[stats.BETTER]} better, {counts[stats.WORSE]} worse, {counts[stats.UNCLEAR]} not" in box.answer
+    c = lost[0]
+    line = next(x for x in box.lines if x.startswith(f"{c.cell} vs {c.reference}:"))
+    cond = c.metric.rsplit(".", 1)[1]
+    expected = (f"{cond} {stats.format_difference(c.diff)} not distinguishable (p {stats.format_p(c.p)}, Holm p "
+                f"{stats.format_p(c.p_holm)}; {stats.format_seeds_needed(c.seeds_needed)})")  # fmt: skip
+    assert expected in line and "seeds for 80 % power" in expected
+
+
+def test_the_paper_choice_is_judged_on_adjusted_p(tmp_path):
+    # the choice (lstm_layers = 2) against 0 and 1 layers: 6 comparisons, the same family as the contrasts
+    write_study(tmp_path, "lstm_layers", {"lstm_layers": [2, 0, 1]}, {"lstm_layers": 2}, [0, 1, 2], {(0,): -10.0},
+                synthetic=True, noise=0.3, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
+    study = load_study(tmp_path / "lstm_layers")
+    group = verdicts.data_groups(study)[0]
+    assert group.choice == {"lstm_layers": 2} and verdicts.family_size(group, verdicts.MAIN_DISTANCE) == 6
+    comp = verdicts.compare_cells(group, "lstm_layers=2", "lstm_layers=0", verdicts.MAIN_DISTANCE, "NM")
+    back = verdicts.compare_cells(group, "lstm_layers=0", "lstm_layers=2", verdicts.MAIN_DISTANCE, "NM")
+    assert comp.diff.mean == pytest.approx(-back.diff.mean) and (comp.p, comp.p_holm) == (back.p, back.p_holm)
+    assert comp.verdict == stats.BETTER and back.verdict == stats.WORSE
+    box = verdicts.study_verdict(study, group)
+    assert box.kind == "partly" and "(Holm p < 0.001)" in box.answer and "6 comparisons" in box.method
+    with pytest.raises(KeyError, match="not one of the comparisons"):
+        verdicts.compare_cells(group, "lstm_layers=0", "lstm_layers=1", verdicts.MAIN_DISTANCE, "NM")

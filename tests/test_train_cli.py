@@ -54,12 +54,30 @@ def test_eval_help(capsys):
         (["train", "--device", "tpu"], "--device"),
         (["eval"], "CHECKPOINT"),
         (["eval", "x", "--distance", "cosine"], "--distance"),
+        (["train", "--time-limit", "nan"], "--time-limit: nan is invalid; expected a finite number of seconds > 0"),
+        (["train", "--time-limit", "-5"], "--time-limit: -5 is invalid"),
+        (["train", "--device", "cuda:9"], "--device: 'cuda:9' is not available: torch sees"),
+        (["train", "--device", "gpu"], "--device: 'gpu' is invalid; expected auto, cpu, cuda or cuda:K"),
+        (["eval", "x", "--device", "cuda:9"], "--device: 'cuda:9' is not available"),
+        (["ablations", "run", "--jobs", "0"], "--jobs: 0 is invalid; expected an integer ≥ 1"),
+        (["ablations", "run", "--threads", "-2"], "--threads: -2 is invalid"),
+        (["ablations", "run", "--device", "cuda:9"], "--device: 'cuda:9' is not available"),
+        (["data", "import", "a", "b", "--workers", "0"], "--workers: 0 is invalid; expected an integer ≥ 1"),
+        (["data", "import", "a", "b", "--workers", "-2"], "--workers: -2 is invalid"),
     ],
 )
 def test_bad_options_fail_naming_them(argv, named, capsys):
     code, _, err = run_cli(argv, capsys)
     assert code == 2
     assert named in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["ablations", "run", "--help"], ["ablations", "summary", "--help"], ["train", "--help"]]
+)
+def test_help_texts_show_percent_signs_once(argv, capsys):
+    code, out, _ = run_cli(argv, capsys)
+    assert code == 0 and "%%" not in out
 
 
 def test_eval_of_a_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
@@ -135,3 +153,46 @@ def test_torchrun_two_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["training"]["world_size"] == 2 and res["iteration"] == 3
+
+
+def test_a_garbage_checkpoint_is_named_without_advice_to_load_it_unsafely(tmp_path, capsys):
+    (tmp_path / "garbage.pt").write_bytes(bytes(range(256)) * 4)
+    code, _, err = run_cli(["eval", str(tmp_path / "garbage.pt")], capsys)
+    assert code == 2 and "garbage.pt is damaged or not a gstsn checkpoint" in err
+    assert "weights_only=False" not in err and "weights_only` set to `False`" not in err
+
+
+@pytest.mark.parametrize("option", ["--results", "--work", "--cache-root"])
+def test_a_store_folder_naming_a_file_is_a_clear_error(tmp_path, capsys, option):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli(["ablations", "dry-run", option, str(tmp_path / "afile")], capsys)
+    assert code == 2 and f"{option} {tmp_path / 'afile'} is a file; expected a folder" in err
+
+
+def test_eval_refuses_test_subjects_the_checkpoint_was_trained_on(tmp_path, capsys):
+    """``gstsn eval RUN --data OTHER``: where OTHER's test subjects include the checkpoint's training subjects, rank-1
+    would measure memory; refused unless --allow-train-subjects names the choice, and then recorded."""
+    from gstsn.data.splits import load_split
+
+    train_cache = make_toy_cache(tmp_path / "cache8", n_subjects=8)
+    code, _, err = run_cli(_smoke_argv(train_cache.path, tmp_path / "run"), capsys)
+    assert code == 0, err
+    trained = load_split("LT", sorted(set(train_cache.index["subject"]))).train
+    other = make_toy_cache(tmp_path / "cache4", n_subjects=4)
+    tested = load_split("LT", sorted(set(other.index["subject"]))).test
+    leaked = sorted(set(trained) & set(tested))
+    assert leaked, "the test needs data whose test subjects were training subjects"
+    code, _, err = run_cli(["eval", str(tmp_path / "run"), "--data", str(other.path)], capsys)
+    assert code == 2 and f"{len(leaked)} of the {len(tested)} test subjects were training subjects" in err
+    assert ", ".join(leaked) in err and "--allow-train-subjects" in err
+    assert not list((tmp_path / "run").glob("eval-*"))
+
+    argv = ["eval", str(tmp_path / "run"), "--data", str(other.path), "--allow-train-subjects"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    (ev,) = [json.loads(p.read_text()) for p in (tmp_path / "run").glob("eval-*/results.json")]
+    assert ev["trained_on"]["test_subjects_seen_in_training"] == leaked and not ev["trained_on"]["same_data"]
+
+    code, _, err = run_cli(["eval", str(tmp_path / "run"), "--out", str(tmp_path / "same")], capsys)
+    assert code == 0, err  # the training data itself, its own split: no overlap
+    assert json.loads((tmp_path / "same" / "results.json").read_text())["trained_on"]["same_data"]

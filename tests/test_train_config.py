@@ -82,3 +82,21 @@ def test_bad_values_are_named(call, message):
 
 def test_section_defaults_are_the_paper_scale():
     assert TrainConfig().iterations == 80_000 and EvalConfig().distance == "per_part" and DataConfig().source == "synth"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lstm_layers", 2.0), ("lstm_layers", True), ("lstm_layers", "2"), ("iterations", 10.0), ("batch_p", 4.0),
+     ("seed", 1.0), ("embed_dim", 16.0), ("channels", (4.0, 8, 16)), ("max_test_frames", 2.0),
+     ("downsample", 2.0), ("eval_every", False)],
+)  # fmt: skip
+def test_integer_fields_take_integers_only(field, value):
+    with pytest.raises(ConfigError, match=rf"{field} = .* is invalid; expected .*integer"):
+        resolve_profile("smoke", **{field: value})
+
+
+def test_config_hashes_are_canonical():
+    spaced, plain = resolve_profile("smoke", idr_stat="max + median"), resolve_profile("smoke", idr_stat="max+median")
+    assert spaced.model.idr_stat == "max+median" and config_hash(spaced) == config_hash(plain)
+    assert config_hash(resolve_profile("smoke", lr=1)) == config_hash(resolve_profile("smoke", lr=1.0))
+    assert config_hash(resolve_profile("smoke", channels=[4, 8, 16])) == config_hash(resolve_profile("smoke"))

@@ -106,10 +106,12 @@ class CrashAfter:
 
 
 @pytest.mark.parametrize(
-    ("input_type", "prefetch", "temporal"), [("set", 0, False), ("sequence", 2, True)], ids=["set-gaitset", "seq-gstsn"]
+    ("input_type", "prefetch", "temporal", "schedule"),
+    [("set", 0, False, {}), ("sequence", 2, True, {}), ("set", 0, False, {"lr_schedule": "cosine", "warmup": 1})],
+    ids=["set-gaitset", "seq-gstsn", "cosine-warmup"],
 )
-def test_resume_after_kill_is_bit_identical(toy, tmp_path, input_type, prefetch, temporal):
-    cfg = toy_cfg(input_type=input_type, prefetch=prefetch, temporal=temporal)
+def test_resume_after_kill_is_bit_identical(toy, tmp_path, input_type, prefetch, temporal, schedule):
+    cfg = toy_cfg(input_type=input_type, prefetch=prefetch, temporal=temporal, **schedule)
     straight = run(cfg, tmp_path / "straight", toy)
     with pytest.raises(KeyboardInterrupt):  # dies drawing batch 4: after the checkpoint at 2 and step 3
         run(cfg, tmp_path / "killed", toy, sampler_factory=CrashAfter(4))
@@ -249,3 +251,27 @@ def test_tensorboard_without_the_package_fails_before_any_work(toy, tmp_path, mo
     with pytest.raises(TrainingError, match=r"--tensorboard needs the tensorboard package .*gstsn\[tensorboard\]"):
         run(toy_cfg(), tmp_path, toy, tensorboard=True)
     assert not (tmp_path / "train_log.csv").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_learning_rate_schedule_per_step():
+    from gstsn.config import learning_rate
+
+    tc = toy_cfg(lr=1e-3, iterations=11, warmup=1, lr_schedule="cosine").train
+    rates = [learning_rate(tc, i) for i in range(1, 12)]
+    assert rates[0] == pytest.approx(1e-3) and rates[5] == pytest.approx(5e-4) and rates[-1] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    tc = toy_cfg(lr=1e-3, iterations=10, warmup=4).train
+    assert [learning_rate(tc, i) for i in (1, 2, 4, 5, 10)] == pytest.approx([2.5e-4, 5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def test_the_logged_rate_is_the_one_used(toy, tmp_path):
+    run(toy_cfg(temporal=False, lr=1e-3, warmup=2, log_every=1), tmp_path, toy)
+    assert [float(r["lr"]) for r in read_log(tmp_path)] == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def test_schedule_fields_leave_earlier_run_ids_unchanged():
+    from gstsn.config import config_hash
+
+    assert config_hash(toy_cfg()) == config_hash(toy_cfg(lr_schedule="constant", warmup=0))
+    assert config_hash(toy_cfg()) != config_hash(toy_cfg(lr_schedule="cosine"))
+    assert config_hash(resolve_profile("smoke")) == "6731d2447b3d"  # the id it had before the fields existed

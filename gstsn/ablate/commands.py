@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gstsn import cli_args
 from gstsn.ablate.runner import (
     dry_run,
     find_study_files,
@@ -79,9 +80,11 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
         "--shard", type=str, default=None, metavar="I/N",
         help="only the runs of shard I of N (0 ≤ I < N, by run id: deterministic); merge the folders afterwards",
     )  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu or cuda[:k]")
     p.add_argument(
-        "--jobs", type=int, default=None,
+        "--device", type=cli_args.device, default="auto", help="auto (default: CUDA when available), cpu or cuda[:K]"
+    )
+    p.add_argument(
+        "--jobs", type=cli_args.positive_int, default=None,
         help=f"runs trained at once in worker processes (default: 1 on CUDA, else the CPU count up to {MAX_AUTO_JOBS})",
     )  # fmt: skip
 
@@ -97,6 +100,9 @@ def _plan(args: argparse.Namespace) -> tuple[Any, tuple[int, int] | None]:
 def _dirs(args: argparse.Namespace) -> tuple[ResultsStore, WorkDir, Path]:
     cache_root = args.cache_root or _default_cache_root()
     work = args.work or cache_root / "ablation-runs"
+    for option, path in (("--results", args.results), ("--work", work), ("--cache-root", cache_root)):
+        if Path(path).exists() and not Path(path).is_dir():
+            raise StoreError(f"{option} {path} is a file; expected a folder (it is created when missing)")
     return ResultsStore(args.results), WorkDir(work), cache_root
 
 
@@ -252,11 +258,13 @@ def register(subparsers: Any) -> None:
         "run",
         help="train and evaluate every missing run (resumes interrupted ones)",
         description="Run the studies: skip runs already stored, resume interrupted runs from their checkpoint, "
-        "write one row per run and study, then print each study's means with 95%% intervals and paired differences.",
+        "write one row per run and study, then print each study's means with 95% intervals and paired differences.",
     )
     _add_plan_options(run)
     run.add_argument("--dry-run", action="store_true", help="only list the runs, their estimated cost and state")
-    run.add_argument("--threads", type=int, default=None, help="torch threads per job (default: CPUs / jobs)")
+    run.add_argument(
+        "--threads", type=cli_args.positive_int, default=None, help="torch threads per job (default: CPUs / jobs)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_slurm_options(run)
     run.set_defaults(func=cmd_run, _parser=run)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from gstsn.ablate.study import RunSpec
-from gstsn.config import DISTANCES
+from gstsn.config import DISTANCES, portable_source
 
 CONDITIONS = ("NM", "BG", "CL")
 
@@ -64,6 +64,21 @@ def prepare_data(
         return
     for source in sources:
         _report(log, source, *_open_one(source, root, progress), root)
+
+
+def check_splits(pairs: Sequence[tuple[str, str]], cache_root: str | Path | None = None) -> None:
+    """Resolve every (data source, split) that the runs need against the prepared data, so that a split naming
+    subjects the data lacks fails once, naming them and the data, before any run trains."""
+    from gstsn.data import open_dataset
+    from gstsn.data.splits import SplitError, load_split
+
+    root = _cache_root(cache_root)
+    for source, split in sorted(set(pairs)):
+        dataset = open_dataset(source, root)
+        try:
+            load_split(split, sorted(set(dataset.index["subject"])))
+        except SplitError as exc:
+            raise SplitError(f"data {source}: {exc}") from None
 
 
 def _open_one(source: str, root: Path, progress: bool = False) -> tuple[int, float]:
@@ -137,6 +152,7 @@ def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
         "torch": torch.__version__,
         "device": str(device),
         "device_name": p.get("device_name"),
+        "cpu_model": p.get("cpu_model"),
         "threads": torch.get_num_threads(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "gstsn_version": getattr(gstsn, "__version__", None) or _package_version(),
@@ -226,7 +242,7 @@ def execute_run(
         "method": spec.method,
         **fields,
         "profile": spec.profile,
-        "data_source": cfg.data.source,
+        "data_source": portable_source(cfg.data.source),  # no machine-local path: rows travel (the fingerprint is next)
         "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
         "synthetic": spec.synthetic,
         "split_mode": split.mode,
@@ -311,4 +327,4 @@ def attempt_run(
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-__all__ = ["execute_run", "metrics_of", "prepare_data", "attempt_run", "worker_init"]
+__all__ = ["attempt_run", "check_splits", "execute_run", "metrics_of", "prepare_data", "worker_init"]

@@ -32,6 +32,7 @@ from typing import Any
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
+from gstsn.results.tables import parse_value
 from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested
 
 #: study files run in this order (the headline first); others follow alphabetically
@@ -359,10 +360,11 @@ def run_plan(
     if executor is None:
         from gstsn.ablate.execute import execute_run as executor
     if prepare:  # every dataset the runs need, generated or imported once, before the first run
-        from gstsn.ablate.execute import prepare_data
+        from gstsn.ablate.execute import check_splits, prepare_data
 
         sources = sorted({st.spec.config.data.source for st in todo})
         prepare_data(sources, cache_root, progress=progress, log=echo, jobs=jobs)
+        check_splits([(st.spec.config.data.source, st.spec.config.data.split) for st in todo], cache_root)
     bar = _RunsBar(todo, progress)
     try:
         session = _Session(plan, store, work, executor, device, cache_root, progress, report, bar, echo)
@@ -582,9 +584,12 @@ def _tables_by_run(path: Path) -> dict[str, list[list[Any]]]:
     if not path.is_file():
         return out
     with path.open(newline="", encoding="utf-8") as fh:
-        for rec in csv.DictReader(fh):
+        for lineno, rec in enumerate(csv.DictReader(fh), start=2):
+            value = parse_value(rec.get("value"))
+            if value is None:
+                raise StoreError(f"{path} line {lineno}: value {rec.get('value')!r} is not a number; fix or remove it")
             out.setdefault(rec["run_id"], []).append(
-                [rec["distance"], rec["condition"], rec["probe_view"], rec["gallery_view"], float(rec["value"])]
+                [rec["distance"], rec["condition"], rec["probe_view"], rec["gallery_view"], value]
             )
     return out
 

@@ -7,6 +7,8 @@
   same way, so the interval is that of the learned cell's seed-to-seed variation.
 - :func:`verdict`: ``better`` / ``worse`` when the interval excludes 0 (in the direction of ``higher_is_better``),
   else ``not distinguishable at this sample size``; with fewer than 2 pairs there is no interval and no verdict.
+  That is the verdict of one comparison alone; a study's table (:func:`compare_runs`) adjusts for its many
+  comparisons (Holm–Bonferroni, :mod:`gstsn.ablate.multiplicity`) and its verdicts use the adjusted p-values.
 - :func:`contrasts`: which cells a study compares: every grid cell against the cell that differs from it in one
   axis only, that axis at the baseline's value (the other axes held fixed); reference rows (GEI) against the
   baseline cell. For a one-axis study: each cell against the baseline cell.
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from gstsn.ablate.store import read_jsonl
+from gstsn.results import runs as runs_format
 
 LEVEL = 0.95
 BETTER = "better"
@@ -210,7 +212,17 @@ def compare_runs(
     higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """Paired differences for every :func:`contrasts` pair and metric: ``cell, reference, axis, metric, diff, low,
-    high, n, seeds, verdict``."""
+    high, n, seeds, p, p_holm, m, verdict, raw_verdict, seeds_needed``.
+
+    ``low``/``high``: the raw (per-comparison) interval at ``level``; ``p``: its paired t-test; ``p_holm``:
+    Holm-adjusted over the ``m`` comparisons of one family (every contrast × condition of one metric kind and
+    distance, e.g. all ``rank1.per_part.*`` rows; see :func:`family_of`). ``verdict`` uses ``p_holm``
+    (``raw_verdict``: the raw interval alone); ``seeds_needed``: for an adjusted "not distinguishable", the seeds for
+    80 % power at level ``(1 − level) / m`` (:func:`gstsn.ablate.multiplicity.seeds_needed`; None: more than 1000)."""
+    from gstsn.ablate import multiplicity  # imports this module
+
+    alpha = 1.0 - level  # the family-wise error rate of the adjusted verdicts
+
     methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
     grid, refs = {}, []
     for cell, part in runs.groupby("cell", sort=False):
@@ -234,16 +246,37 @@ def compare_runs(
                     "high": iv.high,
                     "n": iv.n,
                     "seeds": ",".join(map(str, seeds)),
-                    "verdict": verdict(iv, higher_is_better),
+                    "p": multiplicity.p_value(iv),
+                    "raw_verdict": verdict(iv, higher_is_better),
+                    "_iv": iv,
                 }
             )
-    cols = ["cell", "reference", "axis", "metric", "diff", "low", "high", "n", "seeds", "verdict"]
+    for family in dict.fromkeys(family_of(r["metric"]) for r in rows):
+        members = [r for r in rows if family_of(r["metric"]) == family]
+        adjusted = multiplicity.holm([r["p"] for r in members])
+        m = multiplicity.family_size([r["p"] for r in members])
+        for r, p_holm in zip(members, adjusted, strict=True):
+            iv = r.pop("_iv")
+            r.update(
+                p_holm=float(p_holm), m=m, verdict=multiplicity.adjusted_verdict(iv, p_holm, alpha, higher_is_better)
+            )
+            r["seeds_needed"] = multiplicity.seeds_needed(iv, alpha / m) if r["verdict"] == UNCLEAR else None
+    cols = ["cell", "reference", "axis", "metric", "diff", "low", "high", "n", "seeds", "p", "p_holm", "m", "verdict",
+            "raw_verdict", "seeds_needed"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
+def family_of(metric: str) -> str:
+    """The family a comparison on ``metric`` is adjusted in: the metric without its probe set
+    (``rank1.per_part.NM`` → ``rank1.per_part``), so the conditions of one distance are adjusted together and the
+    two distance conventions (the same hypotheses measured twice) each on their own."""
+    head, _, tail = metric.rpartition(".")
+    return head if head and tail in CONDITIONS else metric
+
+
 def read_runs(study_dir: str | Path) -> pd.DataFrame:
-    """A study's ``runs.jsonl`` as a DataFrame (one row per run; a torn or invalid line is skipped)."""
-    return pd.DataFrame(read_jsonl(Path(study_dir) / "runs.jsonl"))
+    """A study's ``runs.jsonl`` as a DataFrame (one row per valid run; :func:`format_study` names damaged lines)."""
+    return pd.DataFrame(runs_format.read_runs(Path(study_dir) / runs_format.RUNS_FILE).rows)
 
 
 def study_statistics(
@@ -317,6 +350,8 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
     metrics = rank1_metrics([distance])
     summary, comparisons = study_statistics(study_dir, metrics)
     lines = [f"== {study_dir.name}: rank-1 % ({distance}, identical views excluded), mean [95 % CI] over seeds"]
+    problems = runs_format.read_runs(study_dir / runs_format.RUNS_FILE).problems()
+    lines += [f"  WARNING: {p}" for p in problems]
     if summary.empty:
         return "\n".join([*lines, "  (no finished runs)"])
     width = max(len(c) for c in summary["cell"]) + 2
@@ -328,14 +363,25 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
             cols.append(f"{format_mean(Interval(r['mean'], r['low'], r['high'], int(r['n'])), digits):>24}")
         lines.append(f"{cell:<{width}}" + "".join(cols) + f"   {part['seeds'].iloc[0]}")
     if not comparisons.empty:
-        lines.append("paired differences (cell − reference, by seed), 95 % CI, verdict:")
+        from gstsn.ablate.multiplicity import format_p, format_seeds_needed  # imports this module
+
+        m = int(comparisons["m"].max())
+        lines.append(
+            f"paired differences (cell − reference, by seed), raw 95 % CI, p (paired t-test), Holm p over the study's "
+            f"{m} comparisons; verdict from the Holm p:"
+        )
         for (cell, ref), part in comparisons.groupby(["cell", "reference"], sort=False):
             items = []
             for metric in metrics:
                 r = part.loc[part["metric"] == metric].iloc[0]
                 iv = Interval(r["diff"], r["low"], r["high"], int(r["n"]))
-                verdict_text = f" {r['verdict']}" if iv.has_interval else ""
-                items.append(f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)}{verdict_text}")
+                text = f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)}"
+                if iv.has_interval:
+                    text += f" p {format_p(r['p'])} Holm {format_p(r['p_holm'])} {r['verdict']}"
+                    if r["verdict"] == UNCLEAR:
+                        needed = None if pd.isna(r["seeds_needed"]) else int(r["seeds_needed"])
+                        text += f", {format_seeds_needed(needed, iv.n)}"
+                items.append(text)
             lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
     return "\n".join(lines)
 
@@ -350,6 +396,7 @@ __all__ = [
     "WORSE",
     "compare_runs",
     "contrasts",
+    "family_of",
     "format_difference",
     "format_mean",
     "format_study",

@@ -32,8 +32,9 @@ from typing import Any
 
 from gstsn.atomic import atomic_copy, atomic_write_text
 from gstsn.locks import LockHeld, exclusive_lock
+from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, quarantine_text, read_runs
+from gstsn.results.tables import TABLES_COLUMNS
 
-TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 RESULT_FORMAT = 1
 
 
@@ -66,25 +67,6 @@ def eval_curve_text(eval_log: Path) -> str | None:
 def file_lock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock on ``path`` that names its holder (:func:`gstsn.locks.exclusive_lock`)."""
     return exclusive_lock(path, blocking=blocking)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; lines that are not a JSON object (e.g. a torn line from an older writer) are skipped."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def _json_line(row: dict[str, Any]) -> str:
-    return json.dumps(row, sort_keys=False, separators=(",", ":"), allow_nan=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -135,8 +117,12 @@ class ResultsStore:
                 definition = {**definition, "seeds": seeds}
             atomic_write_text(self.study_dir(study) / "study.json", json.dumps(definition, indent=2) + "\n")
 
+    def runs_file(self, study: str) -> RunsFile:
+        """The study's ``runs.jsonl``: its rows and its damaged lines (:func:`gstsn.results.read_runs`)."""
+        return read_runs(self.study_dir(study) / RUNS_FILE)
+
     def rows(self, study: str) -> list[dict[str, Any]]:
-        return read_jsonl(self.study_dir(study) / "runs.jsonl")
+        return self.runs_file(study).rows
 
     def done_ids(self, study: str) -> set[str]:
         return {str(r.get("run_id")) for r in self.rows(study)}
@@ -160,9 +146,13 @@ class ResultsStore:
                 if curve is not None:
                     atomic_write_text(folder / "runs" / run_id / "eval_curve.csv", curve)
             self._replace_tables(folder / "tables.csv", run_id, tables)
-            kept = [r for r in self.rows(study) if str(r.get("run_id")) != run_id]
-            text = "".join(_json_line(r) + "\n" for r in [*kept, row])
-            atomic_write_text(folder / "runs.jsonl", text)
+            runs = self.runs_file(study)
+            moved = quarantine_text(runs)  # damaged lines are moved, never dropped: quarantine first, then rewrite
+            if moved is not None:
+                atomic_write_text(folder / QUARANTINE_FILE, moved)
+            kept = [r for r in runs.rows if str(r.get("run_id")) != run_id]
+            text = "".join(json_line(r) + "\n" for r in [*kept, row])
+            atomic_write_text(folder / RUNS_FILE, text)
 
     @staticmethod
     def _replace_tables(path: Path, run_id: str, tables: list[list[Any]]) -> None:
@@ -265,5 +255,4 @@ __all__ = [
     "atomic_copy",
     "atomic_write_text",
     "file_lock",
-    "read_jsonl",
 ]

@@ -48,6 +48,7 @@ from gstsn.config import (
     RunConfig,
     config_hash,
     config_to_dict,
+    portable_source,
     resolve_profile,
 )
 
@@ -204,7 +205,7 @@ class RunSpec:
         cfg = self.config
         return {
             "method": self.method,
-            "data": config_to_dict(cfg.data),
+            "data": {**config_to_dict(cfg.data), "source": portable_source(cfg.data.source)},
             "input": {"height": cfg.input.height, "width": cfg.input.width},
             "seed": cfg.seed,
         }
@@ -225,6 +226,7 @@ class RunSpec:
             model_and_training = [*_section_fields("model"), *_section_fields("train"), "eval_batch_frames"]
             flat.update(dict.fromkeys(model_and_training), downsample=1, max_test_frames=None)
         flat["identity_cue"] = self.identity_cue
+        flat["source"] = portable_source(self.config.data.source)  # rows travel: no machine-local path
         return {k: _plain(v) for k, v in flat.items()}
 
 
@@ -277,6 +279,8 @@ class Study:
         """``study.json`` (schema v1): the resolved definition the report reads."""
         base = self.base_config.flat() if self.base_config is not None else {}
         base = {k: _plain(v) for k, v in base.items() if k != "seed"}
+        if "source" in base:
+            base["source"] = portable_source(base["source"])  # study files travel: no machine-local path
         cue = None
         if self.base_config is not None and "identity_cue" not in self.axes and _is_synth(self.base_config.data.source):
             cue = float(synth_config(self.base_config.data.source).identity_cue)

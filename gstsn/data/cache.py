@@ -1,6 +1,7 @@
 """The project's silhouette cache: bit-packed, memory-mapped, pickle-free, written atomically.
 
-A cache is a directory holding three files (the full description is in ``docs/data.md``):
+A cache is a directory holding three files, plus an optional ``verified.json`` stamp (the full description is in
+``docs/data.md``):
 
 - ``frames.npy``: uint8 ``(F, H, ceil(W/8))``, every frame's rows bit-packed along the width with
   ``np.packbits(frames, axis=-1)`` (big bit order, zero pad bits). A plain ``.npy``; opened memory-mapped.
@@ -13,7 +14,10 @@ A cache is a directory holding three files (the full description is in ``docs/da
   interrupted write never leaves something that looks complete.
 
 The fingerprint is a content hash (SHA-256 over the format version, ``H``, ``W``, the index table and the packed frame
-bytes), so the same silhouettes give the same fingerprint whatever reader produced them.
+bytes), so the same silhouettes give the same fingerprint whatever reader produced them. ``meta.json`` also records the
+SHA-256 of the frames and of the index alone (``content_hashes``): :meth:`SilhouetteCache.verify` names which differs.
+``verified.json`` (fingerprint plus each file's size, mtime, ctime and inode) says the content was hashed and the
+files are unchanged since; :meth:`SilhouetteCache.ensure_verified` hashes only when it does not hold.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ FORMAT_VERSION = 1
 FRAMES_FILE = "frames.npy"
 INDEX_FILE = "index.npy"
 META_FILE = "meta.json"
+STAMP_FILE = "verified.json"  # optional: when the content was last hashed and the files' identity then
 INDEX_COLUMNS = ("subject", "seq_type", "view", "start", "length")
 FINGERPRINT_METHOD = "sha256(format_version, H, W, index.npy fields, packed frame bytes)[:16]"
+CONTENT_FILES = (FRAMES_FILE, INDEX_FILE, META_FILE)  # what a verified stamp is keyed by
 
 _NPY_HEADER_BYTES = 256  # reserved for the .npy header of a streamed frames file (any shape fits)
 _CHUNK_BYTES = 1 << 24
@@ -71,8 +77,19 @@ def unpack_frames(packed: np.ndarray, width: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------------ fingerprint
+def _index_bytes(index: np.ndarray) -> Iterable[bytes]:
+    for name in INDEX_COLUMNS:
+        col = np.ascontiguousarray(index[name])
+        yield name.encode()
+        yield col.astype("<U16").tobytes() if col.dtype.kind == "U" else col.astype("<i8").tobytes()
+
+
 class _Fingerprint:
-    """Streams the packed frame bytes; :meth:`finish` adds the header values and the index table."""
+    """Streams the packed frame bytes; :meth:`finish` adds the header values and the index table.
+
+    :meth:`parts` also gives the SHA-256 of the frame bytes alone and of the index table alone (``meta.json``'s
+    ``content_hashes``), so that :meth:`SilhouetteCache.verify` can say which file changed.
+    """
 
     def __init__(self) -> None:
         self._frames = hashlib.sha256()
@@ -83,12 +100,18 @@ class _Fingerprint:
     def finish(self, height: int, width: int, index: np.ndarray) -> str:
         h = hashlib.sha256()
         h.update(json.dumps({"format_version": FORMAT_VERSION, "height": height, "width": width}).encode())
-        for name in INDEX_COLUMNS:
-            col = np.ascontiguousarray(index[name])
-            h.update(name.encode())
-            h.update(col.astype("<U16").tobytes() if col.dtype.kind == "U" else col.astype("<i8").tobytes())
+        for chunk in _index_bytes(index):
+            h.update(chunk)
         h.update(self._frames.digest())
         return h.hexdigest()[:16]
+
+    def parts(self, height: int, width: int, index: np.ndarray) -> dict[str, str]:
+        """``fingerprint`` and ``content_hashes`` (``frames``, ``index``: full SHA-256 hex digests)."""
+        ih = hashlib.sha256()
+        for chunk in _index_bytes(index):
+            ih.update(chunk)
+        hashes = {"frames": self._frames.hexdigest(), "index": ih.hexdigest()}
+        return {"fingerprint": self.finish(height, width, index), **hashes}
 
 
 # ---------------------------------------------------------------------------------------------------------- writing
@@ -151,7 +174,7 @@ class CacheWriter:
     def __init__(self, dest: str | os.PathLike, height: int, width: int, *, overwrite: bool = False) -> None:
         self.dest = Path(dest)
         if self.dest.exists() and not overwrite:
-            raise CacheError(f"{self.dest} already exists; remove it or pass overwrite=True")
+            raise CacheError(f"{self.dest} already exists; remove it or pass --overwrite (overwrite=True from Python)")
         for name, v in (("height", height), ("width", width)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise CacheError(f"cache {name} must be a positive integer; got {v!r}")
@@ -180,6 +203,15 @@ class CacheWriter:
     @property
     def n_frames(self) -> int:
         return self._n_frames
+
+    @property
+    def n_sequences(self) -> int:
+        return len(self._rows)
+
+    @property
+    def skipped(self) -> list[dict[str, Any]]:
+        """The sequences recorded with :meth:`skip` so far."""
+        return list(self._skipped)
 
     def has(self, subject: str, seq_type: str, view: str) -> bool:
         return (subject, seq_type, view) in self._keys
@@ -234,9 +266,20 @@ class CacheWriter:
         return np.array(rows, dtype=dtype)
 
     def finish(self, meta: Mapping[str, Any] | None = None) -> Path:
-        """Write the header, index and ``meta.json`` (last), then rename the temp dir to ``dest``; returns ``dest``."""
+        """Write the header, index and ``meta.json`` (last), then rename the temp dir to ``dest``; returns ``dest``.
+
+        A cache without a sequence is never written (:class:`CacheError`; ``dest`` is left as it was): an import
+        that skipped everything must not replace a good cache by an empty one.
+        """
         if self._file is None:
             raise CacheError(f"writer for {self.dest} is already closed")
+        if not self._rows:
+            n_skipped = len(self._skipped) + len((meta or {}).get("report", {}).get("skipped", []))
+            self.abort()
+            raise CacheError(
+                f"nothing to write to {self.dest}: no sequence was added ({n_skipped} skipped); "
+                f"{'the existing cache there is kept' if self.dest.exists() else 'nothing was written'}"
+            )
         try:
             self._file.seek(0)
             self._file.write(_npy_header((self._n_frames, self.height, self.packed_width)))
@@ -250,6 +293,7 @@ class CacheWriter:
             report = dict(full.pop("report", {}) or {})
             report["skipped"] = list(report.get("skipped", [])) + self._skipped
             report.update(_holes(index))
+            content = self._hash.parts(self.height, self.width, index)
             full.update(
                 {
                     "format": FORMAT_NAME,
@@ -260,8 +304,9 @@ class CacheWriter:
                     "bit_order": "big",
                     "n_sequences": int(len(index)),
                     "n_frames": int(self._n_frames),
-                    "fingerprint": self._hash.finish(self.height, self.width, index),
+                    "fingerprint": content["fingerprint"],
                     "fingerprint_method": FINGERPRINT_METHOD,
+                    "content_hashes": {"frames": content["frames"], "index": content["index"]},
                     "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                     "report": report,
                 }
@@ -276,13 +321,16 @@ class CacheWriter:
             self.abort()
             raise
         self._done = True
+        _write_stamp(self.dest, content["fingerprint"], "hashed while writing")  # the writer hashed every byte
         return self.dest
 
     def _install(self) -> None:
         trash = None
         if self.dest.exists():
             if not self.overwrite:
-                raise CacheError(f"{self.dest} appeared while writing; not replacing it (pass overwrite=True)")
+                raise CacheError(
+                    f"{self.dest} appeared while writing; not replacing it (--overwrite; overwrite=True from Python)"
+                )
             trash = self.dest.parent / f".{self.dest.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(self.dest, trash)
         os.rename(self.tmp, self.dest)
@@ -393,6 +441,15 @@ def is_cache(path: str | os.PathLike) -> bool:
         return json.loads(meta.read_text(encoding="utf-8")).get("format") == FORMAT_NAME
     except (OSError, ValueError):
         return False
+
+
+def cache_counts(path: str | os.PathLike) -> dict[str, int] | None:
+    """``{"n_sequences", "n_frames"}`` from the ``meta.json`` of the cache at ``path``; ``None`` if it is none."""
+    try:
+        meta = _read_meta(Path(path))
+    except CacheError:
+        return None
+    return {"n_sequences": int(meta["n_sequences"]), "n_frames": int(meta["n_frames"])}
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -527,15 +584,104 @@ class SilhouetteCache:
         return np.flatnonzero(keep).astype(np.int64)
 
     def verify(self) -> None:
-        """Recompute the fingerprint from the files; raise :class:`CacheError` if the content changed."""
+        """Recompute the fingerprint from the files (reads every byte: ~0.5 s for real CASIA-B, see docs/data.md).
+
+        Raises :class:`CacheError` naming the cache and what differs: the frames, the index, or ``meta.json``'s
+        recorded values (caches written before ``content_hashes`` existed only tell that the fingerprint differs).
+        On success the verified stamp (``verified.json``) is refreshed, best effort.
+        """
         fp = _Fingerprint()
         flat = self.packed.reshape(-1)
         for lo in range(0, flat.size, _CHUNK_BYTES):
             fp.update(flat[lo : lo + _CHUNK_BYTES])
         index = np.load(self.path / INDEX_FILE, allow_pickle=False)
-        got = fp.finish(self.height, self.width, index)
-        if got != self.fingerprint:
-            raise CacheError(f"{self.path} is corrupt: content fingerprint {got} != {self.fingerprint} in {META_FILE}")
+        got = fp.parts(self.height, self.width, index)
+        recorded = self.meta.get("content_hashes")
+        recorded = recorded if isinstance(recorded, dict) else {}
+        what = [
+            f"{name} differs from what was written (sha256 {got[key][:12]}..., {META_FILE} records "
+            f"{str(recorded[key])[:12]}...)"
+            for key, name in (("frames", f"{FRAMES_FILE}'s frame data"), ("index", f"{INDEX_FILE}'s table"))
+            if key in recorded and recorded[key] != got[key]
+        ]
+        if got["fingerprint"] != self.fingerprint:
+            if not recorded:
+                what.append(f"content fingerprint {got['fingerprint']} != {self.fingerprint} recorded in {META_FILE}")
+            elif not what:
+                what.append(
+                    f"{META_FILE} records fingerprint {self.fingerprint}, but the content (frames and index as "
+                    f"written) gives {got['fingerprint']}: {META_FILE}'s fingerprint, height or width was edited"
+                )
+        elif what:
+            what = [f"{META_FILE}'s content_hashes were edited (the fingerprint {self.fingerprint} still matches)"]
+        if what:
+            raise CacheError(f"{self.path} is corrupt: " + "; ".join(what))
+        _write_stamp(self.path, self.fingerprint, "gstsn data verify / SilhouetteCache.verify()")
+
+    def verified_stamp(self) -> dict[str, Any] | None:
+        """The stamp of the last successful hash when the files are unchanged since (no hashing), else ``None``."""
+        return read_stamp(self.path, self.fingerprint)
+
+    def ensure_verified(self) -> bool:
+        """Verify the content unless the stamp says it was hashed and the files are unchanged since.
+
+        Returns ``True`` when it hashed (the stamp was missing or stale), ``False`` when the stamp held (three
+        ``stat`` calls and a small JSON read). Raises :class:`CacheError` like :meth:`verify`.
+        """
+        if self.verified_stamp() is not None:
+            return False
+        self.verify()
+        return True
+
+
+# ----------------------------------------------------------------------------------------------------- verification
+def _file_identity(path: Path) -> dict[str, dict[str, int]] | None:
+    """Size, mtime, ctime and inode of each of ``CONTENT_FILES`` (``None`` if one is missing).
+
+    Any write to a file changes its mtime and ctime (resetting the mtime afterwards still changes the ctime), and a
+    copy is a new inode: a stamp keyed by these goes stale on every edit, not on bit rot (``gstsn data verify``).
+    """
+    out = {}
+    for name in CONTENT_FILES:
+        try:
+            st = (path / name).stat()
+        except OSError:
+            return None
+        out[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "ino": st.st_ino}
+    return out
+
+
+def _write_stamp(path: Path, fingerprint: str, how: str) -> bool:
+    """Record that the content of ``path`` hashed to ``fingerprint`` now; best effort (a read-only cache has none)."""
+    from gstsn.atomic import atomic_write_text
+
+    files = _file_identity(path)
+    if files is None:
+        return False
+    stamp = {
+        "fingerprint": fingerprint,
+        "how": how,
+        "verified": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    try:
+        atomic_write_text(path / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+    except OSError:
+        return False
+    return True
+
+
+def read_stamp(path: str | os.PathLike, fingerprint: str) -> dict[str, Any] | None:
+    """The cache's verified stamp when it still holds: same fingerprint and the files unchanged since; else ``None``."""
+    path = Path(path)
+    try:
+        stamp = json.loads((path / STAMP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict) or stamp.get("fingerprint") != fingerprint:
+        return None
+    files = _file_identity(path)
+    return stamp if files is not None and stamp.get("files") == files else None
 
 
 def _validate_index_array(index: np.ndarray, n_frames: int, n_sequences: int, where: Path) -> None:
@@ -558,8 +704,10 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "SilhouetteCache",
+    "cache_counts",
     "is_cache",
     "pack_frames",
+    "read_stamp",
     "packed_width",
     "unpack_frames",
     "write_cache",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from gstsn.data.cache import CacheWriter, packed_width
 from gstsn.data.naming import SEQ_TYPES, VIEWS, NamingError, normalize_subject, validate_seq_type, validate_view
+from gstsn.data.quality import Quality, assess
 from gstsn.data.safe_pickle import PickleReadError, load_pickled_array
 
 LAYOUTS = ("npz", "raw-png", "png", "pkl")
@@ -244,7 +245,28 @@ def import_npz(
                 writer.skip(*key, reason=f"{n} frames (< min_frames={min_frames})", path=src)
             else:
                 writer.add_packed(*key, block)
+        _check_not_empty(writer, src, writer.skipped)
         return writer.finish(meta)
+
+
+def _check_not_empty(writer: CacheWriter, src: Path, skipped: list[dict[str, Any]]) -> None:
+    """An import that yields no sequence is an error, and replaces nothing (an existing cache stays as it was)."""
+    if writer.n_sequences:
+        return
+    dest = writer.dest
+    kept = f"{dest} is left as it was" if dest.exists() else f"nothing was written to {dest}"
+
+    def name(e: dict[str, Any]) -> str:  # the folder for a tree; the sequence for an npz (its path is ``src``)
+        key = "/".join(e.get(k, "") for k in ("subject", "seq_type", "view"))
+        return e["path"] if e.get("path") and e["path"] != str(src) else key
+
+    examples = "; ".join(f"{name(e)}: {e['reason']}" for e in skipped[:3])
+    more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+    raise DataImportError(
+        f"{src}: no sequence to import: all {len(skipped)} were skipped, e.g. {examples}{more}; {kept}"
+        if skipped
+        else f"{src}: no sequence to import; {kept}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------------- trees
@@ -358,13 +380,22 @@ class _SeqResult:
     reason: str = ""
     bad_frames: tuple[tuple[str, str], ...] = ()
     dropped: int = 0
+    quality: Quality | None = None  # binarity / fill of the frames read (see gstsn.data.quality)
+    worst: str = ""  # the file (and frame) that looks least like a silhouette
+
+
+def _assessed(gray: np.ndarray, name_of: Callable[[int], str], **kw: Any) -> _SeqResult:
+    """Binarise ``gray`` (T, 64, 64) and judge how much it looks like silhouettes; ``name_of(i)`` names frame ``i``."""
+    binary = crop_binarize(gray)
+    q = assess(gray, binary)
+    return _SeqResult(binary, quality=q, worst=name_of(q.worst_frame), **kw)
 
 
 def _read_png_sequence(seq: SequenceDir, raw: bool) -> _SeqResult:
     files = sorted(p for p in seq.path.iterdir() if p.is_file() and p.suffix.lower() == ".png")
     if not files:
         return _SeqResult(None, "no .png frames")
-    out, bad, dropped = [], [], 0
+    out, names, bad, dropped = [], [], [], 0
     for p in files:
         try:
             img = _read_gray(p)
@@ -385,11 +416,12 @@ def _read_png_sequence(seq: SequenceDir, raw: bool) -> _SeqResult:
                 tuple(bad),
             )
         out.append(img)
+        names.append(str(p))
     if not out:
         why = f"{len(files)} PNGs: {dropped} dropped by the pretreatment (pixel sum <= {MIN_PIXEL_SUM} or no centre)"
         why += f", {len(bad)} unreadable"
         return _SeqResult(None, f"no valid frames ({why})", tuple(bad), dropped)
-    return _SeqResult(crop_binarize(np.stack(out)), "", tuple(bad), dropped)
+    return _assessed(np.stack(out), names.__getitem__, bad_frames=tuple(bad), dropped=dropped)
 
 
 def _read_pkl_sequence(seq: SequenceDir) -> _SeqResult:
@@ -412,7 +444,7 @@ def _read_pkl_sequence(seq: SequenceDir) -> _SeqResult:
         return _SeqResult(None, f"{path.name} holds {arr.dtype} {arr.shape}; expected uint8 (T, 64, 64)")
     if len(arr) == 0:
         return _SeqResult(None, f"{path.name} holds no frames")
-    return _SeqResult(crop_binarize(arr))
+    return _assessed(arr, lambda i: f"{path} (frame {i})")
 
 
 def _read_sequence(job: tuple[str, SequenceDir]) -> _SeqResult:
@@ -432,12 +464,18 @@ def import_tree(
     overwrite: bool = False,
     progress: bool = True,
     workers: int = 1,
+    accept_non_silhouettes: bool = False,
 ) -> Path:
     """Import a ``raw-png``, ``png`` or ``pkl`` tree into a 64×44 binary cache at ``dest`` (atomically).
 
     ``workers`` > 1 reads sequences in that many processes (results keep their order). Skips (unknown folder names,
     empty or unreadable sequences, wrong frame sizes, sequences shorter than ``min_frames``) and unreadable frames
     are recorded in ``meta.json``; ``strict=True`` raises on the first one instead.
+
+    Every sequence's binarity and fill are checked (:mod:`gstsn.data.quality`): a sequence that is clearly not
+    silhouettes (a photo, noise, inverted frames) stops the import with a :class:`DataImportError` naming the file,
+    unless ``accept_non_silhouettes``; borderline ones (and accepted ones) are imported and listed in
+    ``meta.json``'s ``report.suspicious``. An import where every sequence is skipped is an error and writes nothing.
     """
     if layout not in ("raw-png", "png", "pkl"):
         raise DataImportError(f"unknown tree layout {layout!r}; expected one of ['raw-png', 'png', 'pkl']")
@@ -446,6 +484,7 @@ def import_tree(
     rep = _Reporter(strict)
     rep.skipped.extend(skipped)
     dropped = 0
+    suspicious: list[dict[str, Any]] = []
     jobs = [(layout, s) for s in seqs]
     width = PRETREAT_SIZE - 2 * SIDE_CUT
     with CacheWriter(dest, PRETREAT_SIZE, width, overwrite=overwrite) as writer:
@@ -464,16 +503,45 @@ def import_tree(
                 elif len(res.frames) < min_frames:
                     rep.skip(seq.path, f"{len(res.frames)} valid frames (< min_frames={min_frames})", key)
                 else:
+                    _judge(res, key, writer.dest, accept_non_silhouettes, suspicious)
                     writer.add(*key, res.frames)
         finally:
             if pool:
                 pool.shutdown(cancel_futures=True)
+        _check_not_empty(writer, root, rep.skipped)
+        accepted = {"accept_non_silhouettes": True} if accept_non_silhouettes else {}
         meta = {
-            "source": _source_meta(root, layout, min_frames=min_frames),
-            "report": {"skipped": rep.skipped, "unreadable_frames": rep.unreadable_frames},
+            "source": _source_meta(root, layout, min_frames=min_frames, **accepted),
+            "report": {"skipped": rep.skipped, "unreadable_frames": rep.unreadable_frames, "suspicious": suspicious},
             "pretreatment": _pretreatment_meta(layout, dropped),
         }
         return writer.finish(meta)
+
+
+def _judge(
+    res: _SeqResult, key: tuple[str, str, str], dest: Path, accept: bool, suspicious: list[dict[str, Any]]
+) -> None:
+    """Refuse a sequence that is clearly not silhouettes (unless ``accept``); note a borderline or accepted one."""
+    q = res.quality
+    if q is None or q.verdict == "ok":
+        return
+    if q.verdict == "refused" and not accept:
+        kept = f"{dest} is left as it was" if dest.exists() else f"nothing was written to {dest}"
+        raise DataImportError(
+            f"{res.worst} does not look like a binary silhouette: {q.describe()}; import stopped and {kept}. "
+            "Check the source (silhouettes: a dark background and a bright person), or pass "
+            "--accept-non-silhouettes (accept_non_silhouettes=True) to import it anyway"
+        )
+    suspicious.append(
+        {
+            **dict(zip(("subject", "seq_type", "view"), key, strict=True)),
+            "path": res.worst,
+            "verdict": q.verdict if q.verdict == "borderline" else "accepted",
+            "binarity": round(q.binarity, 3),
+            "fill": round(q.fill, 3),
+            "reason": q.reason,
+        }
+    )
 
 
 def _pretreatment_meta(layout: str, dropped: int) -> dict[str, Any]:
@@ -532,8 +600,12 @@ def import_casia_b(
     overwrite: bool = False,
     progress: bool = True,
     workers: int = 1,
+    accept_non_silhouettes: bool = False,
 ) -> Path:
-    """Import CASIA-B from ``source`` (an npz or a tree; ``layout`` auto-detected when ``None``) into ``dest``."""
+    """Import CASIA-B from ``source`` (an npz or a tree; ``layout`` auto-detected when ``None``) into ``dest``.
+
+    See :func:`import_npz` and :func:`import_tree`; ``accept_non_silhouettes`` applies to trees (an npz holds
+    bit-packed frames, binary by construction)."""
     source = Path(source)
     if not source.exists():
         raise DataImportError(f"no such file or folder: {source}")
@@ -553,6 +625,7 @@ def import_casia_b(
         overwrite=overwrite,
         progress=progress,
         workers=workers,
+        accept_non_silhouettes=accept_non_silhouettes,
     )
 
 

@@ -2,12 +2,13 @@
 
 A split file is JSON with ``TRAIN_SET`` and ``TEST_SET`` (lists of subject ids) and an optional ``description``.
 The built-in ones (``gstsn/data/splits/*.json``): LT trains on 001–074, MT on 001–062, ST on 001–024; each tests on
-the rest of 001–124.
+the rest of 001–124. ``LT-val`` is a validation split inside LT's training subjects (train 001–062, validate on
+063–074): settings are chosen on it, never on LT's test subjects 075–124.
 
 :func:`load_split` maps a split onto the subjects a dataset actually has:
 
-- ``mode="fixed"``: the file's lists, restricted to the available subjects (absent ones are listed in
-  ``Split.unavailable``).
+- ``mode="fixed"``: the file's lists; a subject they name that the dataset lacks is an error naming it (a result on
+  part of the protocol's subjects is not the protocol's).
 - ``mode="proportional"``: the available subjects in id order, the first ``round(n * f)`` for training where ``f`` is
   the file's train fraction (LT 74/124, MT 62/124, ST 24/124), at least one subject on each side. This is how a
   synthetic dataset with, say, 50 subjects gets "LT": train 001–030, test 031–050.
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gstsn.data.naming import NamingError, normalize_subject
 
 SPLIT_DIR = Path(__file__).with_name("splits")
-SPLIT_NAMES = ("LT", "MT", "ST")
+SPLIT_NAMES = ("LT", "MT", "ST", "LT-val")
 SPLIT_MODES = ("auto", "fixed", "proportional")
 FIXED_COVERAGE = 0.9  # auto mode keeps the file's lists when this share of its subjects is available
 _KEYS = ("TRAIN_SET", "TEST_SET", "description")
@@ -45,7 +46,6 @@ class Split:
     test: list[str]
     name: str = ""
     mode: str = "fixed"  # how the lists were obtained: "fixed" or "proportional"
-    unavailable: list[str] = field(default_factory=list)  # listed in the file, absent from the dataset
 
 
 def _subject_order(s: str) -> tuple[int, str]:
@@ -54,8 +54,10 @@ def _subject_order(s: str) -> tuple[int, str]:
 
 def _read_split_file(name_or_path: str | os.PathLike) -> tuple[str, list[str], list[str]]:
     text = str(name_or_path)
-    if text.upper() in SPLIT_NAMES and not Path(text).is_file():
-        path, name = SPLIT_DIR / f"{text.upper()}.json", text.upper()
+    builtin = {n.upper(): n for n in SPLIT_NAMES}
+    if text.upper() in builtin and not Path(text).is_file():
+        name = builtin[text.upper()]
+        path = SPLIT_DIR / f"{name}.json"
     else:
         path, name = Path(text), Path(text).stem
         if not path.is_file():
@@ -103,15 +105,17 @@ def load_split(
     if mode == "auto":
         mode = "fixed" if len(listed & have) >= FIXED_COVERAGE * len(listed) else "proportional"
     if mode == "fixed":
-        tr, te = [s for s in train if s in have], [s for s in test if s in have]
-        if not tr or not te:
+        lacking = sorted(listed - have, key=_subject_order)
+        if lacking:
+            shown = ", ".join(lacking[:12]) + (", ..." if len(lacking) > 12 else "")
             raise SplitError(
-                f"split {name}: the dataset's {len(available)} subjects leave "
-                f"{len(tr)} for training and {len(te)} for testing; use mode='proportional'"
+                f"split {name} needs {len(lacking)} subject(s) that the data lacks ({shown}; it has "
+                f"{len(available)} subjects): the published protocol is not met. Use a split file (a JSON path as "
+                "the split) that lists only the subjects you have"
             )
-        return Split(tr, te, name, "fixed", sorted(listed - have, key=_subject_order))
+        return Split(train, test, name, "fixed")
     n_train = min(max(round(len(available) * len(train) / len(listed)), 1), len(available) - 1)
-    return Split(available[:n_train], available[n_train:], name, "proportional", [])
+    return Split(available[:n_train], available[n_train:], name, "proportional")
 
 
 __all__ = ["FIXED_COVERAGE", "SPLIT_MODES", "SPLIT_NAMES", "Split", "SplitError", "load_split"]

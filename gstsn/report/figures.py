@@ -323,6 +323,70 @@ def accuracy_vs_time(group: DataGroup, curves: pd.DataFrame, key: str) -> Markup
         return to_svg(fig, key, "rank-1 against training wall time")
 
 
+GAITSET_COLOR = "#0072B2"
+GSTSN_COLORS = ("#D55E00", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#F0E442")
+
+
+def tta_curves(curves: pd.DataFrame, distance: str, key: str) -> Markup | None:
+    """Rank-1 against training wall time, GaitSet vs GSTSN, one panel per probe set (time to accuracy).
+
+    ``curves``: :data:`gstsn.report.tta_curves.CURVE_COLUMNS` rows of one setting. Per variant and evaluation the line
+    is the mean rank-1 over seeds, placed at the seeds' mean wall time of that evaluation; the shaded band spans the
+    seeds (lowest to highest rank-1, seaborn's ``("pi", 100)``); the dotted line is GaitSet's final rank-1 (mean over
+    seeds), the target of the time-to-accuracy reading.
+    """
+    if curves.empty:
+        return None
+    df = curves.assign(
+        rank1=pd.to_numeric(curves["rank1"], errors="coerce"),
+        wall_time=pd.to_numeric(curves["wall_time"], errors="coerce"),
+    ).dropna(subset=["rank1", "wall_time"])
+    if df.empty:
+        return None
+    df = df.assign(x=df.groupby(["variant", "condition", "iteration"])["wall_time"].transform("mean"))
+    variants = sorted(set(df["variant"]), key=lambda v: (v != "GaitSet", v))
+    colors = {v: GAITSET_COLOR if v == "GaitSet" else GSTSN_COLORS[i % len(GSTSN_COLORS)] for i, v in
+              enumerate(v for v in variants if v != "GaitSet")}  # fmt: skip
+    colors.setdefault("GaitSet", GAITSET_COLOR)
+    seeds = df.groupby("variant")["seed"].nunique().to_dict()
+    names = {v: mpl_text(f"{v} ({seeds[v]} seed{'s' if seeds[v] != 1 else ''})") for v in variants}
+    df["label"] = df["variant"].map(names)
+    conds = [c for c in CONDITIONS if c in set(df["condition"])]
+    with _style():
+        fig = Figure(figsize=(3.5 * len(conds) + 0.6, 3.3), layout="constrained")
+        axes = fig.subplots(1, len(conds), sharey=True, squeeze=False)[0]
+        for ax, cond in zip(axes, conds, strict=True):
+            part = df[df["condition"] == cond]
+            sns.lineplot(
+                data=part,
+                x="x",
+                y="rank1",
+                hue="label",
+                hue_order=[names[v] for v in variants if v in set(part["variant"])],
+                palette={names[v]: colors[v] for v in variants},
+                estimator="mean",
+                errorbar=("pi", 100),
+                err_kws={"alpha": 0.2, "linewidth": 0},
+                marker="o",
+                markersize=3.5,
+                markeredgewidth=0,
+                linewidth=1.4,
+                ax=ax,
+            )
+            base = part[part["variant"] == "GaitSet"]
+            if not base.empty:
+                final = base.sort_values("iteration").groupby("seed")["rank1"].last().mean()
+                ax.axhline(final, color=GAITSET_COLOR, linestyle=":", linewidth=1.0, label="GaitSet final (target)")
+            ax.set_title(f"{cond} probes ({distance} distance)")
+            ax.set_xlabel("training wall time (s)")
+            ax.set_ylabel("rank-1 %")
+            if ax is not axes[0] and ax.get_legend() is not None:
+                ax.get_legend().remove()
+        if axes[0].get_legend() is not None:  # rank-1 rises with time: the upper left corner stays free
+            axes[0].legend(loc="upper left", fontsize=7)
+        return to_svg(fig, key, "rank-1 against training wall time, GaitSet and GSTSN, seeds shaded")
+
+
 def _timing_rows(df: pd.DataFrame) -> pd.DataFrame:
     recs = df.to_dict("records")
     out = df.copy()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gstsn.results.runs import SAFE_NAME, read_runs
+from gstsn.results.tables import TABLES_COLUMNS, numeric_values
+
 TIMING_DIR = "timing"
 CONDITIONS = ("NM", "BG", "CL")
 VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))
 MODEL_METHODS = ("gaitset", "gstsn")  # methods on the axis grid; others (e.g. "gei") are reference rows
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
-TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 TRAIN_LOG_COLUMNS = ("iteration", "loss", "nonzero_frac")  # required; dist_ap, dist_an, wall_time, lr optional
 EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
 LEGACY_EVAL_COLUMNS = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")  # eval_log.csv
@@ -132,29 +132,18 @@ def _read_runs(path: Path, problems: list[str]) -> pd.DataFrame:
     if not path.is_file():
         problems.append("runs.jsonl is missing: no run has finished yet, so there are no numbers to show")
         return pd.DataFrame(columns=list(RUN_REQUIRED))
+    runs = read_runs(path)
+    problems.extend(runs.problems())
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"runs.jsonl line {lineno} is not valid JSON ({exc.msg}); the line is skipped")
-            continue
-        if not isinstance(row, dict):
-            problems.append(f"runs.jsonl line {lineno} holds a {type(row).__name__}, expected an object; skipped")
-            continue
+    for row in runs.rows:
+        run_id = str(row["run_id"])
         lacking = [k for k in RUN_REQUIRED if k not in row]
         if lacking:
-            problems.append(f"runs.jsonl line {lineno} lacks key(s) {lacking}; skipped")
-            continue
-        run_id = str(row["run_id"])
-        if not _SAFE_NAME.match(run_id):
-            problems.append(f"runs.jsonl line {lineno}: run_id {run_id!r} is not a plain name; skipped")
+            problems.append(f"runs.jsonl: run {run_id} lacks key(s) {lacking}; skipped")
             continue
         if run_id in seen:
-            problems.append(f"runs.jsonl line {lineno}: run {run_id} appears twice; the first row is kept")
+            problems.append(f"runs.jsonl: run {run_id} appears twice; the first row is kept")
             continue
         seen.add(run_id)
         row["run_id"] = run_id
@@ -289,7 +278,7 @@ def load_study(study_dir: Path) -> StudyData:
     tables = _read_csv(study_dir / "tables.csv", TABLES_COLUMNS, problems, "no 11×11 probe×gallery heatmaps")
     if not tables.empty:
         tables["condition"] = tables["condition"].astype(str).str.upper()
-        tables["value"] = pd.to_numeric(tables["value"], errors="coerce")
+        tables = numeric_values(tables, problems)
         tables = tables.sort_values(list(TABLES_COLUMNS[:5]), kind="stable").reset_index(drop=True)
     train_logs = _read_per_run(study_dir, runs, "train_log.csv", TRAIN_LOG_COLUMNS, problems, "no training curves")
     eval_curves = _read_per_run(study_dir, runs, "eval_curve.csv", EVAL_CURVE_COLUMNS, problems, "")
@@ -384,7 +373,7 @@ def load_results(root: Path) -> ResultsStore:
                 f"folder {sub.name}/ has neither study.json nor runs.jsonl; it is not a study and is skipped"
             )
             continue
-        if not _SAFE_NAME.match(sub.name):
+        if not SAFE_NAME.match(sub.name):
             problems.append(f"study folder {sub.name!r} is not a plain name (letters, digits, _ . = + -); skipped")
             continue
         studies.append(load_study(sub))

@@ -19,7 +19,7 @@ import jinja2
 import pandas as pd
 
 from gstsn.atomic import atomic_write_text
-from gstsn.report import figures, provenance, tables, verdicts
+from gstsn.report import figures, provenance, tables, tta_curves, verdicts
 from gstsn.report.labels import field_label, show
 from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
@@ -154,7 +154,38 @@ def _size(n: int) -> str:
     return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 2**20 else f"{n / 2**20:.1f} MiB"
 
 
-def _timing_context(timing: TimingData | None, out_dir: Path) -> dict[str, Any]:
+def _tta_figures(studies: list[StudyData]) -> list[FigureBlock]:
+    """Rank-1 against wall time for the GaitSet / GSTSN pairs of each setting (:mod:`gstsn.report.tta_curves`)."""
+    sets = tta_curves.paired_curves(studies)
+    caption = (
+        "Periodic evaluations during training (eval_curve.csv) of the GaitSet and GSTSN runs paired for time to "
+        "accuracy (same seed, device, data and settings). Line: mean rank-1 over seeds at each evaluation, placed at "
+        "the seeds' mean wall time; shaded: the range of the seeds (lowest to highest rank-1); dotted: GaitSet's "
+        "final rank-1, the target GSTSN must reach in ≤ 0.8× GaitSet's time for the claim."
+    )
+    if not sets:
+        return [
+            _figure(
+                "Rank-1 against training wall time: GaitSet vs GSTSN",
+                None,
+                "",
+                "no GaitSet and GSTSN runs with the same seed, device and settings both have evaluation curves "
+                "(eval_curve.csv or eval_log.csv) in the results store: periodic evaluation was off (eval_every = 0) "
+                "or those runs have not finished.",
+            )
+        ]
+    return [
+        _figure(
+            f"Rank-1 against training wall time: GaitSet vs GSTSN ({cs.title})",
+            figures.tta_curves(cs.curves, cs.distance, f"tta{i}"),
+            caption,
+            "these runs' curves hold no rank-1 values.",
+        )
+        for i, cs in enumerate(sets)
+    ]
+
+
+def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[StudyData] = ()) -> dict[str, Any]:
     if timing is None:
         return {"present": False, "problems": ["no timing/ folder in the results: run `nox -s timing`"]}
     df = timing.timing
@@ -191,6 +222,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path) -> dict[str, Any]:
         "present": True,
         "problems": timing.problems,
         "verdict": view,
+        "tta_figures": _tta_figures(list(studies)),
         "tables": [tables.timing_table(df, p) for p in phases],
         # the conservative ratio table from timing.csv only when verdict.json has no paired per-phase ratios
         "ratios": tables.ratio_table(df) if not isinstance(timing.verdict.get("per_phase"), list) else None,
@@ -265,7 +297,7 @@ def render_report(results_dir: Path, out_dir: Path, now: dt.datetime | None = No
         path = out_dir / study_file(study)
         atomic_write_text(path, env.get_template("study.html.j2").render(**common, **ctx, page=study_file(study)))
         pages.append(path)
-    timing_ctx = _timing_context(store.timing, out_dir)
+    timing_ctx = _timing_context(store.timing, out_dir, store.studies)
     path = out_dir / TIMING_FILE
     atomic_write_text(path, env.get_template("timing.html.j2").render(**common, **timing_ctx, page=TIMING_FILE))
     pages.append(path)

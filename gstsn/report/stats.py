@@ -2,19 +2,24 @@
 report's runs table, plus the display formats.
 
 The numbers (means with 95 % t-intervals over seeds, paired differences by seed, verdict words, which cells a study
-compares) all come from ``gstsn.ablate.stats``, so the report prints exactly what ``gstsn ablations`` computes. What
-is added here: pairing straight from a runs DataFrame (:func:`paired_difference`) and the typographic formats of the
-pages. A difference is never formatted without its interval.
+compares) all come from ``gstsn.ablate.stats``, and the multiplicity adjustment (Holm–Bonferroni p-values, seeds
+needed) from ``gstsn.ablate.multiplicity``, so the report prints exactly what ``gstsn ablations`` computes. What is
+added here: pairing straight from a runs DataFrame (:func:`paired_difference`), a family of comparisons adjusted
+together (:func:`adjust`) and the typographic formats of the pages. A difference is never formatted without its
+interval.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import pandas as pd
 
+from gstsn.ablate import multiplicity
 from gstsn.ablate import stats as _ablate
+from gstsn.ablate.multiplicity import format_p, format_seeds_needed
 from gstsn.ablate.stats import BETTER, NO_INTERVAL, UNCLEAR, WORSE, Interval, StatsError, mean_ci
 
 __all__ = [
@@ -22,10 +27,14 @@ __all__ = [
     "NO_INTERVAL",
     "UNCLEAR",
     "WORSE",
+    "AdjustedComparison",
     "Comparison",
     "Interval",
     "StatsError",
+    "adjust",
     "format_difference",
+    "format_p",
+    "format_seeds_needed",
     "format_value",
     "mean_ci",
     "paired_difference",
@@ -51,6 +60,48 @@ class Comparison:
     @property
     def verdict(self) -> str:
         return verdict_word(self.diff)
+
+
+@dataclass(frozen=True)
+class AdjustedComparison(Comparison):
+    """A :class:`Comparison` inside its study's family of ``m`` comparisons: the raw interval (``diff``) and paired
+    t-test ``p``, the Holm-adjusted ``p_holm``, and for an adjusted "not distinguishable" the seeds that would give
+    80 % power at level 0.05 / m (None: more than 1000). ``verdict`` uses ``p_holm``; ``raw_verdict`` the raw
+    interval alone."""
+
+    p: float = math.nan
+    p_holm: float = math.nan
+    m: int = 0
+    seeds_needed: int | None = None
+
+    @property
+    def verdict(self) -> str:
+        return multiplicity.adjusted_verdict(self.diff, self.p_holm)
+
+    @property
+    def raw_verdict(self) -> str:
+        return verdict_word(self.diff)
+
+    def reversed(self) -> AdjustedComparison:
+        """``reference − cell``: the same test (same p-values and seeds needed), the interval negated."""
+        d = self.diff
+        flipped = Interval(-d.mean, -d.high, -d.low, d.n, d.level)
+        return AdjustedComparison(self.metric, self.reference, self.cell, flipped, self.seeds, self.p, self.p_holm,
+                                  self.m, self.seeds_needed)  # fmt: skip
+
+
+def adjust(comparisons: list[Comparison], alpha: float = multiplicity.ALPHA) -> list[AdjustedComparison]:
+    """The comparisons of one family, Holm-adjusted together (``m`` = those with an interval), in the input order."""
+    p = [multiplicity.p_value(c.diff) for c in comparisons]
+    p_holm = multiplicity.holm(p)
+    m = multiplicity.family_size(p)
+    out = []
+    for c, raw, adj in zip(comparisons, p, p_holm, strict=True):
+        a = AdjustedComparison(c.metric, c.cell, c.reference, c.diff, c.seeds, raw, float(adj), m)
+        if a.verdict == UNCLEAR:
+            a = dataclasses.replace(a, seeds_needed=multiplicity.seeds_needed(c.diff, alpha / m))
+        out.append(a)
+    return out
 
 
 def _per_seed(runs: pd.DataFrame, cell: str, metric: str) -> dict[int, float]:

@@ -3,7 +3,8 @@
 - :func:`summary_table`: one row per cell, NM/BG/CL rank-1 mean ± 95 % CI half-width over seeds; published reference
   rows appended only for real CASIA-B groups, labelled "published, not run here".
 - :func:`per_view_table`: the paper layout, rank-1 per probe view (11 columns) + mean, blocks NM / BG / CL.
-- :func:`comparison_table`: paired differences with their intervals and verdict words, both distances.
+- :func:`comparison_table`: paired differences with their raw intervals, raw and Holm-adjusted p and the verdict words
+  (from the adjusted p), both distances.
 - :func:`timing_table`, :func:`top_ops_table`: the timing page.
 """
 
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from gstsn.ablate.multiplicity import POWER
 from gstsn.report import stats
 from gstsn.report.labels import METHOD_NAMES, shape_label, show, variant_label
 from gstsn.report.load import CONDITIONS, VIEWS
 from gstsn.report.published import PUBLISHED, PUBLISHED_LABEL, PUBLISHED_PROTOCOL
-from gstsn.report.verdicts import DataGroup, compare, contrasts, metric_name
+from gstsn.report.verdicts import DataGroup, compare, contrasts, family_size, metric_name, short_verdict
 
 DISTANCE_LABELS = {
     "per_part": "per-part distance (OpenGait; the main figure)",
@@ -36,6 +38,7 @@ class Cell:
     title: str = ""
     rowspan: int = 1
     header: bool = False
+    more: tuple[str, ...] = ()  # further small lines under ``sub`` (one per line where the table's CSS stacks them)
 
 
 @dataclass
@@ -155,21 +158,32 @@ def comparison_table(group: DataGroup) -> Table:
                 comp = compare(group, contrast, distance, cond)
                 if comp.diff.has_interval:
                     cls = {"better": "better", "worse": "worse"}.get(comp.verdict, "unclear")
+                    more = [f"p {stats.format_p(comp.p)} · Holm p {stats.format_p(comp.p_holm)}"]
+                    if comp.verdict == stats.UNCLEAR:
+                        more.append(stats.format_seeds_needed(comp.seeds_needed, comp.diff.n))
                     row.append(
                         Cell(
                             stats.format_difference(comp.diff),
-                            sub=comp.verdict,
+                            sub=short_verdict(comp.verdict),
+                            more=tuple(more),
                             cls=cls,
-                            title=f"paired by seed over seeds {list(comp.seeds)}",
+                            title=f"paired by seed over seeds {list(comp.seeds)}; raw 95 % interval; the verdict "
+                            f"uses the Holm p over the {comp.m} comparisons on the {distance} distance",
                         )
                     )
                 else:
                     row.append(Cell(stats.format_difference(comp.diff), cls="missing"))
             rows.append(row)
+    sizes = ", ".join(f"{family_size(group, d)} on the {d} distance" for d in DISTANCE_LABELS)
     notes = [
         _data_note(group),
-        "Difference in rank-1 points (first minus second, paired by seed) with its 95 % t-interval. 'better' / "
-        "'worse' only when the interval excludes 0.",
+        "Difference in rank-1 points (first minus second, paired by seed) with its raw 95 % t-interval; under it "
+        "the verdict ('not distinguishable' at this sample size, or 'better' / 'worse'), the raw paired t-test p "
+        "and the Holm–Bonferroni-adjusted p.",
+        f"Adjusted for multiplicity: each distance's comparisons form one family ({sizes}); 'better' / 'worse' only "
+        "when the Holm p is below 0.05, so a raw interval that excludes 0 can still be not distinguishable. Where it "
+        f"is not distinguishable: the seeds that would give {POWER * 100:.0f} % power at the Bonferroni level "
+        "0.05 / m, at the observed difference and seed-to-seed spread.",
     ]
     return Table("Paired differences", header, rows, notes, cls="comparisons")
 

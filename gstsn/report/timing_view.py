@@ -6,11 +6,16 @@ and the seed pairs), ``per_phase`` (paired GSTSN/GaitSet ratios per phase), ``va
 against GaitSet) and ``step_breakdown`` (profiler category shares and GSTSN's extra time over GaitSet). Any other
 scalar keys are shown as run information. A file in another shape still renders: its text leaves under
 statement-like keys become the verdict words and every scalar leaf is listed.
+
+Time to accuracy lists only the measured seed pairs; the pairs and variants that were not measured (runs without an
+evaluation curve, most ablation cells) fold into one line of the table and one verdict line (:func:`fold_not_measured`).
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +45,7 @@ class TimingVerdictView:
     lines: list[str] = field(default_factory=list)
     kind: str = "missing"  # supports | contradicts | unclear | missing | info (CSS of the box)
     tables: list[Table] = field(default_factory=list)
+    tta_table: Table | None = None  # time to accuracy per seed pair (the plot of the curves goes right under it)
     notes: list[str] = field(default_factory=list)
     info: list[tuple[str, str]] = field(default_factory=list)
 
@@ -99,6 +105,44 @@ def _per_iteration(per_it: dict[str, Any]) -> tuple[list[str], list[str]]:
     return lines, statuses
 
 
+def _not_measured(status: Any) -> bool:
+    return str(status).startswith("not measured")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+_CONDITION_ORDER = {"NM": 0, "BG": 1, "CL": 2}
+
+
+def fold_not_measured(pairs: list[dict[str, Any]], variants: Sequence[str] = ()) -> str:
+    """One sentence for the seed pairs that were not measured and the variants named without any pair, or ``""``.
+
+    ``"Not measured: 18 seed pairs of gstsn-max-L2, gstsn-mean-L2 (seeds 0, 1, 2; NM, BG, CL). Why: the gaitset run
+    has no eval_curve.csv."`` Run ids are left out of the reasons, so that one reason covers many pairs.
+    """
+    parts = []
+    in_pairs = {show(p.get("gstsn_variant")) for p in pairs}
+    if pairs:
+        seeds = sorted({show(p.get("seed")) for p in pairs}, key=lambda v: (len(v), v))
+        conds = sorted({show(p.get("condition")) for p in pairs}, key=lambda c: (_CONDITION_ORDER.get(c, 3), c))
+        what = f"{_plural(len(pairs), 'seed pair')} of {', '.join(sorted(in_pairs))}"
+        parts.append(f"{what} (seeds {', '.join(seeds)}; {', '.join(conds)})")
+    without = sorted(set(variants) - in_pairs)
+    if without:
+        parts.append(f"{', '.join(without)} (no run with a curve)")
+    if not parts:
+        return ""
+    reasons = sorted(
+        {
+            re.sub(r"run \S+ \((\w+)\)", r"the \1 run", str(p.get("status")).removeprefix("not measured: "))
+            for p in pairs
+        }
+    )
+    return "Not measured: " + ", and ".join(parts) + "." + (f" Why: {'; '.join(reasons)}." if reasons else "")
+
+
 def _time_to_accuracy(tta: dict[str, Any]) -> tuple[list[str], list[str], Table | None]:
     lines, statuses = [], []
     status = str(tta.get("status", "no status"))
@@ -106,12 +150,16 @@ def _time_to_accuracy(tta: dict[str, Any]) -> tuple[list[str], list[str], Table 
     if status != "measured" or not by_device:
         lines.append(f"Time to accuracy: {status}")
         statuses.append(status)
+    unmeasured: dict[str, list[str]] = {}
     for device in sorted(by_device):
         variants = by_device[device] if isinstance(by_device[device], dict) else {}
         for variant in sorted(variants):
             e = variants[variant]
             st = str(e.get("status", "no status"))
             statuses.append(st)
+            if _not_measured(st):
+                unmeasured.setdefault(device, []).append(variant)
+                continue
             ratio = (
                 f", median time ratio {_num(e.get('median_ratio'))} over the {show(e.get('reached'))} pair(s) where "
                 "GSTSN reached it"
@@ -122,14 +170,20 @@ def _time_to_accuracy(tta: dict[str, Any]) -> tuple[list[str], list[str], Table 
             lines.append(
                 f"Time to accuracy ({device}, {variant}, {cond}): {st}{ratio}; {show(e.get('seeds'))} seed pair(s)"
             )
-    pairs = tta.get("pairs") if isinstance(tta.get("pairs"), list) else []
+    for device, names in sorted(unmeasured.items()):
+        lines.append(f"Time to accuracy ({device}): not measured for {', '.join(names)} (no evaluation curves)")
+    pairs = [p for p in tta.get("pairs") or [] if isinstance(p, dict)] if isinstance(tta.get("pairs"), list) else []
+    measured = [p for p in pairs if not _not_measured(p.get("status"))]
+    without = [str(v) for v in tta.get("variants_without_curves") or []] if isinstance(
+        tta.get("variants_without_curves"), list) else []  # fmt: skip
+    folded = fold_not_measured([p for p in pairs if _not_measured(p.get("status"))], without)
     table = None
-    if pairs:
+    if measured or folded:
         header = ["GSTSN variant", "seed", "device", "probe set", "GaitSet final rank-1", "GaitSet time (s)",
                   "GSTSN time (s)", "ratio", "status"]  # fmt: skip
         rows = []
         for p in sorted(
-            pairs, key=lambda p: (str(p.get("gstsn_variant")), str(p.get("seed")), str(p.get("condition")))
+            measured, key=lambda p: (str(p.get("gstsn_variant")), str(p.get("seed")), str(p.get("condition")))
         ):
             rows.append([
                 Cell(show(p.get("gstsn_variant")), header=True),
@@ -142,7 +196,11 @@ def _time_to_accuracy(tta: dict[str, Any]) -> tuple[list[str], list[str], Table 
                 Cell(_num(p.get("ratio")), cls="num"),
                 Cell(show(p.get("status")), cls=_status_cls(str(p.get("status")))),
             ])  # fmt: skip
+        if folded:
+            rows.append([Cell(folded, cls="missing")])  # one line across the table
         notes = [str(tta.get("definition") or "GSTSN's time to GaitSet's final rank-1 ÷ GaitSet's time to it.")]
+        if folded:
+            notes.append("Only measured seed pairs have a row; the pairs without evaluation curves are the last line.")
         table = Table("Time to accuracy per seed pair", header, rows, notes, cls="timing")
     return lines, statuses, table
 
@@ -243,8 +301,7 @@ def timing_verdict_view(verdict: dict[str, Any]) -> TimingVerdictView:
         lines, st, table = _time_to_accuracy(verdict["time_to_accuracy"])
         view.lines += lines
         statuses += st
-        if table is not None:
-            view.tables.append(table)
+        view.tta_table = table
     measured = [s for s in statuses if not s.startswith("not measured")]
     if any(s.startswith("holds") for s in measured):
         view.kind = "supports"

@@ -7,6 +7,10 @@
   one-axis study this is "each cell vs the baseline cell"; for input_type × temporal it gives "sequence vs set" for
   each model and "GSTSN vs GaitSet" for each input type. Reference rows off the grid (e.g. GEI) are compared with the
   baseline cell. Differences are paired by seed, with 95 % intervals.
+- Multiplicity: a group's comparisons on one distance (every contrast, and every comparison of the paper's choice
+  with its alternatives, × NM/BG/CL) form one family, Holm–Bonferroni-adjusted together (:func:`family`). Verdict
+  words use the adjusted p-values; the intervals shown are the raw ones, with raw and adjusted p beside them, and a
+  difference that stays "not distinguishable" carries the seeds that would resolve it (80 % power at 0.05 / m).
 - The verdict box answers the study's question; where the paper made a choice (median IDR, 2 LSTM layers, GSTSN over
   GaitSet) it says whether the runs support, contradict or cannot separate that choice, with intervals.
 """
@@ -18,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from gstsn.ablate import multiplicity
 from gstsn.ablate import stats as ablate_stats
 from gstsn.report import stats
 from gstsn.report.labels import show
@@ -59,6 +64,10 @@ class DataGroup:
     baseline: str | None
     axis_values: dict[str, dict[str, Any]]  # cell -> {axis field: value}
     methods: dict[str, str]  # cell -> method
+    choice: dict[str, Any] | None = None  # the paper's choice (PAPER_CHOICE) when the study has one
+    _families: dict[str, dict[tuple[str, str, str], stats.AdjustedComparison]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def on_grid(self, cell: str) -> bool:
         return self.methods.get(cell, "gstsn") in MODEL_METHODS
@@ -95,7 +104,8 @@ def data_groups(study: StudyData) -> list[DataGroup]:
         }
         methods = part.groupby("cell")["method"].first().astype(str).to_dict() if "method" in part.columns else {}
         baseline = study.baseline if study.baseline in cells else None
-        groups.append(DataGroup(key, titles[key], synthetic, part, cells, baseline, axis_values, methods))
+        choice = PAPER_CHOICE.get(study.name)
+        groups.append(DataGroup(key, titles[key], synthetic, part, cells, baseline, axis_values, methods, choice))
     return groups
 
 
@@ -140,9 +150,67 @@ def metric_name(kind: str, distance: str, condition: str, view: str | None = Non
     return f"{kind}.{distance}.{condition}" + (f".{view}" if view else "")
 
 
-def compare(group: DataGroup, contrast: Contrast, distance: str, condition: str) -> stats.Comparison:
-    return stats.paired_difference(
-        group.runs, metric_name("rank1", distance, condition), contrast.cell, contrast.reference
+def family_pairs(group: DataGroup) -> list[tuple[str, str]]:
+    """``(cell, reference)`` of every comparison the group makes: its contrasts, then the paper's choice against each
+    alternative (:func:`choice_rivals`) unless that pair is already a contrast (in either order)."""
+    pairs = [(c.cell, c.reference) for c in contrasts(group)]
+    seen = {frozenset(p) for p in pairs}
+    for pair in choice_rivals(group, group.choice) if group.choice else []:
+        if frozenset(pair) not in seen:
+            seen.add(frozenset(pair))
+            pairs.append(pair)
+    return pairs
+
+
+def family(group: DataGroup, distance: str) -> dict[tuple[str, str, str], stats.AdjustedComparison]:
+    """The group's comparisons on ``distance`` (:func:`family_pairs` × NM/BG/CL), Holm-adjusted as one family; keyed
+    by ``(cell, reference, condition)``. Computed once per group and distance."""
+    if distance not in group._families:
+        keys, raw = [], []
+        for cell, ref in family_pairs(group):
+            for cond in CONDITIONS:
+                keys.append((cell, ref, cond))
+                raw.append(stats.paired_difference(group.runs, metric_name("rank1", distance, cond), cell, ref))
+        group._families[distance] = dict(zip(keys, stats.adjust(raw), strict=True))
+    return group._families[distance]
+
+
+def compare_cells(group: DataGroup, cell: str, reference: str, distance: str, condition: str):
+    """``cell − reference`` on rank-1 (``distance``, ``condition``) with its family's adjustment (either order of a
+    pair the group compares; another pair is a :class:`KeyError`)."""
+    fam = family(group, distance)
+    if (cell, reference, condition) in fam:
+        return fam[(cell, reference, condition)]
+    if (reference, cell, condition) in fam:
+        return fam[(reference, cell, condition)].reversed()
+    raise KeyError(f"{cell} vs {reference} is not one of the comparisons of this group")
+
+
+def compare(group: DataGroup, contrast: Contrast, distance: str, condition: str) -> stats.AdjustedComparison:
+    return compare_cells(group, contrast.cell, contrast.reference, distance, condition)
+
+
+def family_size(group: DataGroup, distance: str) -> int:
+    """``m``: how many of the group's comparisons on ``distance`` have an interval (are adjusted together)."""
+    return next((c.m for c in family(group, distance).values()), 0)
+
+
+def family_note(group: DataGroup, distance: str = MAIN_DISTANCE) -> str:
+    """The sentence saying what was adjusted together, and how (empty when nothing has an interval)."""
+    fam = family(group, distance)
+    m = family_size(group, distance)
+    if m == 0:
+        return ""
+    untested = len(fam) - m
+    return (
+        f"Adjusted for multiplicity: the verdicts treat this group's {m} comparisons ({len(family_pairs(group))} "
+        f"pairs of cells × NM/BG/CL, {distance} distance"
+        + (f"; {untested} more without an interval" if untested else "")
+        + ") as one family and use Holm–Bonferroni-adjusted p-values, so the chance of any false 'better' or "
+        "'worse' among them is at most 5 %. The intervals are each comparison's raw 95 % interval, shown with its "
+        "raw paired t-test p and its Holm p. A difference that stays not distinguishable carries the number of "
+        f"seeds that would give {multiplicity.POWER * 100:.0f} % power at the Bonferroni level 0.05 / {m}, "
+        "assuming the true difference and the seed-to-seed spread are the observed ones."
     )
 
 
@@ -156,12 +224,23 @@ class VerdictBox:
     kind: str  # supports | contradicts | partly | unclear | missing | info
     lines: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
+    method: str = ""  # how the verdicts were reached (the multiplicity adjustment)
 
 
-def _describe(c: stats.Comparison) -> str:
+def short_verdict(verdict: str) -> str:
+    """The verdict word for a table cell or a list item: ``not distinguishable`` (the sample size is said nearby)."""
+    return "not distinguishable" if verdict == stats.UNCLEAR else verdict
+
+
+def _describe(c: stats.AdjustedComparison) -> str:
+    """``NM −4.1 [−5.7, −2.5] not distinguishable (p 0.004, Holm p 0.072; 6 seeds for 80 % power)``."""
+    head = f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)}"
     if not c.diff.has_interval:
-        return f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)}"
-    return f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)} ({c.verdict})"
+        return head
+    tests = f"p {stats.format_p(c.p)}, Holm p {stats.format_p(c.p_holm)}"
+    if c.verdict == stats.UNCLEAR:
+        tests += f"; {stats.format_seeds_needed(c.seeds_needed)}"
+    return f"{head} {short_verdict(c.verdict)} ({tests})"
 
 
 def contrast_sentence(group: DataGroup, contrast: Contrast, distance: str = MAIN_DISTANCE) -> str:
@@ -201,12 +280,10 @@ def _choice_cells(group: DataGroup, choice: dict[str, Any]) -> list[str]:
     ]
 
 
-def _choice_answer(group: DataGroup, choice: dict[str, Any]) -> tuple[str, str, list[str]]:
-    """(answer, kind, lines) comparing the paper's choice with each alternative that differs only in the choice."""
+def choice_rivals(group: DataGroup, choice: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(chosen cell, alternative)``: each cell with the paper's choice against each grid cell that differs from it
+    only in the chosen fields."""
     chosen = _choice_cells(group, choice)
-    label = ", ".join(f"{f}={show(v)}" for f, v in choice.items())
-    if not chosen:
-        return f"The paper's choice ({label}) has no finished run in this group: no answer yet.", "missing", []
     rivals = []
     for p in chosen:
         shared = {f: v for f, v in group.axis_values[p].items() if f not in choice}
@@ -215,13 +292,40 @@ def _choice_answer(group: DataGroup, choice: dict[str, Any]) -> tuple[str, str, 
                 continue
             if all(group.axis_values[o].get(f) == v for f, v in shared.items()):
                 rivals.append((p, o))
+    return rivals
+
+
+def _unadjusted_note(comps: list[stats.AdjustedComparison]) -> str:
+    """A sentence on the differences whose raw interval excludes 0 but which the adjustment does not separate."""
+    lost = [c for c in comps if c.verdict == stats.UNCLEAR and c.raw_verdict in (stats.BETTER, stats.WORSE)]
+    if not lost:
+        return ""
+    what = (
+        "1 difference whose raw 95 % interval excludes 0 is"
+        if len(lost) == 1
+        else (f"{len(lost)} differences whose raw 95 % intervals exclude 0 are")
+    )
+    return f" {what} not distinguishable once adjusted for the {lost[0].m} comparisons."
+
+
+def _choice_answer(group: DataGroup, choice: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """(answer, kind, lines) comparing the paper's choice with each alternative that differs only in the choice."""
+    chosen = _choice_cells(group, choice)
+    label = ", ".join(f"{f}={show(v)}" for f, v in choice.items())
+    if not chosen:
+        return f"The paper's choice ({label}) has no finished run in this group: no answer yet.", "missing", []
+    rivals = choice_rivals(group, choice)
     if not rivals:
         return f"No alternative to the paper's choice ({label}) has finished: no answer yet.", "missing", []
     better, worse, unclear, no_iv = [], [], [], []
+    comps = []
     for p, o in rivals:
         for cond in CONDITIONS:
-            comp = stats.paired_difference(group.runs, metric_name("rank1", MAIN_DISTANCE, cond), p, o)
+            comp = compare_cells(group, p, o, MAIN_DISTANCE, cond)
+            comps.append(comp)
             text = f"{p} vs {o}, {cond}: {stats.format_difference(comp.diff)}"
+            if comp.diff.has_interval:
+                text += f" (Holm p {stats.format_p(comp.p_holm)})"
             {
                 stats.BETTER: better,
                 stats.WORSE: worse,
@@ -229,30 +333,32 @@ def _choice_answer(group: DataGroup, choice: dict[str, Any]) -> tuple[str, str, 
                 stats.NO_INTERVAL: no_iv,
             }[comp.verdict].append(text)
     total = len(rivals) * len(CONDITIONS)
+    note = _unadjusted_note(comps)
     if worse:
         answer = (
             f"Contradicted in {len(worse)} of {total} comparisons: an alternative beats the paper's choice "
             f"({label}) there; " + "; ".join(worse) + "."
         )
-        return answer, "contradicts", better + unclear
+        return answer + note, "contradicts", better + unclear
     if better and not unclear and not no_iv:
         answer = f"Supported: the paper's choice ({label}) beats every alternative on NM, BG and CL: " + "; ".join(
             better
         )
-        return answer + ".", "supports", better
+        return answer + "." + note, "supports", better
     if better:
         answer = (
             f"Partly supported: the paper's choice ({label}) is better in {len(better)} of {total} "
             f"comparisons ({'; '.join(better)}); the rest are not distinguishable at this sample size "
             "(none is worse)."
         )
-        return answer, "partly", better + unclear
+        return answer + note, "partly", better + unclear
     if unclear:
         answer = (
             f"Not distinguishable at this sample size: no alternative is better or worse than the paper's "
-            f"choice ({label}) with 95 % confidence; these runs neither support nor contradict it."
+            f"choice ({label}) once adjusted for the study's {comps[0].m} comparisons; these runs neither support "
+            "nor contradict it."
         )
-        return answer, "unclear", unclear
+        return answer + note, "unclear", unclear
     return "Fewer than 2 paired seeds per comparison: no intervals, so no verdict.", "missing", []
 
 
@@ -269,6 +375,7 @@ def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
         return box
     items = contrasts(group)
     box.lines = [contrast_sentence(group, c) for c in items]
+    box.method = family_note(group)
     choice = PAPER_CHOICE.get(study.name)
     if choice is not None:
         box.answer, box.kind, _ = _choice_answer(group, choice)
@@ -278,15 +385,17 @@ def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
         box.kind = "missing"
         return box
     counts = {stats.BETTER: 0, stats.WORSE: 0, stats.UNCLEAR: 0, stats.NO_INTERVAL: 0}
-    for c in items:
-        for cond in CONDITIONS:
-            counts[compare(group, c, MAIN_DISTANCE, cond).verdict] += 1
+    comps = [compare(group, c, MAIN_DISTANCE, cond) for c in items for cond in CONDITIONS]
+    for comp in comps:
+        counts[comp.verdict] += 1
     total = sum(counts.values())
     box.answer = (
-        f"Of {total} comparisons (each contrast on NM, BG and CL, {MAIN_DISTANCE} distance): "
-        f"{counts[stats.BETTER]} better, {counts[stats.WORSE]} worse, {counts[stats.UNCLEAR]} not distinguishable at "
-        f"this sample size"
+        f"Of {total} comparisons (each contrast on NM, BG and CL, {MAIN_DISTANCE} distance; verdicts adjusted for "
+        f"multiplicity with Holm–Bonferroni): {counts[stats.BETTER]} better, {counts[stats.WORSE]} worse, "
+        f"{counts[stats.UNCLEAR]} not distinguishable at this sample size"
         + (f", {counts[stats.NO_INTERVAL]} without an interval" if counts[stats.NO_INTERVAL] else "")
-        + ". Each line below reads 'cell vs reference: difference [95 % interval]'."
+        + "."
+        + _unadjusted_note(comps)
+        + " Each line below reads 'cell vs reference: difference [raw 95 % interval] verdict (raw p, Holm p)'."
     )
     return box

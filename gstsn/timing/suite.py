@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import torch
 
+from gstsn.machine import cpu_model
 from gstsn.timing.cases import Pair
 from gstsn.timing.flops import count_flops, matmul_gflops
 from gstsn.timing.memory import peak_memory_bytes
@@ -177,13 +177,7 @@ def clear_outputs(out_dir: str | Path) -> None:
 
 def device_description() -> str:
     """CPU model and thread count, plus the CUDA device name when there is one."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    cpu = cpu_model()
     text = f"cpu: {cpu}, {torch.get_num_threads()} torch threads"
     if torch.cuda.is_available():
         text += f"; cuda: {torch.cuda.get_device_name(0)}"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gstsn.results.runs import RUNS_FILE, read_runs
 from gstsn.timing.variants import TimingConfigError
 
 THRESHOLD = 0.8
@@ -45,21 +46,13 @@ CURVE_COLUMNS: tuple[str, ...] = ("iteration", "wall_time", "distance", "conditi
 
 
 def load_runs(results_dir: Path) -> list[dict[str, Any]]:
-    """Every run row of every study's ``runs.jsonl`` under ``results_dir`` (deduplicated by ``run_id``), each with
-    ``_study_dir`` (the folder its run directory is in)."""
+    """Every valid run row of every study's ``runs.jsonl`` under ``results_dir`` (deduplicated by ``run_id``), each
+    with ``_study_dir`` (the folder its run directory is in). Damaged lines are left out here and named on the
+    study pages and in ``gstsn ablations summary`` (:func:`gstsn.results.read_runs`)."""
     runs: dict[str, dict[str, Any]] = {}
-    for path in sorted(results_dir.glob("*/runs.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise TimingConfigError(f"{path}:{n}: not a JSON object ({exc})") from exc
-            if not isinstance(row, dict) or "run_id" not in row:
-                raise TimingConfigError(f"{path}:{n}: a runs.jsonl row must be an object with a run_id")
-            row = dict(row, _study_dir=str(path.parent))
-            runs.setdefault(str(row["run_id"]), row)
+    for path in sorted(results_dir.glob(f"*/{RUNS_FILE}")):
+        for row in read_runs(path).rows:
+            runs.setdefault(str(row["run_id"]), dict(row, _study_dir=str(path.parent)))
     return list(runs.values())
 
 

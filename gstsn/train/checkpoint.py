@@ -61,6 +61,18 @@ def save_checkpoint(payload: dict[str, Any], directory: Path, keep: int = 2) -> 
     return final
 
 
+def _load_failure(exc: Exception) -> str:
+    """What went wrong in ``torch.load``, without torch's advice to retry with ``weights_only=False`` (never take it:
+    that runs arbitrary code from the file)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        detail = text.split(marker, 1)[1].strip().split("\n\n")[0].strip()
+        return f"unsafe content: {detail}" if detail else "unsafe content"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True`` and check it is one of ours (format, keys)."""
     path = Path(path)
@@ -69,7 +81,10 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"checkpoint {path} cannot be read with weights_only=True: {exc}") from exc
+        raise CheckpointError(
+            f"checkpoint {path} is damaged or not a gstsn checkpoint ({_load_failure(exc)}); gstsn reads checkpoints "
+            "with torch.load(weights_only=True) only, never in the unsafe mode"
+        ) from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(payload).__name__}, expected a dict")
     if payload.get("format") != CHECKPOINT_FORMAT:

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gstsn import cli_args
 from gstsn.config import (
-    DEVICE_CHOICES,
     DISTANCES,
     IDR_STATS,
     INPUT_TYPES,
+    LR_SCHEDULES,
     LSTM_LAYER_CHOICES,
     PROFILES,
     RUN_SECTIONS,
@@ -39,6 +40,7 @@ from gstsn.config import (
     config_to_dict,
     resolve_profile,
 )
+from gstsn.machine import cpu_model
 
 log = logging.getLogger("gstsn.train")
 
@@ -64,7 +66,9 @@ FIELD_HELP: dict[str, str] = {
     "batch_k": "sequences per subject (K)",
     "frames": "frames per training sequence",
     "iterations": "total optimizer steps (a resumed run continues up to this number)",
-    "lr": "Adam learning rate (constant)",
+    "lr": "Adam learning rate (the peak one under a schedule)",
+    "lr_schedule": "learning-rate schedule: constant (the spec's) or cosine (decay to 0 after the warm-up)",
+    "warmup": "iterations of linear learning-rate warm-up (0 = none)",
     "margin": "BA+ triplet margin",
     "amp": "bf16 autocast on CUDA (ignored on the CPU)",
     "log_every": "write a train_log.csv row every N iterations",
@@ -84,6 +88,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "input_type": INPUT_TYPES,
     "distance": DISTANCES,
     "lstm_layers": LSTM_LAYER_CHOICES,
+    "lr_schedule": LR_SCHEDULES,
 }
 OPTION_NAMES: dict[str, str] = {"source": "--data"}  # field -> option where it is not --field-name
 EVAL_FIELDS = ("source", "split", "distance", "max_test_frames", "eval_batch_frames")
@@ -185,7 +190,7 @@ def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str 
     """Where a result came from: code version, libraries, device, data and config identity, seed."""
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {
         "git_commit": commit,
         "git_dirty": None if status is None else bool(status),
@@ -194,6 +199,7 @@ def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str 
         "python_version": platform.python_version(),
         "device": str(device),
         "device_name": device_name,
+        "cpu_model": cpu_model(),
         "cpu_threads": torch.get_num_threads(),
         "data_source": cfg.data.source,
         "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
@@ -383,6 +389,25 @@ def _evaluate_checkpoint_model(
     return result
 
 
+def _training_data(payload: dict[str, Any], saved: RunConfig, dataset: Any) -> dict[str, Any]:
+    """What the checkpoint was trained on: its training subjects (recorded since checkpoints carry them; for older
+    ones, the saved split applied to this data's subjects, which is exact when the data is the same), its data
+    fingerprint, and whether that is the evaluation data's."""
+    from gstsn.data.splits import load_split
+
+    fingerprint = payload.get("data_fingerprint") or ""
+    same = bool(fingerprint) and fingerprint == str(getattr(dataset, "fingerprint", ""))
+    subjects = payload.get("train_subjects")
+    if subjects is None:
+        subjects = load_split(saved.data.split, sorted(set(dataset.index["subject"]))).train
+    return {
+        "data_fingerprint": fingerprint,
+        "same_data": same,
+        "split": saved.data.split,
+        "train_subjects": sorted(str(s) for s in subjects),
+    }
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from gstsn.train.checkpoint import load_checkpoint
     from gstsn.train.trainer import resolve_device
@@ -396,6 +421,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args._parser.error(str(exc))
     device = resolve_device(args.device)
     dataset, split = _open_data(cfg)
+    trained_on = _training_data(payload, saved, dataset)
+    overlap = sorted(set(trained_on["train_subjects"]) & set(split.test))
+    if overlap and not args.allow_train_subjects:
+        same = "the same data" if trained_on["same_data"] else "data with other content but the same subject names"
+        raise CommandError(
+            f"{len(overlap)} of the {len(split.test)} test subjects were training subjects of {ckpt} "
+            f"({', '.join(overlap[:6])}{', ...' if len(overlap) > 6 else ''}; {same}, split {cfg.data.split!r}): "
+            "rank-1 on them measures memory, not recognition. Choose another --split or --data, or pass "
+            "--allow-train-subjects to score them anyway (the results then say so)."
+        )
     result = _evaluate_checkpoint_model(ckpt, cfg, dataset, split.test, device)
     iteration = int(payload["iteration"])
     out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
@@ -406,6 +441,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "checkpoint": str(ckpt),
         "iteration": iteration,
         "trained_on_fingerprint": payload.get("data_fingerprint"),
+        "trained_on": {**trained_on, "test_subjects_seen_in_training": overlap},
         "config": config_to_dict(cfg),
         "fields": cfg.flat(),
         "provenance": provenance(cfg, device, dataset, None),
@@ -440,10 +476,10 @@ def register(subparsers: Any) -> None:
     run_opts.add_argument("--out", metavar="DIR", help="run directory (default: runs/PROFILE-MODEL-CONFIGHASH)")
     run_opts.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     run_opts.add_argument(
-        "--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available"
+        "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
     )
     run_opts.add_argument(
-        "--time-limit", type=float, metavar="SECONDS", default=None,
+        "--time-limit", type=cli_args.positive_seconds, metavar="SECONDS", default=None,
         help="stop after this much training time with a checkpoint (continue later with --resume)",
     )  # fmt: skip
     run_opts.add_argument("--no-eval", action="store_true", help="skip the rank-1 evaluation")
@@ -468,8 +504,14 @@ def register(subparsers: Any) -> None:
         "probe set, identical views excluded and included). Options not given keep the checkpoint's values.",
     )
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file, or a run directory (its newest one)")
+    e.add_argument(
+        "--allow-train-subjects", action="store_true",
+        help="score test subjects that the checkpoint was trained on (refused by default: that measures memory)",
+    )  # fmt: skip
     e.add_argument("--out", metavar="DIR", help="output directory (default: RUN/eval-ITERATION-DISTANCE)")
-    e.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available")
+    e.add_argument(
+        "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
+    )
     for name in EVAL_FIELDS:
         add_field_option(e, name, show_profiles=False)
     e.set_defaults(func=cmd_eval, _parser=e)

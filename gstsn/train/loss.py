@@ -13,6 +13,9 @@ gradients.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
 
@@ -58,18 +61,27 @@ def batch_all_triplet(
     return loss, dict(zip(STAT_NAMES, stats.tolist(), strict=True))
 
 
-def batch_all_triplet_tensor(
-    emb: torch.Tensor, labels: torch.Tensor, margin: float = 0.2
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """As :func:`batch_all_triplet`, but the statistics stay a detached tensor ``(4,)`` on ``emb``'s device, in the
-    order of :data:`STAT_NAMES`, so that a training loop on a GPU need not synchronise every step."""
-    if emb.dim() != 3:
-        raise LossInputError(f"embeddings must be (n, parts, d), got shape {tuple(emb.shape)}")
-    n = emb.shape[0]
-    if tuple(labels.shape) != (n,):
-        raise LossInputError(f"labels must be ({n},) to match the embeddings, got shape {tuple(labels.shape)}")
-    # Index bookkeeping on the CPU (labels are small); only the distance work runs on emb's device.
+@dataclass(frozen=True)
+class TripletIndices:
+    """Which distances of a batch are anchor-positive / anchor-negative pairs, as device tensors.
+
+    They depend only on which rows share a label, not on the label values: for the trainer's P×K batches (P distinct
+    subjects, K consecutive rows each) they are the same every step, so a loop builds them once
+    (:func:`pk_triplet_indices`) and the step needs no host-to-device copy and no host work for the loss.
+    """
+
+    pos_idx: torch.Tensor  # (n, kp) int64: each anchor's positives first (the anchor itself included)
+    neg_idx: torch.Tensor  # (n, kn) int64
+    valid: torch.Tensor  # (1, n, kp, kn) bool: real (positive, negative) pairs
+    off_diag: torch.Tensor  # (n, n) bool: same label, different row
+    diff: torch.Tensor  # (n, n) bool: different label
+    n: int
+
+
+def triplet_indices(labels: torch.Tensor, device: torch.device | str | None = None) -> TripletIndices:
+    """The :class:`TripletIndices` of integer ``labels (n,)`` (computed on the CPU, placed on ``device``)."""
     lab = labels.detach().cpu()
+    n = int(lab.shape[0])
     same = lab.unsqueeze(0) == lab.unsqueeze(1)  # (n, n), diagonal included (anchor = its own positive)
     diff = ~same
     if not bool(diff.any(1).all()) or not bool((same.sum(1) > 1).all()):
@@ -80,9 +92,44 @@ def batch_all_triplet_tensor(
     neg_idx, neg_ok = _grouped(diff)  # (n, kn)
     valid = (pos_ok.unsqueeze(2) & neg_ok.unsqueeze(1)).unsqueeze(0)  # (1, n, kp, kn)
     off_diag = same & ~torch.eye(n, dtype=torch.bool)
-    dev = emb.device
-    pos_idx, neg_idx, valid = (t.to(dev, non_blocking=True) for t in (pos_idx, neg_idx, valid))
-    off_diag, diff = off_diag.to(dev, non_blocking=True), diff.to(dev, non_blocking=True)
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    moved = (t.to(dev, non_blocking=True) for t in (pos_idx, neg_idx, valid, off_diag, diff))
+    return TripletIndices(*moved, n=n)
+
+
+def pk_triplet_indices(p: int, k: int, device: torch.device | str | None = None) -> TripletIndices:
+    """:func:`triplet_indices` of a P×K batch: rows ``i*k .. i*k+k-1`` share a subject, the P subjects differ."""
+    return triplet_indices(torch.arange(p).repeat_interleave(k), device)
+
+
+def is_pk_layout(labels: torch.Tensor | Any, p: int, k: int) -> bool:
+    """True when ``labels`` (host values) form the P×K layout of :func:`pk_triplet_indices`."""
+    lab = torch.as_tensor(labels).reshape(-1)
+    if lab.numel() != p * k or lab.device.type != "cpu":
+        return False
+    blocks = lab.reshape(p, k)
+    return bool((blocks == blocks[:, :1]).all()) and int(torch.unique(blocks[:, 0]).numel()) == p
+
+
+def batch_all_triplet_tensor(
+    emb: torch.Tensor, labels: torch.Tensor, margin: float = 0.2, indices: TripletIndices | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """As :func:`batch_all_triplet`, but the statistics stay a detached tensor ``(4,)`` on ``emb``'s device, in the
+    order of :data:`STAT_NAMES`, so that a training loop on a GPU need not synchronise every step.
+
+    ``indices``: the batch's :class:`TripletIndices`, already on ``emb``'s device (a caller that knows its label layout
+    passes them; ``labels`` is then only checked for its length). Without it they are computed from ``labels``.
+    """
+    if emb.dim() != 3:
+        raise LossInputError(f"embeddings must be (n, parts, d), got shape {tuple(emb.shape)}")
+    n = emb.shape[0]
+    if tuple(labels.shape) != (n,):
+        raise LossInputError(f"labels must be ({n},) to match the embeddings, got shape {tuple(labels.shape)}")
+    if indices is None:
+        indices = triplet_indices(labels, emb.device)  # index bookkeeping on the CPU (labels are small)
+    elif indices.n != n:
+        raise LossInputError(f"triplet indices are for {indices.n} rows but the embeddings have {n}")
+    pos_idx, neg_idx, valid = indices.pos_idx, indices.neg_idx, indices.valid
 
     x = emb.float().transpose(0, 1).contiguous()  # (parts, n, d); distances in fp32 also under autocast
     dist = pairwise_distances(x)  # (parts, n, n)
@@ -96,16 +143,27 @@ def batch_all_triplet_tensor(
     per_part = flat.sum(1) / nonzero.clamp_min(1).to(flat.dtype)
     loss = per_part.mean()
 
-    with torch.no_grad():
+    with torch.no_grad():  # masked means, not dist[:, mask]: boolean indexing would wait for the device every step
+        off, diff = indices.off_diag, indices.diff
         stats = torch.stack(
             [
                 loss.detach(),
-                dist[:, off_diag].mean(),
-                dist[:, diff].mean(),
+                (dist * off).sum() / (off.sum() * parts),
+                (dist * diff).sum() / (diff.sum() * parts),
                 nonzero.sum().float() / (valid.sum().float() * parts),
             ]
         )
     return loss, stats
 
 
-__all__ = ["STAT_NAMES", "LossInputError", "batch_all_triplet", "batch_all_triplet_tensor", "pairwise_distances"]
+__all__ = [
+    "STAT_NAMES",
+    "LossInputError",
+    "TripletIndices",
+    "batch_all_triplet",
+    "batch_all_triplet_tensor",
+    "is_pk_layout",
+    "pairwise_distances",
+    "pk_triplet_indices",
+    "triplet_indices",
+]

@@ -6,6 +6,12 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
   thread (``TrainConfig.prefetch`` batches ahead) draws and, on CUDA, pins them, so the GPU does not wait for data.
   Frames travel to the device as uint8 (non-blocking) and become float there (``prepare_frames``).
 - On CUDA with ``TrainConfig.amp`` the forward pass runs under bf16 autocast; the loss is always computed in fp32.
+- On CUDA the packed frames live on the GPU (:class:`gstsn.data.device_frames.DeviceFrames`, ``device_frames``): the
+  background thread draws only frame ids and the frames are unpacked on the device. The loss's P×K index tensors are
+  built once, Adam is the fused CUDA kernel, and the loop synchronises only at log, checkpoint and evaluation points.
+  ``compile_model`` runs the model through ``torch.compile``; ``cuda_graph`` captures the whole step (frames, forward,
+  loss, backward, Adam) in one CUDA graph (:mod:`gstsn.train.graphed`); ``cudnn_benchmark`` times cuDNN's
+  convolution algorithms for the training shapes.
 - :class:`TrainState` holds everything a resume needs: model, optimizer, sampler state, numpy and torch RNG states,
   the iteration, the cumulative training time and the collapse monitor. Every ``checkpoint_every`` iterations it is
   written atomically; ``resume=True`` continues from the newest checkpoint, bit-identically on the CPU (the sampler
@@ -47,7 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gstsn.config import RunConfig, config_hash, config_to_dict
+from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.models import build_model, prepare_frames
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
@@ -67,7 +73,7 @@ from gstsn.train.distributed import (
     init_process_group,
     shard_rows,
 )
-from gstsn.train.loss import STAT_NAMES, batch_all_triplet_tensor
+from gstsn.train.loss import STAT_NAMES, batch_all_triplet_tensor, is_pk_layout, pk_triplet_indices
 
 log = logging.getLogger("gstsn.train")
 
@@ -206,23 +212,28 @@ class CollapseMonitor:
 class Batch:
     """One global P×K batch and the sampler / RNG state right after drawing it (what a checkpoint must store)."""
 
-    sils: torch.Tensor  # uint8 (P·K, frames, H, W), pinned on CUDA
+    sils: torch.Tensor | None  # uint8 (P·K, frames, H, W), pinned on CUDA; None when only frame ids are drawn
     labels: torch.Tensor  # int64 (P·K,)
     sampler_state: dict[str, Any]
     np_rng_state: dict[str, Any]
+    frame_ids: torch.Tensor | None = None  # int64 (P·K, frames) global frame ids, when the frames are on the device
 
 
 class BatchStream:
     """Draws batches from a sampler, optionally ``prefetch`` ahead in a background thread.
 
     The batches (and the recorded states) are exactly those of drawing synchronously: only one thread ever touches the
-    sampler and its generator.
+    sampler and its generator. ``ids_only``: draw the frame ids (``sampler.sample_indices()``, which advances the
+    sampler exactly as ``next_batch()`` does) and leave the pixels to a :class:`DeviceFrames` on the device.
     """
 
-    def __init__(self, sampler: Any, rng: np.random.Generator, prefetch: int, pin_memory: bool) -> None:
+    def __init__(
+        self, sampler: Any, rng: np.random.Generator, prefetch: int, pin_memory: bool, ids_only: bool = False
+    ) -> None:
         self._sampler = sampler
         self._rng = rng
         self._pin = pin_memory
+        self._ids_only = ids_only
         self._prefetch = prefetch
         self._queue: queue.Queue[Batch | BaseException] = queue.Queue(maxsize=max(prefetch, 1))
         self._stop = threading.Event()
@@ -232,15 +243,24 @@ class BatchStream:
             self._thread.start()
 
     def _draw(self) -> Batch:
-        sils, labels = self._sampler.next_batch()
+        if self._ids_only:
+            _, ids, labels = self._sampler.sample_indices()
+            sils, frame_ids = None, torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+        else:
+            frames, labels = self._sampler.next_batch()
+            sils, frame_ids = torch.from_numpy(np.ascontiguousarray(frames)), None
         batch = Batch(
-            sils=torch.from_numpy(np.ascontiguousarray(sils)),
+            sils=sils,
             labels=torch.as_tensor(labels, dtype=torch.int64),
             sampler_state=copy.deepcopy(self._sampler.state_dict()),
             np_rng_state=copy.deepcopy(self._rng.bit_generator.state),
+            frame_ids=frame_ids,
         )
         if self._pin:
-            batch.sils = batch.sils.pin_memory()
+            if batch.sils is not None:
+                batch.sils = batch.sils.pin_memory()
+            if batch.frame_ids is not None:
+                batch.frame_ids = batch.frame_ids.pin_memory()
         return batch
 
     def _worker(self) -> None:
@@ -410,10 +430,34 @@ class TrainResult:
     final_eval: Any = None  # Rank1Result at the final iteration (main rank, when test subjects were given)
 
 
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+def _autocast(device: torch.device, enabled: bool, cache: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when ``enabled``; ``cache=False`` inside a CUDA graph capture (PyTorch requires it)."""
     if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
+
+
+def adam_options(device: torch.device, capturable: bool = False) -> dict[str, bool]:
+    """Adam's implementation: the fused CUDA kernel on a GPU (one launch for every parameter), ``capturable`` for a
+    CUDA graph; the default (for-each) one on the CPU, whose steps the CPU tests pin bit for bit."""
+    if device.type != "cuda":
+        return {}
+    return {"fused": True, "capturable": True} if capturable else {"fused": True}
+
+
+def _apply_adam_options(optimizer: torch.optim.Optimizer, options: dict[str, bool]) -> None:
+    """Set Adam's implementation flags after ``load_state_dict`` (which restores the saved run's), with its step
+    counters where that implementation keeps them (on the parameter's device for fused / capturable)."""
+    for group in optimizer.param_groups:
+        group["fused"] = options.get("fused")
+        group["capturable"] = options.get("capturable", False)
+        if group["fused"]:
+            group["foreach"] = None
+    on_device = bool(options.get("fused") or options.get("capturable"))
+    for param, state in optimizer.state.items():
+        if "step" in state:
+            target = param.device if on_device else torch.device("cpu")
+            state["step"] = state["step"].to(device=target, dtype=torch.float32)
 
 
 def _check_resume_config(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
@@ -454,9 +498,14 @@ class Trainer:
         dist_init_method: str | None = None,
         model_factory: Callable[[Any], nn.Module] = build_model,
         sampler_factory: Callable[..., Any] | None = None,
+        device_frames: bool | None = None,
+        compile_model: bool | str = False,
+        cuda_graph: bool = False,
+        cudnn_benchmark: bool = False,
     ) -> None:
         tc = cfg.train
         self.cfg, self.out, self.dataset = cfg, Path(out_dir), dataset
+        self.train_subjects = sorted(str(s) for s in train_subjects)
         self.test_subjects = test_subjects
         self.progress, self.time_limit_s, self.tensorboard = progress, time_limit_s, tensorboard
         if tensorboard:
@@ -468,6 +517,13 @@ class Trainer:
                 f"the data's frames are {dataset.height}×{dataset.width} but the config expects "
                 f"{cfg.input.height}×{cfg.input.width} (fields height/width)"
             )
+        if cuda_graph and (self.device.type != "cuda" or self.ctx.enabled):
+            raise TrainingError("cuda_graph needs one CUDA device (no CPU, no DistributedDataParallel)")
+        if cuda_graph and (tc.lr_schedule != "constant" or tc.warmup):
+            raise TrainingError("cuda_graph captures the learning rate: it needs lr_schedule = constant, no warmup")
+        self.use_device_frames = self.device.type == "cuda" if device_frames is None else bool(device_frames)
+        if cuda_graph and not self.use_device_frames:
+            raise TrainingError("cuda_graph needs the frames on the device (device_frames)")
         init_process_group(self.ctx, self.device, dist_init_method)
         self.rows = shard_rows(tc.batch_p * tc.batch_k, self.ctx)
         self.ckpt_dir = self.out / "checkpoints"
@@ -475,10 +531,11 @@ class Trainer:
         if self.ctx.is_main:
             self._lock_run_folder()
         try:
-            self._build(cfg, resume, model_factory, sampler_factory, train_subjects)
+            self._build(cfg, resume, model_factory, sampler_factory, train_subjects, compile_model, cuda_graph)
         except BaseException:
             self.close()
             raise
+        self.cudnn_benchmark = bool(cudnn_benchmark) and self.device.type == "cuda"
 
     def _build(
         self,
@@ -487,11 +544,13 @@ class Trainer:
         model_factory: Callable[[Any], nn.Module],
         sampler_factory: Callable[..., Any] | None,
         train_subjects: list[str],
+        compile_model: bool | str,
+        cuda_graph: bool,
     ) -> None:
         """Model, optimizer, sampler and the state to resume, under the run folder's lock."""
         tc, dataset = cfg.train, self.dataset
         model = seeded_model(cfg, model_factory).to(self.device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
+        optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, **adam_options(self.device, cuda_graph))
         rng = np.random.default_rng(cfg.seed)
         if sampler_factory is None:
             from gstsn.data.sampling import TripletSampler as sampler_factory  # noqa: N813
@@ -515,6 +574,8 @@ class Trainer:
             payload = load_checkpoint(existing)
             _check_resume_config(payload["config"], cfg, existing)
             self.state.load_state_dict(payload)
+            if self.device.type == "cuda":  # the checkpoint's own Adam flags (fused, capturable) give way to ours
+                _apply_adam_options(optimizer, adam_options(self.device, cuda_graph))
             self.resumed_from, self.last_ckpt = self.state.iteration, existing
             log.info("resumed from %s (iteration %d)", existing, self.state.iteration)
         elif not resume and existing is not None:
@@ -522,11 +583,27 @@ class Trainer:
                 f"{self.ckpt_dir} already holds checkpoints (newest {existing.name}); pass --resume to continue that "
                 "run or choose another --out directory"
             )
+        self.module = model  # the plain module: evaluation, checkpoints
         self.model = model
         if self.ctx.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
             self.state.model = self.model
+        if compile_model:  # the training forward only; evaluation runs self.module. A str names the backend.
+            backend = compile_model if isinstance(compile_model, str) else "inductor"
+            self.model = torch.compile(self.model, backend=backend)
+        self.frame_source = None
+        if self.use_device_frames:
+            from gstsn.data.device_frames import DeviceFrames
+
+            self.frame_source = DeviceFrames.from_cache(dataset, self.device)
+        self.pk_indices = pk_triplet_indices(tc.batch_p, tc.batch_k, self.device)  # the loss's, built once
+        self.graph_step = None
+        if cuda_graph:
+            from gstsn.train.graphed import GraphedStep
+
+            shape = (tc.batch_p * tc.batch_k, tc.frames)  # one process: every row of the batch
+            self.graph_step = GraphedStep(self._graph_body, self.state.optimizer, shape)
 
     def _lock_run_folder(self) -> None:
         """One process trains in ``out_dir`` at a time: a second one fails here, before reading or writing anything,
@@ -547,20 +624,68 @@ class Trainer:
 
     # -- pieces of the loop ------------------------------------------------------------------------------------------
 
+    def batch_stream(self) -> BatchStream:
+        """The loop's batch stream (prefetch thread, pinned on CUDA, frame ids only with device frames); close it."""
+        return BatchStream(
+            self.state.sampler,
+            self.state.rng,
+            self.cfg.train.prefetch,
+            self.device.type == "cuda",
+            ids_only=self.use_device_frames,
+        )
+
+    def step(self, batch: Batch) -> torch.Tensor:
+        """One training step as :meth:`run` takes it (for benchmarks); the stats ``(4,)`` stay on the device."""
+        return self._step(batch)
+
     def _step(self, batch: Batch) -> torch.Tensor:
         """One optimizer step on a global batch; returns the detached stats ``(4,)`` (still on the device)."""
+        if not self.cudnn_benchmark:
+            return self._step_body(batch)
+        saved = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True  # fixed training shapes: let cuDNN time its algorithms once
+        try:
+            return self._step_body(batch)
+        finally:
+            torch.backends.cudnn.benchmark = saved  # evaluation's variable shapes would be re-timed each batch
+
+    def _step_body(self, batch: Batch) -> torch.Tensor:
         tc = self.cfg.train
-        sils = batch.sils[self.rows].to(self.device, non_blocking=True)  # uint8 (m, frames, H, W)
-        x = prepare_frames(sils, self.cfg.input)  # float (m, frames, h, w), converted on the device
-        with _autocast(self.device, tc.amp):
-            emb = self.model(x)  # (m, parts, d)
-        emb = gather_with_local_grad(emb.float(), self.ctx)  # (P·K, parts, d); only this rank's rows carry grad
-        loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin)
-        self.state.optimizer.zero_grad(set_to_none=True)
-        (loss * self.ctx.world_size).backward()  # undo DDP's gradient average: the update is the full-batch one
-        self.state.optimizer.step()
+        indices = self.pk_indices if is_pk_layout(batch.labels, tc.batch_p, tc.batch_k) else None
+        if self.graph_step is not None:
+            if indices is None:
+                raise TrainingError(f"a CUDA-graph step needs P×K batches; got labels {batch.labels.tolist()}")
+            stats = self.graph_step(batch.frame_ids[self.rows])
+        else:
+            if batch.frame_ids is not None:  # uint8 (m, frames, H, W), unpacked on the device
+                sils = self.frame_source.frames(batch.frame_ids[self.rows].to(self.device, non_blocking=True))
+            else:
+                sils = batch.sils[self.rows].to(self.device, non_blocking=True)
+            x = prepare_frames(sils, self.cfg.input)  # float (m, frames, h, w), converted on the device
+            with _autocast(self.device, tc.amp):
+                emb = self.model(x)  # (m, parts, d)
+            emb = gather_with_local_grad(emb.float(), self.ctx)  # (P·K, parts, d); only this rank's rows carry grad
+            loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin, indices)
+            self.state.optimizer.zero_grad(set_to_none=True)
+            (loss * self.ctx.world_size).backward()  # undo DDP's gradient average: the update is the full-batch one
+            for group in self.state.optimizer.param_groups:
+                group["lr"] = learning_rate(tc, self.state.iteration + 1)
+            self.state.optimizer.step()
         self.state.iteration += 1
         self.state.sampler_state, self.state.np_rng_state = batch.sampler_state, batch.np_rng_state
+        return stats
+
+    def _graph_body(self, frame_ids: torch.Tensor) -> torch.Tensor:
+        """The step as :class:`GraphedStep` runs and captures it: frame ids already on the device, P×K labels, no
+        ``zero_grad`` (the graph rewrites the gradients it allocated at capture)."""
+        tc = self.cfg.train
+        x = prepare_frames(self.frame_source.frames(frame_ids), self.cfg.input)
+        with _autocast(self.device, tc.amp, cache=False):
+            emb = self.model(x)
+        labels = torch.empty(self.pk_indices.n, dtype=torch.int64)  # only its length is read: indices are given
+        loss, stats = batch_all_triplet_tensor(emb.float(), labels, tc.margin, self.pk_indices)
+        loss.backward()
+        self.state.optimizer.step()
         return stats
 
     def _record(self, pending: list[tuple[int, torch.Tensor]]) -> dict[str, float]:
@@ -581,7 +706,13 @@ class Trainer:
             if self.csv_log is not None:
                 wall = round(self.state.train_time, 4)
                 self.csv_log.write(
-                    {"iteration": i, **row_stats, "wall_time": wall, "lr": tc.lr, "collapsed": int(collapsed)}
+                    {
+                        "iteration": i,
+                        **row_stats,
+                        "wall_time": wall,
+                        "lr": learning_rate(tc, i),
+                        "collapsed": int(collapsed),
+                    }
                 )
             if self.tb_log is not None:
                 self.tb_log.train_row(i, row_stats, collapsed)
@@ -596,6 +727,7 @@ class Trainer:
             config=config_to_dict(self.cfg),
             config_hash=config_hash(self.cfg),
             data_fingerprint=str(getattr(self.dataset, "fingerprint", "")),
+            train_subjects=list(self.train_subjects),  # `gstsn eval` refuses to score a model on these
         )
         self.last_ckpt = save_checkpoint(payload, self.ckpt_dir, keep=self.cfg.train.keep_checkpoints)
 
@@ -606,8 +738,10 @@ class Trainer:
             return []
         from gstsn.eval.embed import evaluate_model
 
-        module = self.model.module if hasattr(self.model, "module") else self.model
-        result, _ = evaluate_model(module, self.dataset, self.test_subjects, self.cfg, self.device)
+        module = self.module
+        result, _ = evaluate_model(
+            module, self.dataset, self.test_subjects, self.cfg, self.device, frame_source=self.frame_source
+        )
         module.train()
         self.last_eval = (self.state.iteration, result)
         barrier(self.ctx)
@@ -637,7 +771,7 @@ class Trainer:
     def run(self) -> TrainResult:
         tc, state = self.cfg.train, self.state
         self._open_logs()
-        stream = BatchStream(state.sampler, state.rng, tc.prefetch, pin_memory=self.device.type == "cuda")
+        stream = self.batch_stream()
         bar = _progress(self.progress and self.ctx.is_main, state.iteration, tc.iterations)
         pending: list[tuple[int, torch.Tensor]] = []
         last_stats: dict[str, float] = {}
@@ -728,6 +862,11 @@ def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
       long run can be spread over short jobs.
     - ``dist_ctx`` / ``dist_init_method``: data-parallel placement (default: from ``torchrun``'s environment).
     - ``model_factory`` / ``sampler_factory``: replace ``build_model`` / ``TripletSampler`` (tests).
+    - ``device_frames``: keep the packed frames on the device and unpack batches there (default: on CUDA only).
+    - ``compile_model``: ``torch.compile`` the model for the training forward (evaluation runs it uncompiled).
+    - ``cuda_graph``: capture the whole step in a CUDA graph after a few eager steps (one CUDA device, device frames).
+    - ``cudnn_benchmark``: let cuDNN time its convolution algorithms for the (fixed) training shapes; evaluation keeps
+      the global setting, since its batch shapes vary.
     - ``progress``: tqdm bar with it/s and the loss.
     - ``tensorboard``: also write the logged scalars as TensorBoard events to ``out_dir/tensorboard``
       (:class:`TensorBoardLog`; needs the ``tensorboard`` package).
@@ -784,6 +923,7 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "TrainingError",
+    "adam_options",
     "resolve_device",
     "seeded_model",
     "summary_rows",
