@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.runner import Plan, RunReport, RunState, commit_result, sync_store
-from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir, file_lock, read_jsonl
+from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir, file_lock
 from gstsn.ablate.study import RunSpec, StudyRun
 from gstsn.signals import TrainingInterrupted
 
@@ -336,16 +336,24 @@ class JobRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobRecord:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        rec = cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        if not all(isinstance(getattr(rec, k), str) for k in ("run_id", "job_id", "stderr", "result")):
+            raise TypeError("not a job record")
+        return rec
 
 
 def load_records(folder: Path) -> dict[str, JobRecord]:
-    """The newest job record of each run id (a run submitted again has several)."""
+    """The newest job record of each run id (a run submitted again has several). A line that is not a record (a
+    submitter killed while appending) is named on stderr and not used."""
+    path = folder / JOB_RECORDS
     out: dict[str, JobRecord] = {}
-    for row in read_jsonl(folder / JOB_RECORDS):
+    if not path.is_file():
+        return out
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
-            rec = JobRecord.from_dict(row)
-        except TypeError:
+            rec = JobRecord.from_dict(json.loads(line))
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError):
+            print(f"warning: {path} line {lineno} is not a job record; ignored: {line[:80]!r}", file=sys.stderr)
             continue
         out[rec.run_id] = rec
     return out
