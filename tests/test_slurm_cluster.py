@@ -9,6 +9,7 @@ installed); under CI (``CI`` set) that is a failure instead.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -141,10 +142,10 @@ def sweep(root):
             log = work / rec["run_id"] / "train_log.csv"
             n = len(log.read_text().splitlines()) - 1 if log.is_file() else 0
             if 20 <= n < ITERATIONS - 50:  # mid-training, before its last checkpoint
-                try:  # scancel may keep retrying "Job can not be altered now" after delivering the signal
-                    subprocess.run(["scancel", "--signal=TERM", rec["job_id"]], check=True, timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass  # the job's log says whether the signal arrived
+                # slurmctld 22.05 can answer "Job can not be altered now" to the signal it has just delivered;
+                # scancel then retries after 5 s and would signal the requeued job again: stop it before that.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    subprocess.run(["scancel", "--signal=TERM", rec["job_id"]], timeout=3)
                 preempted = rec
                 break
         time.sleep(0.05)
