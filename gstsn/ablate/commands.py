@@ -1,4 +1,4 @@
-"""``gstsn ablations run|dry-run|merge|summary``: parse options, plan the studies, call the runner.
+"""``gstsn ablations run|dry-run|status|merge|summary``: parse options, plan the studies, call the runner.
 
 Also runnable as ``python -m gstsn.ablate ...`` (same subcommands).
 """
@@ -20,6 +20,7 @@ from gstsn.ablate.runner import (
     plan_studies,
     run_plan,
 )
+from gstsn.ablate.slurm import add_slurm_options
 from gstsn.ablate.stats import format_study
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
@@ -133,6 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_dry_run(args)
     plan, shard = _plan(args)
     store, work, cache_root = _dirs(args)
+    if getattr(args, "launcher", "local") == "slurm":
+        return _run_on_slurm(args, plan, shard, store, work, cache_root)
     kind = _device_kind(args.device)
     jobs = _jobs(args, kind)
     if jobs == 1 and args.threads:
@@ -171,6 +174,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _run_on_slurm(args, plan, shard, store, work, cache_root) -> int:
+    """``run --launcher slurm``: one Slurm job per pending run (``gstsn/ablate/slurm.py``)."""
+    from gstsn.ablate.slurm import options_from_args, run_slurm
+
+    opts = options_from_args(args, work)
+    for f, reason in plan.skipped:
+        print(f"skipped {f}: {reason}", file=sys.stderr)
+    print(
+        f"{len(plan.studies)} studies, {len(plan.study_runs)} study runs, {len(plan.runs)} distinct runs; "
+        f"results in {store.root}, checkpoints in {work.root}; Slurm jobs' files in {opts.folder}",
+        file=sys.stderr,
+    )
+    wait = not args.no_wait
+    try:
+        report = run_slurm(
+            plan, store, work, opts, shard=shard, device=args.device, cache_root=cache_root, threads=args.threads,
+            wait=wait, poll_s=args.poll, log=lambda m: print(m, file=sys.stderr, flush=True),
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("stopped waiting; the jobs keep running (see: gstsn ablations status)", file=sys.stderr)
+        return 130
+    if not wait:
+        print("submitted; follow them with: gstsn ablations status (same options)")
+        return 0
+    for s in plan.studies:
+        print(format_study(store.study_dir(s.name)))
+        print()
+    print(
+        f"{len(report.trained)} runs trained by Slurm jobs, {len(report.copied)} copied from finished runs, "
+        f"{report.skipped} rows already stored, {len(report.failed)} failed; wall time {report.wall_s / 60:.1f} min"
+    )
+    for rid, msg in report.failed:
+        print(f"failed run {rid}: {msg}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Per study: runs pending, running, done and failed, from the store and (for Slurm jobs) the scheduler."""
+    from gstsn.ablate.slurm import format_status, run_statuses, slurm_dir
+
+    plan, shard = _plan(args)
+    store, work, _ = _dirs(args)
+    folder = args.slurm_dir if args.slurm_dir is not None else slurm_dir(work)
+    print(format_status(plan, run_statuses(plan, store, work, folder, shard)))
+    return 0
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     added = merge_stores(args.sources, args.into)
     for study in sorted(added):
@@ -195,7 +245,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``gstsn ablations run|dry-run|merge|summary``."""
+    """Add ``gstsn ablations run|dry-run|status|merge|summary``."""
     top = subparsers.add_parser(
         "ablations",
         help="run the ablation studies (ablations/*.toml) into the results store",
@@ -216,7 +266,20 @@ def register(subparsers: Any) -> None:
         "--threads", type=cli_args.positive_int, default=None, help="torch threads per job (default: CPUs / jobs)"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_slurm_options(run)
     run.set_defaults(func=cmd_run, _parser=run)
+
+    status = sub.add_parser(
+        "status",
+        help="per study: runs pending, running, done and failed (from the store and the Slurm jobs)",
+        description="Per study, the runs pending, running, done and failed, from the results store, the work folder "
+        "and the scheduler (for runs submitted with --launcher slurm); a failed job is named with its log file.",
+    )
+    _add_plan_options(status)
+    status.add_argument(
+        "--slurm-dir", type=Path, default=None, help="the Slurm jobs' records and logs (default: WORK/slurm)"
+    )
+    status.set_defaults(func=cmd_status, _parser=status)
 
     dry = sub.add_parser("dry-run", help="list the runs with their estimated cost and what is already done")
     _add_plan_options(dry)
@@ -238,4 +301,4 @@ def register(subparsers: Any) -> None:
     summ.set_defaults(func=cmd_summary, _parser=summ)
 
 
-__all__ = ["cmd_dry_run", "cmd_merge", "cmd_run", "cmd_summary", "register"]
+__all__ = ["cmd_dry_run", "cmd_merge", "cmd_run", "cmd_status", "cmd_summary", "register"]

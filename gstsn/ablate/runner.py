@@ -304,6 +304,29 @@ def commit_result(store: ResultsStore, work: WorkDir, users: Sequence[StudyRun],
         store.commit(sr.study, study_row(sr, result["row"]), result["tables"], work.train_log(sr.run_id))
 
 
+def sync_store(
+    plan: Plan,
+    store: ResultsStore,
+    work: WorkDir,
+    report: RunReport,
+    shard: tuple[int, int] | None = None,
+    device_kind: str = "cpu",
+) -> list[RunState]:
+    """Before any run: write every study's definition, count the rows already stored (``report.skipped``) and write
+    the rows of runs finished earlier (``report.copied``); returns the runs' states (this shard's). Every launcher
+    starts with this."""
+    for s in plan.studies:
+        store.write_definition(s.definition())
+    states = run_states(plan, store, work, shard, device_kind)
+    report.skipped = sum(len(plan.users[st.run_id]) - len(st.studies_missing) for st in states)
+    for st in states:  # finished before (another study, another invocation): only the rows are missing
+        if st.todo and st.finished:
+            commit_result(store, work, st.studies_missing, work.load_result(st.run_id))
+            report.copied.append(st.run_id)
+            st.studies_missing = []
+    return states
+
+
 def run_plan(
     plan: Plan,
     store: ResultsStore,
@@ -328,15 +351,8 @@ def run_plan(
     """
     t0 = time.perf_counter()
     report = RunReport()
-    for s in plan.studies:
-        store.write_definition(s.definition())
-    states = run_states(plan, store, work, shard, device_kind)
-    report.skipped = sum(len(plan.users[st.run_id]) - len(st.studies_missing) for st in states)
+    states = sync_store(plan, store, work, report, shard, device_kind)
     echo = log or _echo
-    for st in states:  # finished before (another study, another invocation): only the rows are missing
-        if st.todo and st.finished:
-            commit_result(store, work, st.studies_missing, work.load_result(st.run_id))
-            report.copied.append(st.run_id)
     todo = [st for st in states if st.needs_training]
     if not todo:
         report.wall_s = time.perf_counter() - t0
@@ -594,4 +610,5 @@ __all__ = [
     "run_plan",
     "run_states",
     "study_row",
+    "sync_store",
 ]

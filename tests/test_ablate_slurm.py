@@ -1,0 +1,208 @@
+"""The Slurm launcher's pieces without a cluster: options → sbatch parameters, the job's requeue on a stop signal,
+SIGUSR2 → the trainer's stop request, job ids, and ``status`` from the store, the job records and (faked) scheduler
+states. The real one-node cluster is in test_slurm_cluster.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from submitit.core.utils import cloudpickle_dump
+
+from gstsn.ablate import slurm
+from gstsn.ablate.runner import plan_studies, run_plan
+from gstsn.ablate.slurm import (
+    JobRecord,
+    RunTask,
+    SlurmError,
+    SlurmOptions,
+    format_status,
+    job_id_from_env,
+    parse_sbatch_flags,
+    run_statuses,
+)
+from gstsn.ablate.store import ResultsStore, WorkDir
+from gstsn.cli import main
+from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
+
+STUDY = """
+description = "slurm unit"
+seeds = [0, 1]
+[base]
+temporal = true
+[axes]
+lstm_layers = [0, 2]
+[baseline]
+lstm_layers = 2
+"""
+
+
+@pytest.fixture
+def studies(tmp_path):
+    (tmp_path / "ablations").mkdir()
+    (tmp_path / "ablations" / "layers.toml").write_text(STUDY)
+    return tmp_path
+
+
+def plan_of(studies):
+    return plan_studies([studies / "ablations" / "layers.toml"], profile="smoke")
+
+
+def test_sbatch_flags_and_executor_parameters():
+    assert parse_sbatch_flags(["--qos=low --account gait", "--exclusive", "--mail-type=END"]) == {
+        "qos": "low",
+        "account": "gait",
+        "exclusive": True,
+        "mail_type": "END",
+    }
+    with pytest.raises(SlurmError, match="expected long sbatch options"):
+        parse_sbatch_flags(["-p gpu"])
+    opts = SlurmOptions(
+        Path("/s"), partition="gpu", gpus_per_job=2, cpus_per_job=8, mem_gb=32, time_min=240, sbatch=("--qos=low",)
+    )
+    assert opts.executor_parameters() == {
+        "name": "gstsn",
+        "timeout_min": 240,
+        "cpus_per_task": 8,
+        "nodes": 1,
+        "tasks_per_node": 1,
+        "slurm_array_parallelism": 256,
+        "slurm_partition": "gpu",
+        "gpus_per_node": 2,
+        "mem_gb": 32,
+        "slurm_additional_parameters": {"qos": "low"},
+    }
+
+
+def test_submitit_writes_those_parameters_as_sbatch_lines(tmp_path, monkeypatch):
+    import submitit
+
+    bin_dir = tmp_path / "bin"  # submitit's Slurm executor only checks that srun is on PATH
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    opts = SlurmOptions(tmp_path, partition="gpu", gpus_per_job=2, cpus_per_job=8, mem_gb=32, sbatch=("--qos=low",))
+    ex = submitit.AutoExecutor(folder=str(tmp_path / "%j"), cluster="slurm")
+    ex.update_parameters(**opts.executor_parameters())
+    text = ex._executor._make_submission_file_text("true", "uid")
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=2",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --mem=32GB",
+        "#SBATCH --time=60",
+        "#SBATCH --qos=low",
+        "#SBATCH --signal=USR2@90",
+        "#SBATCH --job-name=gstsn",
+    ):
+        assert line in text, line
+
+
+def test_job_id_from_env():
+    assert job_id_from_env({"SLURM_JOB_ID": "42"}) == "42"
+    assert job_id_from_env({"SLURM_JOB_ID": "43", "SLURM_ARRAY_JOB_ID": "40", "SLURM_ARRAY_TASK_ID": "3"}) == "40_3"
+    assert job_id_from_env({}) is None
+
+
+def _task(studies, max_requeues=2) -> RunTask:
+    plan = plan_of(studies)
+    rid, spec = next(iter(plan.runs.items()))
+    return RunTask(rid, spec, plan.users[rid], "r", "w", "c", max_requeues=max_requeues)
+
+
+def test_an_interrupted_job_requeues_itself_then_exits_143(studies, monkeypatch):
+    calls = []
+    monkeypatch.setattr(slurm.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or _Done())
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "70")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    with pytest.raises(SystemExit) as info:
+        slurm._requeue_and_exit(_task(studies), TrainingInterrupted(signal.SIGTERM, 40, Path("ckpt-0000040.pt")))
+    assert info.value.code == 143 and calls == [["scontrol", "requeue", "70_1"]]
+
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "2")  # the most --max-requeues 2 allows: fail, naming the checkpoint
+    with pytest.raises(RuntimeError, match="checkpoint ckpt-0000040.pt after 2 requeue"):
+        slurm._requeue_and_exit(_task(studies), TrainingInterrupted(signal.SIGTERM, 40, Path("ckpt-0000040.pt")))
+    assert len(calls) == 1
+
+
+class _Done:
+    returncode, stdout, stderr = 0, "", ""
+
+
+def test_sigusr2_becomes_the_trainers_stop_request_during_training_else_goes_to_submitit():
+    seen = []
+    old_usr2 = signal.signal(signal.SIGUSR2, lambda s, f: seen.append(s))  # stands for submitit's handler
+    try:
+        with slurm._preempt_signal_to_trainer():
+            os.kill(os.getpid(), signal.SIGUSR2)  # outside training: submitit's handler
+            assert seen == [signal.SIGUSR2]
+            with stop_on_signals():  # what Trainer.run activates
+                os.kill(os.getpid(), signal.SIGUSR2)
+                assert stop_requested() == signal.SIGTERM  # the trainer checkpoints and stops after its step
+            assert seen == [signal.SIGUSR2]
+        assert signal.getsignal(signal.SIGUSR2) is not slurm._preempt_signal_to_trainer
+    finally:
+        signal.signal(signal.SIGUSR2, old_usr2)
+
+
+def test_status_from_store_records_and_scheduler(studies, monkeypatch):
+    plan = plan_of(studies)
+    store, work = ResultsStore(studies / "results"), WorkDir(studies / "work")
+    folder = studies / "work" / "slurm"
+    ids = list(plan.runs)  # 4 runs: 2 cells x 2 seeds
+    fake_row = lambda spec, run_dir, **kw: {"row": {"run_id": spec.run_id}, "tables": []}  # noqa: E731
+    run_plan(plan_studies([studies / "ablations" / "layers.toml"], profile="smoke", seeds=[0]), store, work,
+             executor=fake_row, progress=False, prepare=False)  # fmt: skip
+    done = store.done_ids("layers")
+    rest = [rid for rid in ids if rid not in done]
+    assert len(done) == 2 and len(rest) == 2
+    failed_log = folder / "9_1" / "9_1_0_log.err"
+    failed_log.parent.mkdir(parents=True)
+    failed_log.write_text("Traceback ...\nTrainingError: CUDA is not available\n")
+    result = failed_log.with_name("9_1_0_result.pkl")
+    cloudpickle_dump(
+        ("error", "Traceback (most recent call last):\n  ...\nTrainingError: CUDA is not available\n"), result
+    )
+    records = [
+        JobRecord(rest[0], "9_0", "o", "e0", str(folder / "nothing.pkl"), "t", ["layers"]),
+        JobRecord(rest[1], "9_1", "o", str(failed_log), str(result), "t", ["layers"]),
+    ]
+    slurm._append_records(folder, records)
+    monkeypatch.setattr(slurm, "scheduler_states", lambda jids: {"9_0": "RUNNING", "9_1": "FAILED"})
+    text = format_status(plan, run_statuses(plan, store, work, folder))
+    row = next(line for line in text.splitlines() if line.startswith("layers"))
+    assert row.split()[1:] == ["0", "1", "2", "1"]  # pending, running, done, failed
+    assert f"[{rest[1]}]: job 9_1: TrainingError: CUDA is not available; log {failed_log}" in text
+    assert f"[{rest[0]}]: job 9_0 RUNNING" in text
+
+    monkeypatch.setattr(slurm, "scheduler_states", lambda jids: {"9_0": "PENDING"})
+    statuses = run_statuses(plan, store, work, folder)
+    assert statuses[rest[0]][0].state == "pending"
+    assert statuses[rest[1]][0].state == "failed"  # gone from the queue with an error result
+
+    monkeypatch.setattr(slurm, "scheduler_states", lambda jids: {})  # killed (no result), no longer known
+    status = run_statuses(plan, store, work, folder)[rest[0]][0]
+    assert status.state == "failed" and "without a result" in status.detail and "log e0" in status.detail
+
+
+def test_status_command_without_slurm_counts_the_store(studies, capsys):
+    base = ["--studies-dir", str(studies / "ablations"), "--results", str(studies / "r"), "--work", str(studies / "w")]
+    assert main(["ablations", "status", *base, "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[2].split() == ["layers", "4", "0", "0", "0"]
+
+
+def test_slurm_launcher_without_slurm_is_a_clear_error(studies, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    argv = ["ablations", "run", "--studies-dir", str(studies / "ablations"), "--results", str(studies / "r"),
+            "--work", str(studies / "w"), "--profile", "smoke", "--launcher", "slurm", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "gstsn ablations run: error: cannot submit to Slurm here" in err and "srun" in err
+    assert main([*argv, "--sbatch", "qos=low"]) == 2
+    assert "--sbatch 'qos=low': expected long sbatch options" in capsys.readouterr().err
