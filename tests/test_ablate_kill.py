@@ -158,3 +158,25 @@ def test_parallel_jobs_give_the_same_rows(clean):
     """``--jobs 2``: worker processes train the runs; the rows are those of the one-process run."""
     subprocess.run(command(clean, "parallel", jobs=2), check=True, capture_output=True, env=ENV, timeout=300)
     assert_same_rows(clean, "parallel")
+
+
+def test_each_run_stores_retrieval_tables_and_who_matched(clean):
+    """Every finished run carries rank-5 / mAP / mINP / cross-view keys (both distances) and, beside its row, its
+    retrieval.csv and matches.npz (GEI runs too), loadable without pickle."""
+    import numpy as np
+    import pandas as pd
+
+    for study in ("layers", "models"):
+        for row in rows(clean, "clean", study):
+            for metric in ("rank5", "map", "minp", "cv_rank1", "cv_map"):
+                for distance in ("per_part", "flat"):
+                    assert f"{metric}.{distance}.CL" in row, (study, metric, distance)
+            assert row["rank5.per_part.NM"] >= row["rank1.per_part.NM"] - 1e-9
+            folder = clean / "clean" / "results" / study / "runs" / row["run_id"]
+            table = pd.read_csv(folder / "retrieval.csv", dtype={"probe_view": str, "gallery_view": str})
+            assert set(table.protocol) == {"standard", "cross_view"} and set(table.distance) == {"per_part", "flat"}
+            assert len(table) == 2 * (3 * 3 * 121 + 2 * 3 * 11)
+            with np.load(folder / "matches.npz", allow_pickle=False) as m:
+                assert m["top_index"].shape[1:] == (11, 5) and m["xy"].shape == (len(m["row_view"]), 2)
+                assert m["thumbs"].dtype == np.uint8 and len(m["thumbs"]) == len(m["thumb_row"]) > 0
+                assert str(m["distance"]) == "per_part"

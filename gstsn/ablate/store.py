@@ -6,6 +6,7 @@ Results store, one folder per study::
     RESULTS/<study>/runs.jsonl               one row per finished run
     RESULTS/<study>/tables.csv               11×11 cells of every run (run_id, distance, condition, probe_view, ...)
     RESULTS/<study>/runs/<run_id>/train_log.csv
+    RESULTS/<study>/runs/<run_id>/retrieval.csv, matches.npz   rank-5/mAP/mINP/cross-view tables, who matched
 
 Work folder (``--work``, default ``.cache/gstsn/ablation-runs``), one folder per *run*, shared by every study that
 contains the run::
@@ -35,6 +36,8 @@ from gstsn.atomic import atomic_copy, atomic_write_text
 
 TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 RESULT_FORMAT = 1
+#: per-run evaluation files copied into ``<study>/runs/<run_id>/`` (written by ``gstsn.ablate.execute``)
+RUN_FILES = ("retrieval.csv", "matches.npz")
 
 
 class StoreError(ValueError):
@@ -169,6 +172,10 @@ class ResultsStore:
                 curve = eval_curve_text(train_log.with_name("eval_log.csv"))
                 if curve is not None:
                     atomic_write_text(folder / "runs" / run_id / "eval_curve.csv", curve)
+            if train_log is not None:  # the evaluation's per-run files (retrieval tables, who matched) beside it
+                for name in RUN_FILES:
+                    if train_log.with_name(name).is_file():
+                        atomic_copy(train_log.with_name(name), folder / "runs" / run_id / name)
             self._replace_tables(folder / "tables.csv", run_id, tables)
             kept = [r for r in self.rows(study) if str(r.get("run_id")) != run_id]
             text = "".join(_json_line(r) + "\n" for r in [*kept, row])
