@@ -53,7 +53,9 @@ def test_report_renders_a_real_smoke_run(tmp_path):
 
     result = render_report(results, tmp_path / "reports")
     names = [p.name for p in result.pages]
-    assert names == ["index.html", "study-tiny.html", "timing.html"]
+    assert names == ["index.html", "study-tiny.html", "retrieval-tiny.html", "timing.html"]
+    who = (tmp_path / "reports" / "retrieval-tiny.html").read_text(encoding="utf-8")
+    assert "Failure cases" in who and "data:image/png;base64," in who and "false matches attracted" in who
     html = (tmp_path / "reports" / "study-tiny.html").read_text(encoding="utf-8")
     assert "SYNTHETIC DATA" in html and "published, not run here" not in html
     assert "Rank-1 % per probe view, per-part distance" in html and "GSTSN − GaitSet per probe view" in html

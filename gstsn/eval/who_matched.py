@@ -128,7 +128,8 @@ def build_matches(
     """
     subject = np.asarray(subject).astype(str)
     subjects, row_subject = np.unique(subject, return_inverse=True)
-    row_seq_type = np.searchsorted(np.asarray(SEQ_TYPES), np.asarray(seq_type).astype(str))
+    position = {t: i for i, t in enumerate(SEQ_TYPES)}  # SEQ_TYPES is in nm/bg/cl order, not sorted
+    row_seq_type = np.array([position[t] for t in np.asarray(seq_type).astype(str)], dtype=np.int64)
     row_view = np.searchsorted(np.asarray(VIEWS), np.asarray(view).astype(str))
     n = len(subject)
     idx_type = np.int16 if n < 2**15 else np.int32
