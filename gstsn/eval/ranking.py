@@ -13,7 +13,8 @@ needs the first k gallery sequences in order. This module computes both, exactly
   Then the ``m``-th relevant entry (1-based) sits at position ``(m - 1) + before_(m)``, where ``before_(m)`` is the
   ``m``-th smallest ``before`` value (``before`` grows along the order), so the relative order of relevant entries
   never has to be decided. The distances are computed for all pairs with float64 matmuls (``|p|^2 + |g|^2 - 2 p.g``
-  per part, like the rank-1 evaluator's fp32 path, on features centred on a gallery mean) together with a rigorous
+  per part, like the rank-1 evaluator's fp32 path, on features centred on a gallery mean; ``flat`` as one matmul over
+  the flattened parts, so that no per-part output is written and summed) together with a rigorous
   bound of their rounding error; an irrelevant entry whose interval lies wholly below (above) ``r``'s is before
   (after) it. Only the pairs the bound cannot separate are recomputed canonically (``n_rechecked``). With random
   features at the LT size the intervals are ~1e-7 relative wide while neighbouring distances differ by ~5e-5, so a
@@ -195,12 +196,16 @@ def rank_relevant(
         return Ranking(positions, n_relevant, n_ranked, top_index, top_distance, 0)
     if parts == 1:
         distance = "flat"  # one part: the same canonical numbers; flat's bound is simpler
+    x_op = x  # what the matmuls read; the canonical rechecks always read ``x`` itself
+    if distance == "flat" and parts > 1:  # one matmul over the flattened parts: no per-part outputs to write and sum
+        x_op = x.reshape(x.shape[0], 1, parts * d)
+        parts, d = 1, parts * d
     n_g = flat_slots.size
     g_rows = np.where(pad_np, flat_slots.max(), flat_slots)
     bounds = _bounds64(parts, d)
-    centre = _centre64(x, g_rows[~pad_np])
+    centre = _centre64(x_op, g_rows[~pad_np])
     g_op = torch.empty((parts, n_g, d + 2), dtype=torch.float64, device=dev)
-    g_tot = _operand(x, g_rows, centre, g_op, gallery=True)
+    g_tot = _operand(x_op, g_rows, centre, g_op, gallery=True)
     pad = torch.as_tensor(pad_np, device=dev)
     slot_codes = torch.as_tensor(np.where(pad_np, -1, codes[g_rows]), device=dev)
     slot_views = torch.as_tensor(np.where(pad_np, -1, view_idx[g_rows]), device=dev)
@@ -212,7 +217,7 @@ def rank_relevant(
         rows = p_rows[lo : lo + pt_max]
         pt = len(rows)
         p_op = p_buf[:, :pt]
-        p_tot = _operand(x, rows, centre, p_op, gallery=False)
+        p_tot = _operand(x_op, rows, centre, p_op, gallery=False)
         acc = torch.empty((pt, n_g), dtype=torch.float64, device=dev)
         for k0 in range(0, parts, kc):
             k1 = min(parts, k0 + kc)
