@@ -9,7 +9,7 @@ peak extra memory of the warm-up run (``gstsn.timing.memory.peak_memory_bytes``)
 2048 x 2048 matmul GFLOP/s.
 
     python bench/bench_protocol.py [--distance per_part|flat|both] [--repeats 3] [--threads N] [--device cpu|cuda]
-                                   [--cell-by-cell]
+                                   [--cell-by-cell] [--retrieval]
 
 Timings on a machine shared with other jobs are noisy: report the matmul figure next to the evaluator's, and the
 process CPU time (summed over threads), which is less sensitive to other jobs than wall time. On a busy machine
@@ -18,6 +18,9 @@ run it with ``OMP_WAIT_POLICY=PASSIVE``: spinning OpenMP threads otherwise burn 
 with its ``cuda_dist``: features in the ``(n, c, p)`` layout, one distance matrix per probe view x gallery view cell
 built from strided per-part slices, a full sort) on the same
 features for a same-run speed-up figure; it must reproduce the fast evaluator's tables (random features have no ties).
+``--retrieval`` also times, interleaved with each rank-1 run on the same features, ``evaluate_retrieval`` (rank-1,
+rank-5, mAP, mINP and the first 5 matches, standard protocol) and ``evaluate_cross_view`` (OpenGait's cross-view
+gallery: rank-1 and mAP), and prints each one's time over the rank-1 evaluator's (the target: at most 2x).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ import numpy as np
 import torch
 
 from gstsn.data.naming import SEQ_TYPES, VIEWS
+from gstsn.eval.crossview import evaluate_cross_view
 from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, _chunks, evaluate_rank1
+from gstsn.eval.retrieval import evaluate_retrieval
 from gstsn.heap import retain_freed_memory
 from gstsn.timing.memory import peak_memory_bytes
 
@@ -125,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part-chunk", type=int, default=None, help="parts per matmul batch (default: automatic)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cell-by-cell", action="store_true", help="also time the cell-by-cell evaluator (slow)")
+    ap.add_argument(
+        "--retrieval", action="store_true", help="also time evaluate_retrieval and evaluate_cross_view (interleaved)"
+    )
     args = ap.parse_args(argv)
     heap = "freed memory retained" if retain_freed_memory() else "glibc's malloc defaults"  # as gstsn commands
     if args.threads:
@@ -152,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     distances = ["per_part", "flat"] if args.distance == "both" else [args.distance]
     for distance in distances:
         times, cpu, floors = [], [], []
+        others: dict[str, list[float]] = {"retrieval": [], "cross-view": []}
+        other_results: dict[str, object] = {}
         for rep in range(args.repeats + 1):
             _sync(device)
             t0, c0 = time.perf_counter(), time.process_time()
@@ -166,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                 floors.append(
                     matmul_floor_seconds(n_p, n_g, args.parts, args.dim, device, args.probe_chunk, args.part_chunk)
                 )
+            if args.retrieval:  # right after each rank-1 run (the warm-up included), so both see the same machine
+                for name, fn in (("retrieval", evaluate_retrieval), ("cross-view", evaluate_cross_view)):
+                    _sync(device)
+                    t1 = time.perf_counter()
+                    other_results[name] = fn(x, subject, seq_type, view, distance)
+                    _sync(device)
+                    if rep:
+                        others[name].append(time.perf_counter() - t1)
         result = last[0]
         med = statistics.median(times[1:])
         ratio = statistics.median(t / f for t, f in zip(times[1:], floors, strict=True))
@@ -183,6 +201,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{'':>8}  its matmuls alone (same shapes, interleaved): median {statistics.median(floors):.2f} s "
             f"(runs {', '.join(f'{t:.2f}' for t in floors)}); evaluator / its matmuls: median {ratio:.2f}x"
         )
+        for name, took in others.items():
+            if not took:
+                continue
+            res = other_results[name]
+            ratios = [t / r for t, r in zip(took, times[1:], strict=True)]
+            if name == "retrieval":
+                figures = ", ".join(f"{m} NM {res.summary_excl[m]['NM']:.2f}" for m in res.metrics)
+                same = all(res.summary_excl["rank1"][c] == result.summary_excl[c] for c in result.summary_excl)
+                figures += f"; rank-1 as the rank-1 evaluator's: {same}"
+            else:
+                figures = ", ".join(f"{m} NM {res.summary[m]['NM']:.2f}" for m in res.summary)
+            print(
+                f"{'':>8}  {name}: median {statistics.median(took):.2f} s (runs {', '.join(f'{t:.2f}' for t in took)})"
+                f" = {statistics.median(ratios):.2f}x the rank-1 evaluator (same runs: "
+                f"{', '.join(f'{r:.2f}' for r in ratios)}); canonical rechecks {res.n_rechecked}; {figures}"
+            )
         if args.cell_by_cell and distance == "per_part":
             feats_ncp = np.ascontiguousarray(feats.transpose(0, 2, 1))  # OpenGait's layout, made before timing
             t0 = time.perf_counter()

@@ -12,7 +12,13 @@ import sys
 
 from gstsn.heap import retain_freed_memory
 
-COMMAND_MODULES = ("gstsn.data.commands", "gstsn.train.commands", "gstsn.ablate.commands", "gstsn.report.commands")
+COMMAND_MODULES = (
+    "gstsn.data.commands",
+    "gstsn.train.commands",
+    "gstsn.ablate.commands",
+    "gstsn.report.commands",
+    "gstsn.interop.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

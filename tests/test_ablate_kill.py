@@ -235,3 +235,25 @@ def test_two_runners_on_one_results_folder_do_no_work_twice(clean):
         if log.is_file():
             assert [int(r[0]) for r in losses(log)] == list(range(1, ITERATIONS + 1))
             assert losses(log) == losses(root / "clean" / "work" / run_dir.name / "train_log.csv")
+
+
+def test_each_run_stores_retrieval_tables_and_who_matched(clean):
+    """Every finished run carries rank-5 / mAP / mINP / cross-view keys (both distances) and, beside its row, its
+    retrieval.csv and matches.npz (GEI runs too), loadable without pickle."""
+    import numpy as np
+    import pandas as pd
+
+    for study in ("layers", "models"):
+        for row in rows(clean, "clean", study):
+            for metric in ("rank5", "map", "minp", "cv_rank1", "cv_map"):
+                for distance in ("per_part", "flat"):
+                    assert f"{metric}.{distance}.CL" in row, (study, metric, distance)
+            assert row["rank5.per_part.NM"] >= row["rank1.per_part.NM"] - 1e-9
+            folder = clean / "clean" / "results" / study / "runs" / row["run_id"]
+            table = pd.read_csv(folder / "retrieval.csv", dtype={"probe_view": str, "gallery_view": str})
+            assert set(table.protocol) == {"standard", "cross_view"} and set(table.distance) == {"per_part", "flat"}
+            assert len(table) == 2 * (3 * 3 * 121 + 2 * 3 * 11)
+            with np.load(folder / "matches.npz", allow_pickle=False) as m:
+                assert m["top_index"].shape[1:] == (11, 5) and m["xy"].shape == (len(m["row_view"]), 2)
+                assert m["thumbs"].dtype == np.uint8 and len(m["thumbs"]) == len(m["thumb_row"]) > 0
+                assert str(m["distance"]) == "per_part"

@@ -119,6 +119,18 @@ def test_every_page_renders_offline_without_errors(browser, report, artifacts):
                 tta = page.locator("svg.plot[aria-label*='seeds shaded']")  # rank-1 against wall time
                 assert tta.count() == 1 and tta.bounding_box()["width"] > 300
                 assert page.get_by_text("Not measured: 12 seed pairs").is_visible()  # the folded line
+            if f.name.startswith("study-"):
+                assert page.locator("table.retrieval").count() == 2
+            if f.name == "retrieval-gaitset_vs_gstsn.html":  # who matched: cases with thumbnails, heatmap, PCA
+                assert page.locator("section.group").count() == 3  # GaitSet, GSTSN, GEI
+                thumbs = page.eval_on_selector_all(
+                    "figure.thumb svg image",
+                    "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })",
+                )
+                assert len(thumbs) > 20 and all(w >= 36 and h >= 52 for w, h in thumbs), thumbs[:5]
+                assert page.locator("figure.thumb.wrong").count() > 0 and page.locator("figure.thumb.right").count()
+                assert page.locator("table.attractors tbody tr").count() > 0
+                assert len(sizes) == 6  # a failure heatmap and a projection per cell
             page.screenshot(path=str(artifacts / f"{f.stem}.png"), full_page=True)
         finally:
             page.close()

@@ -204,7 +204,14 @@ def test_report_renders_the_real_outputs(produced, study_rows, timing_ok, capsys
     code = main(["report", str(produced.results), "--out", str(reports)])
     out = capsys.readouterr()
     assert code == 0, out.err
-    assert sorted(p.name for p in reports.glob("*.html")) == ["index.html", "study-tiny.html", "timing.html"]
+    assert sorted(p.name for p in reports.glob("*.html")) == [
+        "index.html",
+        "retrieval-tiny.html",
+        "study-tiny.html",
+        "timing.html",
+    ]
+    who = (reports / "retrieval-tiny.html").read_text(encoding="utf-8")
+    assert "Failure cases" in who and "data:image/png;base64," in who and "false matches attracted" in who
     html = (reports / "study-tiny.html").read_text(encoding="utf-8")
     assert "SYNTHETIC DATA" in html and "published, not run here" not in html
     assert "Rank-1 % per probe view, per-part distance" in html and "GSTSN − GaitSet per probe view" in html

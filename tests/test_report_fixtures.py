@@ -59,6 +59,7 @@ def write_study(
     with_eval: bool = True,
     collapsed: tuple[tuple, int] | None = None,
     dirty: bool = False,
+    with_matches: bool = False,
 ) -> Path:
     """One study folder. ``effects`` maps a cell's axis-value tuple to its rank-1 offset (points) from the level."""
     rng = np.random.default_rng(sum(map(ord, name)))
@@ -142,6 +143,11 @@ def write_study(
                         row[f"rank1_view.{distance}.{cond}.{v}"] = value
                     for i, j in itertools.product(range(11), range(11)):
                         tables.append([run_id, distance, cond, VIEWS[i], VIEWS[j], round(float(grid[i, j]), 3)])
+                    for k, m in enumerate(("rank5", "map", "minp", "cv_rank1", "cv_map")):
+                        value = float(np.clip(row[f"rank1.{distance}.{cond}"] + (8, -6, -15, 4, -3)[k], 0, 100))
+                        row[f"{m}.{distance}.{cond}"] = value
+                        for v in VIEWS:
+                            row[f"{m}_view.{distance}.{cond}.{v}"] = value
             runs.append(row)
             run_dir = study_dir / "runs" / run_id
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +162,8 @@ def write_study(
                         for i, l in zip(its, loss, strict=True)
                     ],
                 )
+            if with_matches:
+                write_matches(run_dir / "matches.npz", seed=seed + 17 * len(runs), spread=1.0 + offset / 10)
             if with_eval and not is_gei:
                 ev = []
                 pace = (0.6 if method == "gaitset" else 0.7) * (1 + 0.04 * seed)  # s per iteration: GSTSN is slower
@@ -173,6 +181,41 @@ def write_study(
             study_dir / "tables.csv", ["run_id", "distance", "condition", "probe_view", "gallery_view", "value"], tables
         )
     return study_dir
+
+
+def write_matches(path: Path, seed: int, spread: float, n_subjects: int = 12) -> Path:
+    """A run's ``matches.npz`` built by the real writer (``gstsn.eval.who_matched``) from random embeddings with a
+    subject structure (CL sequences pushed away from their subject) and drawn GEI-like thumbnails."""
+    from gstsn.data.naming import SEQ_TYPES
+    from gstsn.eval.retrieval import evaluate_retrieval
+    from gstsn.eval.who_matched import build_matches, save_matches
+
+    rng = np.random.default_rng(seed)
+    labels = [(f"{75 + s:03d}", t, v) for s in range(n_subjects) for t in sorted(SEQ_TYPES) for v in VIEWS]
+    subject, seq_type, view = (np.array([r[i] for r in labels]) for i in range(3))
+    code = np.unique(subject, return_inverse=True)[1]
+    centres = rng.standard_normal((n_subjects, 4, 8)) * spread
+    view_shift = rng.standard_normal((11, 4, 8)) * 0.6
+    feats = (
+        centres[code]
+        + view_shift[np.searchsorted(np.array(VIEWS), view)]
+        + 0.5 * rng.standard_normal((len(labels), 4, 8))
+    )
+    feats[np.char.startswith(seq_type, "cl")] += 0.9 * rng.standard_normal((4, 8))
+    feats = feats.astype(np.float32)
+    retrieval = evaluate_retrieval(feats, subject, seq_type, view)
+    yy, xx = np.mgrid[0:64, 0:44]
+
+    def thumbs(rows: np.ndarray) -> np.ndarray:
+        out = []
+        for r in rows:
+            w = 7 + code[r] % 5 + (4 if seq_type[r].startswith("cl") else 0)
+            body = ((xx - 22) / w) ** 2 + ((yy - 34) / 26) ** 2 <= 1.0
+            head = (xx - 22) ** 2 + (yy - 8) ** 2 <= 25
+            out.append(np.where(body | head, 200 + code[r] % 50, 0).astype(np.uint8))
+        return np.stack(out)
+
+    return save_matches(path, build_matches(retrieval, feats, subject, seq_type, view, thumbs))
 
 
 def _val(v: Any) -> str:
@@ -322,6 +365,7 @@ def make_results(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> Path:
         synthetic=False,
         gei=True,
         description="GaitSet vs GSTSN on CASIA-B LT.",
+        with_matches=True,
     )
     write_study(
         root,

@@ -65,7 +65,8 @@ def test_index_links_every_page_and_every_link_resolves(rendered):
     out, result, pages = rendered
     assert [p.name for p in result.pages][0] == "index.html"
     assert set(pages) == {"index.html", "timing.html", "study-gaitset_vs_gstsn.html", "study-idr_statistic.html",
-                          "study-input_type.html", "study-mixed_data.html"}  # fmt: skip
+                          "study-input_type.html", "study-mixed_data.html",
+                          "retrieval-gaitset_vs_gstsn.html"}  # fmt: skip
     index_links = {v for _, a, v in parse(pages["index.html"]).urls if a == "href"}
     assert set(pages) - {"index.html"} <= index_links
     for name, html in pages.items():

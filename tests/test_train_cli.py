@@ -106,13 +106,23 @@ def test_smoke_train_then_eval_writes_results_with_provenance(tmp_path, capsys):
     assert {"run_id", "model", "iteration"} <= set(rows.columns) and (rows["run_id"] == prov["config_hash"]).all()
     log = pd.read_csv(run_dir / "eval_log.csv")
     assert set(log["probe_set"]) == {"NM", "BG", "CL"} and (log["iteration"] == 4).all()
+    assert "mAP" in out and "cross-view gallery" in out
+    retr = res["evaluation"]["retrieval"]
+    assert set(retr["standard_protocol_excl_identical"]) == {"rank1", "rank5", "map", "minp"}
+    assert set(retr["cross_view_gallery"]) == {"cv_rank1", "cv_map"} and retr["distance"] == "per_part"
+    assert {"rank1", "rank5", "map", "minp", "cv_rank1", "cv_map"} <= set(rows["metric"])
+    assert set(rows["distance"]) == {"per_part"} and (run_dir / "matches.npz").is_file()
 
     code, out, err = run_cli(["eval", str(run_dir), "--distance", "flat", "--max-test-frames", "all"], capsys)
     assert code == 0, err
     ev = json.loads((run_dir / "eval-0000004-flat" / "results.json").read_text())
     assert ev["evaluation"]["distance"] == "flat" and ev["fields"]["max_test_frames"] is None
     assert ev["iteration"] == 4 and ev["trained_on_fingerprint"] == cache.fingerprint
-    assert (run_dir / "eval-0000004-flat" / "results.csv").is_file()
+    ev_rows = pd.read_csv(run_dir / "eval-0000004-flat" / "results.csv")
+    assert {"rank5", "map", "minp", "cv_rank1", "cv_map"} <= set(ev_rows["metric"]) and set(ev_rows.distance) == {
+        "flat"
+    }
+    assert ev["evaluation"]["retrieval"]["distance"] == "flat"
 
     code, _, err = run_cli(argv, capsys)  # same --out without --resume: refused, not overwritten
     assert code == 2 and "already holds checkpoints" in err

@@ -6,8 +6,12 @@ Composed from the trainer's and the evaluator's public functions (``gstsn.train.
 1. open the data (``gstsn.data.open_dataset``) and its split;
 2. ``gaitset`` / ``gstsn``: train with ``resume=True`` (a run with a checkpoint continues from it, bit-identically on
    the CPU; a finished one only reloads its weights), without the trainer's own evaluation; ``gei``: no training;
-3. embed every test sequence once and score rank-1 with both distances (``per_part`` and ``flat``);
-4. return the run's results row (schema v1 keys, without the study fields) and its 11×11 cells.
+3. embed every test sequence once and score rank-1 with both distances (``per_part`` and ``flat``), and rank-5, mAP,
+   mINP (standard protocol) and the cross-view-gallery rank-1 / mAP (``gstsn.eval.retrieval``,
+   ``gstsn.eval.crossview``), also with both distances;
+4. write ``retrieval.csv`` (those metrics' tables) and ``matches.npz`` (who matched, ``gstsn.eval.who_matched``)
+   into the run folder, and return the run's results row (schema v1 keys, without the study fields, plus the new
+   metrics' keys) and its 11×11 rank-1 cells.
 
 :func:`attempt_run` runs one spec under its lock, in the runner or in a worker process of ``--jobs N``
 (:func:`worker_init`).
@@ -35,6 +39,8 @@ from gstsn.ablate.study import RunSpec
 from gstsn.config import DISTANCES, portable_source
 
 CONDITIONS = ("NM", "BG", "CL")
+RETRIEVAL_FILE = "retrieval.csv"
+RETRIEVAL_COLUMNS = ("protocol", "distance", "metric", "condition", "probe_view", "gallery_view", "value")
 
 
 def _cache_root(cache_root: str | Path | None) -> Path:
@@ -139,6 +145,47 @@ def metrics_of(results: dict[str, Any]) -> tuple[dict[str, float | None], list[l
     return metrics, tables, notes
 
 
+def retrieval_metrics_of(
+    retrieval: dict[str, Any], cross_view: dict[str, Any]
+) -> tuple[dict[str, float | None], list[list[Any]]]:
+    """``(metrics, rows)`` from ``{distance: RetrievalResult}`` and ``{distance: CrossViewResult}``: the row keys
+    ``<metric>.<distance>.<COND>`` (identical views excluded) and ``<metric>_view.<distance>.<COND>.<view>`` for
+    ``rank5`` / ``map`` / ``minp``, ``cv_rank1`` / ``cv_map`` (cross-view gallery, per probe view), and the rows of
+    ``retrieval.csv`` (``RETRIEVAL_COLUMNS``; ``gallery_view="all"`` for the cross-view numbers)."""
+    from gstsn.eval.retrieval import EXTRA_METRICS
+
+    metrics: dict[str, float | None] = {}
+    rows: list[list[Any]] = []
+    for distance, res in retrieval.items():
+        for metric in EXTRA_METRICS:
+            for cond in res.probe_sets:
+                metrics[f"{metric}.{distance}.{cond}"] = _num(res.summary_excl[metric][cond])
+            for cond in res.probe_sets:
+                for view in res.views:
+                    metrics[f"{metric}_view.{distance}.{cond}.{view}"] = _num(res.per_view_excl[metric].at[view, cond])
+                table = res.tables[metric][cond]
+                for pv in res.views:
+                    for gv in res.views:
+                        rows.append(["standard", distance, metric, cond, pv, gv, float(table.at[pv, gv])])
+    for distance, res in cross_view.items():
+        for metric, per_view in res.per_view.items():
+            for cond in res.probe_sets:
+                metrics[f"{metric}.{distance}.{cond}"] = _num(res.summary[metric][cond])
+                for view in res.views:
+                    value = float(per_view.at[view, cond])
+                    metrics[f"{metric}_view.{distance}.{cond}.{view}"] = _num(value)
+                    rows.append(["cross_view", distance, metric, cond, view, "all", value])
+    return metrics, rows
+
+
+def write_retrieval_csv(path: Path, rows: list[list[Any]]) -> None:
+    from gstsn.atomic import atomic_write_text
+
+    lines = [",".join(RETRIEVAL_COLUMNS)] + [",".join(repr(v) if isinstance(v, float) else str(v) for v in r)
+                                             for r in rows]  # fmt: skip
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
 def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
     import torch
 
@@ -182,8 +229,11 @@ def execute_run(
     """
     from gstsn.data import open_dataset
     from gstsn.data.splits import load_split
+    from gstsn.eval.crossview import evaluate_cross_view
     from gstsn.eval.embed import embed_for_run, rows_of_subjects
     from gstsn.eval.protocol import evaluate_rank1
+    from gstsn.eval.retrieval import evaluate_retrieval
+    from gstsn.eval.who_matched import MATCHES_FILE, build_matches, gei_thumbnails, save_matches
     from gstsn.train.trainer import Trainer, resolve_device
 
     cfg = spec.config
@@ -230,8 +280,17 @@ def execute_run(
     index = dataset.index.iloc[rows]
     labels = (index["subject"].to_numpy(), index["seq_type"].to_numpy(), index["view"].to_numpy())
     results = {d: evaluate_rank1(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    retrieval = {d: evaluate_retrieval(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    cross_view = {d: evaluate_cross_view(feats, *labels, distance=d, device=dev) for d in DISTANCES}
     eval_time = time.perf_counter() - t0
     metrics, tables, notes = metrics_of(results)
+    extra, retrieval_rows = retrieval_metrics_of(retrieval, cross_view)
+    notes.extend(n for res in cross_view.values() for n in res.notes if n not in notes)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_retrieval_csv(run_dir / RETRIEVAL_FILE, retrieval_rows)
+    main = cfg.eval.distance
+    matches = build_matches(retrieval[main], feats, *labels, thumbnails=gei_thumbnails(dataset, rows))
+    save_matches(run_dir / MATCHES_FILE, matches)
     lengths = index["length"].to_numpy()
     cap = cfg.eval.max_test_frames
     eval_frames = int(np.minimum(lengths, cap).sum()) if cap is not None else int(lengths.sum())
@@ -259,6 +318,7 @@ def execute_run(
         "eval_sequences": len(rows),
         "eval_frames": eval_frames,
         **metrics,
+        **extra,
         "rank1_notes": notes,
         **_provenance(spec, dev, dataset),
         "config_hash": spec.run_id,
@@ -327,4 +387,15 @@ def attempt_run(
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-__all__ = ["attempt_run", "check_splits", "execute_run", "metrics_of", "prepare_data", "worker_init"]
+__all__ = [
+    "RETRIEVAL_COLUMNS",
+    "RETRIEVAL_FILE",
+    "attempt_run",
+    "check_splits",
+    "execute_run",
+    "metrics_of",
+    "prepare_data",
+    "retrieval_metrics_of",
+    "worker_init",
+    "write_retrieval_csv",
+]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
-from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
+from gstsn.ablate.store import RUN_FILES, ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
 from gstsn.results.tables import parse_value
 from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested
@@ -564,9 +564,10 @@ def merge_stores(sources: Sequence[str | Path], dest: str | Path, log: Callable[
                     continue
                 log_path = src_store.study_dir(study) / "runs" / rid / "train_log.csv"
                 out.commit(study, row, tables.get(rid, []), log_path if log_path.is_file() else None)
-                for extra in ("eval_curve.csv",):
+                for extra in ("eval_curve.csv", *RUN_FILES):
                     p = src_store.study_dir(study) / "runs" / rid / extra
                     if p.is_file():
+                        (out.study_dir(study) / "runs" / rid).mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(p, out.study_dir(study) / "runs" / rid / extra)
                 have[rid] = row
                 added[study] = added.get(study, 0) + 1

@@ -6,6 +6,7 @@ Results store, one folder per study::
     RESULTS/<study>/runs.jsonl               one row per finished run
     RESULTS/<study>/tables.csv               11×11 cells of every run (run_id, distance, condition, probe_view, ...)
     RESULTS/<study>/runs/<run_id>/train_log.csv
+    RESULTS/<study>/runs/<run_id>/retrieval.csv, matches.npz   rank-5/mAP/mINP/cross-view tables, who matched
 
 Work folder (``--work``, default ``.cache/gstsn/ablation-runs``), one folder per *run*, shared by every study that
 contains the run::
@@ -36,6 +37,8 @@ from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, 
 from gstsn.results.tables import TABLES_COLUMNS
 
 RESULT_FORMAT = 1
+#: per-run evaluation files copied into ``<study>/runs/<run_id>/`` (written by ``gstsn.ablate.execute``)
+RUN_FILES = ("retrieval.csv", "matches.npz")
 
 
 class StoreError(ValueError):
@@ -145,6 +148,10 @@ class ResultsStore:
                 curve = eval_curve_text(train_log.with_name("eval_log.csv"))
                 if curve is not None:
                     atomic_write_text(folder / "runs" / run_id / "eval_curve.csv", curve)
+            if train_log is not None:  # the evaluation's per-run files (retrieval tables, who matched) beside it
+                for name in RUN_FILES:
+                    if train_log.with_name(name).is_file():
+                        atomic_copy(train_log.with_name(name), folder / "runs" / run_id / name)
             self._replace_tables(folder / "tables.csv", run_id, tables)
             runs = self.runs_file(study)
             moved = quarantine_text(runs)  # damaged lines are moved, never dropped: quarantine first, then rewrite

@@ -19,7 +19,7 @@ import jinja2
 import pandas as pd
 
 from gstsn.atomic import atomic_write_text
-from gstsn.report import figures, provenance, tables, tta_curves, verdicts
+from gstsn.report import figures, provenance, retrieval, tables, tta_curves, verdicts
 from gstsn.report.labels import field_label, show
 from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
@@ -121,6 +121,7 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
         "summaries": [tables.summary_table(group, d) for d in tables.DISTANCE_LABELS],
         "comparisons": tables.comparison_table(group),
         "per_view": [tables.per_view_table(group, d) for d in tables.DISTANCE_LABELS],
+        "retrieval": [t for d in tables.DISTANCE_LABELS if (t := retrieval.retrieval_tables(group, d)) is not None],
         "figures": figs,
         "heatmaps": heat,
         "curves": curves,
@@ -147,6 +148,7 @@ def _study_context(study: StudyData) -> dict[str, Any]:
         "groups": groups,
         "provenance": provenance.study_provenance(study),
         "config_hashes": provenance.config_hash_rows(study),
+        "retrieval_file": retrieval.page_file(study),
     }
 
 
@@ -248,6 +250,7 @@ def _index_context(store: ResultsStore, study_ctx: list[tuple[StudyData, dict[st
                 "seeds": ", ".join(str(s) for s in seeds) or "none",
                 "groups": [(g["title"], g["synthetic"], g["verdict"]) for g in ctx["groups"]],
                 "n_problems": len(study.problems),
+                "retrieval_file": ctx.get("retrieval_file"),
             }
         )
     all_runs = [s.runs for s in store.studies if not s.runs.empty]
@@ -293,10 +296,21 @@ def render_report(results_dir: Path, out_dir: Path, now: dt.datetime | None = No
     common["nav"] = nav
     for study in store.studies:
         ctx = _study_context(study)
+        content = retrieval.retrieval_page(study)  # a page only where some run stored who-matched files
+        if not content.sections:
+            ctx["retrieval_file"] = None
         study_ctx.append((study, ctx))
         path = out_dir / study_file(study)
         atomic_write_text(path, env.get_template("study.html.j2").render(**common, **ctx, page=study_file(study)))
         pages.append(path)
+        if content.sections:
+            rpage = retrieval.page_file(study)
+            path = out_dir / rpage
+            html = env.get_template("retrieval.html.j2").render(
+                **common, r=content, study_page=study_file(study), page=rpage, provenance=ctx["provenance"]
+            )
+            atomic_write_text(path, html)
+            pages.append(path)
     timing_ctx = _timing_context(store.timing, out_dir, store.studies)
     path = out_dir / TIMING_FILE
     atomic_write_text(path, env.get_template("timing.html.j2").render(**common, **timing_ctx, page=TIMING_FILE))

@@ -220,17 +220,61 @@ def _rank1_summary(result: Any) -> dict[str, Any]:
     }
 
 
-def write_results(out: Path, payload: dict[str, Any], result: Any | None, cfg: RunConfig) -> None:
-    """``results.json`` (the payload) and ``results.csv`` (tidy rank-1 rows with the run's id, model and fields)."""
+def _retrieval_summary(retrieval: Any, cross_view: Any) -> dict[str, Any]:
+    return {
+        "distance": retrieval.distance,
+        "standard_protocol_excl_identical": {m: dict(retrieval.summary_excl[m]) for m in retrieval.metrics},
+        "cross_view_gallery": {m: dict(v) for m, v in cross_view.summary.items()},
+        "notes": list(cross_view.notes),
+    }
+
+
+def retrieval_evaluation(feats: np.ndarray, dataset: Any, test_subjects: list[str], cfg: RunConfig, out: Path,
+                         device: torch.device) -> tuple[Any, Any]:  # fmt: skip
+    """Rank-5 / mAP / mINP and the cross-view-gallery numbers of ``feats`` (the rows of ``rows_of_subjects``), with
+    ``cfg.eval.distance``; writes ``out/matches.npz`` (who matched, ``gstsn.eval.who_matched``)."""
+    from gstsn.eval.crossview import evaluate_cross_view
+    from gstsn.eval.embed import rows_of_subjects
+    from gstsn.eval.retrieval import evaluate_retrieval
+    from gstsn.eval.who_matched import MATCHES_FILE, build_matches, gei_thumbnails, save_matches
+
+    rows, _ = rows_of_subjects(dataset, test_subjects)
+    index = dataset.index.iloc[rows]
+    labels = (index["subject"].to_numpy(), index["seq_type"].to_numpy(), index["view"].to_numpy())
+    retrieval = evaluate_retrieval(feats, *labels, distance=cfg.eval.distance, device=device)
+    cross_view = evaluate_cross_view(feats, *labels, distance=cfg.eval.distance, device=device)
+    save_matches(out / MATCHES_FILE, build_matches(retrieval, feats, *labels, gei_thumbnails(dataset, rows)))
+    return retrieval, cross_view
+
+
+def write_results(
+    out: Path, payload: dict[str, Any], result: Any | None, cfg: RunConfig, extra: tuple[Any, Any] | None = None
+) -> None:
+    """``results.json`` (the payload) and ``results.csv`` (tidy rank-1 rows, then the rank-5 / mAP / mINP and
+    cross-view rows of ``extra = (RetrievalResult, CrossViewResult)``, with the run's id, model and fields)."""
     out.mkdir(parents=True, exist_ok=True)
+    if extra is not None and "evaluation" in payload:
+        payload["evaluation"]["retrieval"] = _retrieval_summary(*extra)
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if result is None:
         return
-    rows = pd.DataFrame(result.to_rows())
+    rows = pd.DataFrame(result.to_rows() + ([] if extra is None else extra[0].to_rows() + extra[1].to_rows()))
     ident = {"run_id": config_hash(cfg), "model": cfg.model.model_name, "iteration": payload.get("iteration")}
     for i, (k, v) in enumerate(ident.items()):
         rows.insert(i, k, v)
     rows.to_csv(out / "results.csv", index=False)
+
+
+def _extra_line(retrieval: Any, cross_view: Any) -> str:
+    """One line: rank-5 / mAP / mINP (standard protocol) and cross-view-gallery rank-1 / mAP, NM/BG/CL."""
+    from gstsn.eval.retrieval import METRIC_LABELS
+
+    def show(summary: Any) -> str:
+        return "/".join(f"{summary[c]:.1f}" for c in ("NM", "BG", "CL"))
+
+    parts = [f"{METRIC_LABELS[m]} {show(retrieval.summary_excl[m])}" for m in ("rank5", "map", "minp")]
+    cv = [f"{METRIC_LABELS[m]} {show(cross_view.summary[m])}" for m in ("cv_rank1", "cv_map")]
+    return f"NM/BG/CL {retrieval.distance}: {', '.join(parts)}; cross-view gallery: {', '.join(cv)}"
 
 
 def _open_data(cfg: RunConfig) -> tuple[Any, Any]:
@@ -304,16 +348,23 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
         raise
     if not ctx.is_main:
         return 0
-    final = res.final_eval
+    final, feats = res.final_eval, res.final_features
     if final is None and not args.no_eval and res.status == "completed":
-        final = _evaluate_checkpoint_model(res.checkpoint, cfg, dataset, split.test, torch.device(res.device))
+        final, feats = _evaluate_checkpoint_model(
+            res.checkpoint, cfg, dataset, split.test, torch.device(res.device), with_features=True
+        )
     payload = _train_payload(cfg, args, dataset, split, res, torch.device(res.device))
+    extra = None
     if final is not None:
         payload["evaluation"] = _rank1_summary(final)
-    write_results(out, payload, final, cfg)
+        if feats is not None:
+            extra = retrieval_evaluation(feats, dataset, split.test, cfg, out, torch.device(res.device))
+    write_results(out, payload, final, cfg, extra)
     if final is not None:
         summary = ", ".join(f"{k} {v:.1f}" for k, v in final.summary_excl.items())
         print(f"rank-1 (identical views excluded, {final.distance}): {summary}")
+        if extra is not None:
+            print(_extra_line(*extra))
     if res.status == "time_limit":
         print(f"gstsn train: time limit reached at iteration {res.iteration}; continue with --resume")
     if res.collapse["detected"]:
@@ -376,8 +427,9 @@ def _checkpoint_file(path: Path) -> Path:
 
 
 def _evaluate_checkpoint_model(
-    ckpt: Path, cfg: RunConfig, dataset: Any, test_subjects: list[str], device: torch.device
-) -> Any:
+    ckpt: Path, cfg: RunConfig, dataset: Any, test_subjects: list[str], device: torch.device,
+    with_features: bool = False,
+) -> Any:  # fmt: skip
     from gstsn.eval.embed import evaluate_model
     from gstsn.train.checkpoint import load_checkpoint
     from gstsn.train.trainer import seeded_model
@@ -385,8 +437,8 @@ def _evaluate_checkpoint_model(
     payload = load_checkpoint(ckpt)
     model = seeded_model(cfg)
     model.load_state_dict(payload["model"])
-    result, _ = evaluate_model(model.to(device), dataset, test_subjects, cfg, device)
-    return result
+    result, feats = evaluate_model(model.to(device), dataset, test_subjects, cfg, device)
+    return (result, feats) if with_features else result
 
 
 def _training_data(payload: dict[str, Any], saved: RunConfig, dataset: Any) -> dict[str, Any]:
@@ -431,9 +483,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "rank-1 on them measures memory, not recognition. Choose another --split or --data, or pass "
             "--allow-train-subjects to score them anyway (the results then say so)."
         )
-    result = _evaluate_checkpoint_model(ckpt, cfg, dataset, split.test, device)
+    result, feats = _evaluate_checkpoint_model(ckpt, cfg, dataset, split.test, device, with_features=True)
     iteration = int(payload["iteration"])
     out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
+    out.mkdir(parents=True, exist_ok=True)
+    extra = retrieval_evaluation(feats, dataset, split.test, cfg, out, device)
     results = {
         "format": RESULTS_FORMAT,
         "kind": "eval",
@@ -448,9 +502,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "split": {"name": split.name, "mode": split.mode, "test": split.test},
         "evaluation": _rank1_summary(result),
     }
-    write_results(out, results, result, cfg)
+    write_results(out, results, result, cfg, extra)
     summary = ", ".join(f"{k} {v:.1f}" for k, v in result.summary_excl.items())
-    print(f"rank-1 (identical views excluded, {cfg.eval.distance}): {summary}\nresults in {out}")
+    print(f"rank-1 (identical views excluded, {cfg.eval.distance}): {summary}")
+    print(_extra_line(*extra))
+    print(f"results in {out}")
     return 0
 
 

@@ -428,6 +428,7 @@ class TrainResult:
     sec_per_iter: float  # this session's mean training step time (after the first step)
     eval_rows: list[dict[str, Any]] = field(default_factory=list)  # rows written to eval_log.csv this session
     final_eval: Any = None  # Rank1Result at the final iteration (main rank, when test subjects were given)
+    final_features: Any = None  # the test embeddings behind ``final_eval`` (rows of ``rows_of_subjects``), or None
 
 
 def _autocast(device: torch.device, enabled: bool, cache: bool = True) -> contextlib.AbstractContextManager:
@@ -739,11 +740,12 @@ class Trainer:
         from gstsn.eval.embed import evaluate_model
 
         module = self.module
-        result, _ = evaluate_model(
+        result, feats = evaluate_model(
             module, self.dataset, self.test_subjects, self.cfg, self.device, frame_source=self.frame_source
         )
         module.train()
         self.last_eval = (self.state.iteration, result)
+        self.last_eval_features = (self.state.iteration, feats)  # one copy kept: the final one feeds gstsn train
         barrier(self.ctx)
         rows = summary_rows(result, self.state.iteration, self.state.train_time, self.cfg.eval.distance)
         if self.eval_log is not None:
@@ -846,7 +848,12 @@ class Trainer:
             sec_per_iter=float(np.mean(timed)) if timed else float("nan"),
             eval_rows=eval_rows,
             final_eval=self.last_eval[1] if self.last_eval and self.last_eval[0] == state.iteration else None,
+            final_features=_features_at(getattr(self, "last_eval_features", None), state.iteration),
         )
+
+
+def _features_at(kept: tuple[int, Any] | None, iteration: int) -> Any:
+    return kept[1] if kept is not None and kept[0] == iteration else None
 
 
 def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:

@@ -1,0 +1,1 @@
+"""Interoperability with other gait toolboxes: OpenGait checkpoints (:mod:`gstsn.interop.opengait`)."""
