@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gstsn.config import DEVICE_CHOICES
+from gstsn import cli_args
 
 
 def _bins(text: str) -> tuple[int, ...]:
@@ -105,7 +105,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("checkpoint", metavar="PATH", help="OpenGait checkpoint (.pt with a 'model' state dict)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: PATH's stem + '-gstsn-eval' beside it)")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto (default) = CUDA when available")
+    p.add_argument(
+        "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
+    )
     p.add_argument(
         "--bins", type=_bins, default=None, metavar="N,N,...",
         help="the model's OpenGait bin_num in its order (default 16,8,4,2,1, OpenGait's GaitSet config)",
