@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from gstsn.atomic import atomic_open
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 
 MATCHES_FORMAT = 1
@@ -175,21 +176,10 @@ def gei_thumbnails(dataset: Any, dataset_rows: np.ndarray) -> Callable[[np.ndarr
 
 def save_matches(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``matches.npz`` atomically (temp file in the same folder, then rename)."""
-    import os
-    import tempfile
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".matches-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     return path
 
 
