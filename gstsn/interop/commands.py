@@ -27,19 +27,10 @@ def _bins(text: str) -> tuple[int, ...]:
 
 
 def cmd_import_checkpoint(args: argparse.Namespace) -> int:
-    from gstsn.config import ConfigError, config_to_dict, resolve_profile
+    from gstsn.config import ConfigError, resolve_profile
     from gstsn.interop.opengait import OPENGAIT_BINS, read_state_dict, to_gstsn_state
     from gstsn.models import build_model
-    from gstsn.train.commands import (
-        RESULTS_FORMAT,
-        _extra_line,
-        _open_data,
-        _overrides,
-        _rank1_summary,
-        provenance,
-        retrieval_evaluation,
-        write_results,
-    )
+    from gstsn.train.commands import _open_data, _overrides, report_evaluation, retrieval_evaluation
     from gstsn.train.trainer import resolve_device
 
     path = Path(args.checkpoint)
@@ -66,26 +57,14 @@ def cmd_import_checkpoint(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else path.with_name(f"{path.stem}-gstsn-eval")
     out.mkdir(parents=True, exist_ok=True)
     extra = retrieval_evaluation(feats, dataset, split.test, cfg, out, device)
-    payload = {
-        "format": RESULTS_FORMAT,
-        "kind": "import-checkpoint",
-        "model": "gaitset",
+    identity = {
         "checkpoint": str(path),
         "source": "OpenGait GaitSet (state dict mapped by gstsn.interop.opengait)",
         "opengait_bin_num": list(args.bins or OPENGAIT_BINS),
         "iteration": None,
-        "config": config_to_dict(cfg),
-        "fields": cfg.flat(),
-        "provenance": provenance(cfg, device, dataset, None),
-        "split": {"name": split.name, "mode": split.mode, "test": split.test},
-        "evaluation": _rank1_summary(result),
     }
-    write_results(out, payload, result, cfg, extra)
-    summary = ", ".join(f"{k} {v:.1f}" for k, v in result.summary_excl.items())
     print(f"OpenGait GaitSet {path.name}: channels {list(mapped['channels'])}, {2 * sum(mapped['hpm_bins'])} parts")
-    print(f"rank-1 (identical views excluded, {cfg.eval.distance}): {summary}")
-    print(_extra_line(*extra))
-    print(f"results in {out}")
+    report_evaluation(out, "import-checkpoint", "gaitset", identity, cfg, device, dataset, split, result, extra)
     return 0
 
 

@@ -488,14 +488,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
     out.mkdir(parents=True, exist_ok=True)
     extra = retrieval_evaluation(feats, dataset, split.test, cfg, out, device)
-    results = {
-        "format": RESULTS_FORMAT,
-        "kind": "eval",
-        "model": cfg.model.model_name,
+    identity = {
         "checkpoint": str(ckpt),
         "iteration": iteration,
         "trained_on_fingerprint": payload.get("data_fingerprint"),
         "trained_on": {**trained_on, "test_subjects_seen_in_training": overlap},
+    }
+    report_evaluation(out, "eval", cfg.model.model_name, identity, cfg, device, dataset, split, result, extra)
+    return 0
+
+
+def report_evaluation(
+    out: Path,
+    kind: str,
+    model: str,
+    identity: dict[str, Any],
+    cfg: RunConfig,
+    device: torch.device,
+    dataset: Any,
+    split: Any,
+    result: Any,
+    extra: Any,
+) -> None:
+    """Write an evaluation's ``results.json`` / ``results.csv`` (what was evaluated: ``identity``; then the config,
+    provenance, split and rank-1 summary) and print its figures (``gstsn eval``, ``gstsn import-checkpoint``)."""
+    results = {
+        "format": RESULTS_FORMAT,
+        "kind": kind,
+        "model": model,
+        **identity,
         "config": config_to_dict(cfg),
         "fields": cfg.flat(),
         "provenance": provenance(cfg, device, dataset, None),
@@ -507,7 +528,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"rank-1 (identical views excluded, {cfg.eval.distance}): {summary}")
     print(_extra_line(*extra))
     print(f"results in {out}")
-    return 0
 
 
 # ----------------------------------------------------------------------------------------------------------------------
