@@ -92,12 +92,12 @@ def _open_one(source: str, root: Path, progress: bool = False) -> tuple[int, flo
     two shards on one machine) from writing the same cache at once."""
     import hashlib
 
-    from gstsn.ablate.store import file_lock
     from gstsn.data import open_dataset
+    from gstsn.locks import exclusive_lock
 
     t0 = time.perf_counter()
     key = hashlib.sha256(source.encode()).hexdigest()[:16]
-    with file_lock(Path(root) / f".prepare-{key}.lock"):
+    with exclusive_lock(Path(root) / f".prepare-{key}.lock"):
         cache = open_dataset(source, root, progress=progress)
     return len(cache), time.perf_counter() - t0
 

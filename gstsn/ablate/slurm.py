@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.runner import Plan, RunReport, RunState, commit_result, sync_store
-from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir, file_lock
+from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, StudyRun
+from gstsn.locks import exclusive_lock
 from gstsn.signals import TrainingInterrupted
 
 JOB_RECORDS = "jobs.jsonl"
@@ -361,7 +362,7 @@ def load_records(folder: Path) -> dict[str, JobRecord]:
 
 def _append_records(folder: Path, records: Sequence[JobRecord]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder / ".jobs.lock"), (folder / JOB_RECORDS).open("a", encoding="utf-8") as fh:
+    with exclusive_lock(folder / ".jobs.lock"), (folder / JOB_RECORDS).open("a", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec.__dict__) + "\n")
         fh.flush()

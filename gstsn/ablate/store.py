@@ -67,11 +67,6 @@ def eval_curve_text(eval_log: Path) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def file_lock(path: Path, blocking: bool = True) -> contextlib.AbstractContextManager[None]:
-    """An exclusive lock on ``path`` that names its holder (:func:`gstsn.locks.exclusive_lock`)."""
-    return exclusive_lock(path, blocking=blocking)
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # Results store
 
@@ -86,7 +81,7 @@ class ResultsStore:
         return self.root / study
 
     def lock(self, study: str) -> contextlib.AbstractContextManager[None]:
-        return file_lock(self.study_dir(study) / ".lock")
+        return exclusive_lock(self.study_dir(study) / ".lock")
 
     def definition(self, study: str) -> dict[str, Any] | None:
         path = self.study_dir(study) / "study.json"
@@ -237,7 +232,7 @@ class WorkDir:
         return max(its) if its else None
 
     def lock(self, run_id: str, blocking: bool = False) -> contextlib.AbstractContextManager[None]:
-        return file_lock(self.run_dir(run_id) / ".lock", blocking=blocking)
+        return exclusive_lock(self.run_dir(run_id) / ".lock", blocking=blocking)
 
     def run_once(self, run_id: str, execute: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """The run's result: the stored one, else ``execute(run_dir)`` (``{"row", "tables"}``) saved atomically.
@@ -261,5 +256,4 @@ __all__ = [
     "WorkDir",
     "atomic_copy",
     "atomic_write_text",
-    "file_lock",
 ]
