@@ -142,13 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    for f, reason in plan.skipped:
-        print(f"skipped {f}: {reason}", file=sys.stderr)
-    print(
-        f"{len(plan.studies)} studies, {len(plan.study_runs)} study runs, {len(plan.runs)} distinct runs; "
-        f"results in {store.root}, checkpoints in {work.root}; {jobs} job(s) on {kind}",
-        file=sys.stderr,
-    )
+    _announce(plan, store, work, f"{jobs} job(s) on {kind}")
     report = run_plan(
         plan,
         store,
@@ -174,18 +168,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _announce(plan: Any, store: ResultsStore, work: WorkDir, where: str) -> None:
+    """Before a run: the study files skipped, what the plan holds and where everything goes (stderr)."""
+    for f, reason in plan.skipped:
+        print(f"skipped {f}: {reason}", file=sys.stderr)
+    print(
+        f"{len(plan.studies)} studies, {len(plan.study_runs)} study runs, {len(plan.runs)} distinct runs; "
+        f"results in {store.root}, checkpoints in {work.root}; {where}",
+        file=sys.stderr,
+    )
+
+
 def _run_on_slurm(args, plan, shard, store, work, cache_root) -> int:
     """``run --launcher slurm``: one Slurm job per pending run (``gstsn/ablate/slurm.py``)."""
     from gstsn.ablate.slurm import options_from_args, run_slurm
 
     opts = options_from_args(args, work)
-    for f, reason in plan.skipped:
-        print(f"skipped {f}: {reason}", file=sys.stderr)
-    print(
-        f"{len(plan.studies)} studies, {len(plan.study_runs)} study runs, {len(plan.runs)} distinct runs; "
-        f"results in {store.root}, checkpoints in {work.root}; Slurm jobs' files in {opts.folder}",
-        file=sys.stderr,
-    )
+    _announce(plan, store, work, f"Slurm jobs' files in {opts.folder}")
     wait = not args.no_wait
     try:
         report = run_slurm(
