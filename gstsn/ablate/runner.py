@@ -415,7 +415,7 @@ class _Session:
     bar: _RunsBar
     echo: Callable[[str], None]
 
-    def attempt(self, st: RunState, in_worker: bool) -> dict[str, Any]:
+    def attempt_args(self, st: RunState, in_worker: bool) -> dict[str, Any]:
         """The arguments of :func:`gstsn.ablate.execute.attempt_run` for ``st``."""
         progress = self.progress and not in_worker  # a worker's bar would garble the runner's
         return {"spec": st.spec, "work_root": str(self.work.root), "run_id": st.run_id, "executor": self.executor,
@@ -446,7 +446,7 @@ def _run_serial(todo: list[RunState], session: _Session) -> None:
     for st in todo:
         _stop_if_requested(session.report)
         session.bar.start(st, _describe(st, session.plan))
-        session.settle(st, attempt_run(**session.attempt(st, in_worker=False)))
+        session.settle(st, attempt_run(**session.attempt_args(st, in_worker=False)))
 
 
 def _headline(row: dict[str, Any]) -> str:
@@ -464,7 +464,7 @@ def _run_parallel(todo: list[RunState], session: _Session, jobs: int, threads: i
     threads = threads or max(1, cpu // jobs)
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker_init, initargs=(threads, os.getpid())) as pool:
-        futures = {pool.submit(attempt_run, **session.attempt(st, in_worker=True)): st for st in todo}
+        futures = {pool.submit(attempt_run, **session.attempt_args(st, in_worker=True)): st for st in todo}
         for st in todo[:jobs]:
             session.bar.start(st, _describe(st, session.plan))
         pending, forwarded = set(futures), False
