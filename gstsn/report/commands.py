@@ -30,6 +30,11 @@ def register(subparsers) -> None:
     p.add_argument(
         "--out", type=Path, default=Path("reports"), help="output folder for the HTML pages (default: reports)"
     )
+    p.add_argument(
+        "--reference", type=Path, action="append", default=[], metavar="DIR",
+        help="a committed results store to merge in, study by study, as its own data group (repeatable), e.g. "
+        "reference/casia-b-cpu (real CASIA-B runs at the cpu-real profile)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from gstsn.report.render import render_report
 
     try:
-        result = render_report(args.results_dir, args.out)
+        result = render_report(args.results_dir, args.out, references=tuple(args.reference))
     except ResultsDirError as exc:
         print(f"gstsn report: {exc}", file=sys.stderr)
         return 2

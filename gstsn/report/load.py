@@ -56,6 +56,11 @@ class StudyData:
     cells: list[str] = field(default_factory=list)  # display order
     baseline: str | None = None  # cell label of the baseline cell, if it ran
     missing_runs: list[str] = field(default_factory=list)  # "idr_stat=max, seed 2" for expected runs not in runs.jsonl
+    run_roots: dict[str, Path] = field(default_factory=dict)  # run id → study folder holding it, where not ``path``
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of run ``run_id``'s files (``runs/<id>/`` of the study folder that holds its row)."""
+        return self.run_roots.get(run_id, self.path) / "runs" / run_id
 
     @property
     def axes(self) -> dict[str, list[Any]]:
@@ -82,6 +87,18 @@ class ResultsStore:
     studies: list[StudyData]
     timing: TimingData | None
     problems: list[str] = field(default_factory=list)
+    references: list[ReferenceStore] = field(default_factory=list)  # stores merged in by :func:`merge_reference`
+
+
+@dataclass(frozen=True)
+class ReferenceStore:
+    """A committed results store merged into the report (e.g. ``reference/casia-b-cpu``): where, what it holds."""
+
+    root: Path
+    studies: tuple[str, ...]
+    n_runs: int
+    profiles: tuple[str, ...]
+    data_sources: tuple[str, ...]
 
 
 def hashable(value: Any) -> Any:
@@ -385,3 +402,90 @@ def load_results(root: Path) -> ResultsStore:
     if timing is None:
         problems.append(f"no {TIMING_DIR}/ folder under {root}: run `nox -s timing` for the timing page")
     return ResultsStore(root, studies, timing, problems)
+
+
+def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    if a.empty:
+        return b.copy()
+    if b.empty:
+        return a.copy()
+    return pd.concat([a, b], ignore_index=True)
+
+
+def _merge_study(study: StudyData, ref: StudyData, label: str) -> StudyData:
+    """``study`` with ``ref``'s runs added (a run both hold is kept once, from ``study``); problems and missing runs
+    of ``ref`` are prefixed with ``label``. The definition (question, axes, baseline) stays ``study``'s."""
+    def ids(df: pd.DataFrame) -> set[str]:
+        return set(df["run_id"]) if "run_id" in df.columns else set()
+
+    new = ids(ref.runs) - ids(study.runs)
+
+    def only_new(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["run_id"].isin(new)] if "run_id" in df.columns else df
+
+    runs = _concat(study.runs, only_new(ref.runs))
+    if not runs.empty:
+        runs = runs.sort_values(["cell", "seed", "run_id"], kind="stable").reset_index(drop=True)
+    tables = _concat(study.tables, only_new(ref.tables))
+    if not tables.empty:
+        tables = tables.sort_values([*TABLES_COLUMNS[:5]], kind="stable").reset_index(drop=True)
+    problems = [*study.problems, *(f"{label}: {p}" for p in ref.problems)]
+    baseline = study.baseline
+    if baseline is None and study.runs.empty:  # the study ran only in the reference store
+        baseline = ref.baseline
+    return StudyData(
+        name=study.name,
+        path=study.path,
+        definition=study.definition or ref.definition,
+        runs=runs,
+        tables=tables,
+        train_logs=_concat(study.train_logs, only_new(ref.train_logs)),
+        eval_curves=_concat(study.eval_curves, only_new(ref.eval_curves)),
+        problems=problems,
+        cells=order_cells(runs, study.axes or ref.axes),
+        baseline=baseline,
+        missing_runs=[*study.missing_runs, *(f"{label}: {m}" for m in ref.missing_runs)],
+        run_roots={**study.run_roots, **{r: ref.run_roots.get(r, ref.path) for r in sorted(new)}},
+    )
+
+
+def _values(studies: list[StudyData], column: str) -> tuple[str, ...]:
+    values = set()
+    for study in studies:
+        if column in study.runs.columns:
+            values |= {str(v) for v in study.runs[column].dropna()}
+    return tuple(sorted(values))
+
+
+def merge_reference(store: ResultsStore, ref: ResultsStore) -> ResultsStore:
+    """``store`` with the studies of the reference store ``ref`` merged in, study by study.
+
+    A reference store holds finished rows only (committed, e.g. real CASIA-B runs at a stated profile); its runs
+    join the same-named study of ``store`` (the report splits every study into data groups, so real rows never mix
+    with synthetic ones), and its studies that ``store`` lacks are added. ``ref``'s timing folder, if any, is not
+    read: the timing page is ``store``'s. ``ref``'s problems are kept, prefixed with its folder name.
+    """
+    label = f"reference store {ref.root.name}"
+    by_name = {s.name: s for s in store.studies}
+    for study in ref.studies:
+        if study.name in by_name:
+            by_name[study.name] = _merge_study(by_name[study.name], study, label)
+        else:
+            by_name[study.name] = _merge_study(
+                StudyData(study.name, study.path, {}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+                          pd.DataFrame()),
+                study,
+                label,
+            )  # fmt: skip
+    rank = {name: i for i, name in enumerate(STUDY_ORDER)}
+    studies = sorted(by_name.values(), key=lambda s: (rank.get(s.name, len(rank)), s.name))
+    problems = [p for p in store.problems if not (p.startswith("no study folder") and ref.studies)]
+    problems += [f"{label}: {p}" for p in ref.problems if not p.startswith(f"no {TIMING_DIR}/ folder")]
+    reference = ReferenceStore(
+        root=ref.root,
+        studies=tuple(s.name for s in ref.studies),
+        n_runs=sum(len(s.runs) for s in ref.studies),
+        profiles=_values(ref.studies, "profile"),
+        data_sources=_values(ref.studies, "data_source"),
+    )
+    return ResultsStore(store.root, studies, store.timing, problems, [*store.references, reference])

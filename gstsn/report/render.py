@@ -21,7 +21,7 @@ import pandas as pd
 from gstsn.atomic import atomic_write_text
 from gstsn.report import figures, provenance, retrieval, tables, tta_curves, verdicts
 from gstsn.report.labels import field_label, show
-from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results
+from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results, merge_reference
 from gstsn.report.published import PUBLISHED_LABEL
 from gstsn.report.timing_view import timing_verdict_view
 
@@ -267,17 +267,39 @@ def _index_context(store: ResultsStore, study_ctx: list[tuple[StudyData, dict[st
             prov.append(provenance.values_item(runs, col, label))
     else:
         prov.append(provenance.ProvItem("runs", "none finished yet", warn=True))
-    return {"studies": studies, "timing": timing_ctx, "problems": store.problems, "provenance": prov}
+    references = [
+        {
+            "root": ref.root.as_posix(),
+            "studies": ", ".join(ref.studies) or "none",
+            "n_runs": ref.n_runs,
+            "profiles": ", ".join(ref.profiles) or "unknown",
+            "data_sources": ", ".join(ref.data_sources) or "unknown",
+        }
+        for ref in store.references
+    ]
+    return {
+        "studies": studies,
+        "timing": timing_ctx,
+        "problems": store.problems,
+        "provenance": prov,
+        "references": references,
+    }
 
 
-def render_report(results_dir: Path, out_dir: Path, now: dt.datetime | None = None) -> RenderResult:
+def render_report(
+    results_dir: Path, out_dir: Path, now: dt.datetime | None = None, references: tuple[Path, ...] = ()
+) -> RenderResult:
     """Render every page of the report from ``results_dir`` into ``out_dir`` (created if needed).
 
     ``now`` is the render date printed on each page (default: the current UTC time); it is the only input that is
-    not read from the results directory. Raises :class:`gstsn.report.load.ResultsDirError` only when
-    ``results_dir`` does not exist.
+    not read from the results directory. ``references``: committed results stores (e.g. ``reference/casia-b-cpu``)
+    whose studies are merged in (:func:`gstsn.report.load.merge_reference`): their runs appear in the same-named
+    study as their own data group. Raises :class:`gstsn.report.load.ResultsDirError` only when ``results_dir`` or a
+    reference store does not exist.
     """
     store = load_results(Path(results_dir))
+    for ref in references:
+        store = merge_reference(store, load_results(Path(ref)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     now = now or dt.datetime.now(dt.UTC)

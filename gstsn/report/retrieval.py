@@ -291,7 +291,7 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
         part = study.runs[study.runs["cell"] == cell].sort_values(["seed", "run_id"])
         found = None
         for _, run in part.iterrows():
-            path = study.path / "runs" / str(run["run_id"]) / MATCHES_FILE
+            path = study.run_dir(str(run["run_id"])) / MATCHES_FILE
             if path.is_file():
                 found = (run, path)
                 break

@@ -1,0 +1,88 @@
+"""Committed reference stores (``gstsn report RESULTS --reference DIR``): merged study by study, as their own group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from test_report_fixtures import write_study, write_timing
+
+from gstsn.report.load import ResultsDirError, load_results, merge_reference
+from gstsn.report.render import render_report
+
+WHEN = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "reference" / "casia-b-cpu"
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("ref")
+    fresh, ref = root / "results", root / "reference"
+    write_study(fresh, "gaitset_vs_gstsn", {"temporal": [False, True]}, {"temporal": False}, [0, 1, 2],
+                {(True,): 1.0}, synthetic=True, gei=True)  # fmt: skip
+    write_timing(fresh)
+    write_study(ref, "gaitset_vs_gstsn", {"temporal": [False, True]}, {"temporal": False}, [0, 1, 2, 3],
+                {(True,): -2.0}, synthetic=False, gei=True)  # fmt: skip
+    write_study(ref, "idr_statistic", {"idr_stat": ["median", "max"]}, {"idr_stat": "median"}, [0, 1, 2],
+                {("max",): 1.0}, synthetic=False)  # fmt: skip
+    return fresh, ref
+
+
+def test_merge_adds_reference_runs_as_their_own_data_group(stores):
+    fresh, ref = stores
+    merged = merge_reference(load_results(fresh), load_results(ref))
+    study = {s.name: s for s in merged.studies}
+    headline = study["gaitset_vs_gstsn"]
+    assert len(headline.runs) == 3 * 3 + 4 * 3  # 2 cells + GEI, 3 fresh seeds and 4 reference seeds
+    assert sorted(headline.runs["synthetic"].unique().tolist()) == [False, True]
+    assert set(headline.train_logs["run_id"]) == set(headline.runs[headline.runs["method"] != "gei"]["run_id"])
+    real = headline.runs[~headline.runs["synthetic"].astype(bool)]
+    assert {headline.run_dir(r).parent.parent for r in real["run_id"]} == {ref / "gaitset_vs_gstsn"}
+    assert headline.baseline == "temporal=false"
+    assert "idr_statistic" in study and len(study["idr_statistic"].runs) == 6  # only in the reference store
+    assert merged.problems == []  # the reference store's missing timing/ folder is not a problem
+    assert [r.n_runs for r in merged.references] == [12 + 6]
+
+
+def test_report_shows_reference_rows_beside_published_numbers(stores, tmp_path):
+    fresh, ref = stores
+    result = render_report(fresh, tmp_path / "out", now=WHEN, references=(ref,))
+    assert result.problems == []
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "Committed reference results" in index and str(ref.as_posix()) in index
+    page = (tmp_path / "out" / "study-gaitset_vs_gstsn.html").read_text(encoding="utf-8")
+    real_at, synth_at = page.index("Real CASIA-B"), page.index("Synthetic data (procedural")
+    assert real_at < synth_at  # the real group first, its own section
+    assert page.count("published, not run here") >= 1 and page.index("97.52") < synth_at  # only beside real rows
+    assert (tmp_path / "out" / "study-idr_statistic.html").is_file()
+    # without --reference the pages are what they were: the merge changes nothing for a plain store
+    render_report(fresh, tmp_path / "plain", now=WHEN)
+    assert "Committed reference results" not in (tmp_path / "plain" / "index.html").read_text(encoding="utf-8")
+
+
+def test_missing_reference_store_is_a_clear_error(stores, tmp_path):
+    fresh, _ = stores
+    with pytest.raises(ResultsDirError, match="nowhere"):
+        render_report(fresh, tmp_path / "out", references=(tmp_path / "nowhere",))
+
+
+def test_committed_reference_store_loads_and_renders_without_notes(stores, tmp_path):
+    """The real CASIA-B store under reference/casia-b-cpu (docs/reference.md): complete, portable, renderable."""
+    assert COMMITTED.is_dir(), f"{COMMITTED} is part of the repository (docs/reference.md)"
+    store = load_results(COMMITTED)
+    assert store.studies, "no study in the committed reference store"
+    for study in store.studies:
+        assert study.problems == [], (study.name, study.problems)
+        assert study.missing_runs == [], (study.name, study.missing_runs)
+        assert not study.runs["synthetic"].astype(bool).any(), f"{study.name}: synthetic rows in the real store"
+        for source in study.runs["data_source"]:
+            assert source.startswith("casia-b:") and "/" not in source, source  # portable, no local path
+        assert set(study.runs["profile"].dropna()) == {"cpu-real"}
+        assert not list(study.path.rglob("*.pt")), "checkpoints are not committed"
+        assert json.loads((study.path / "study.json").read_text())["seeds"]
+    fresh, _ = stores
+    result = render_report(fresh, tmp_path / "out", now=WHEN, references=(COMMITTED,))
+    assert [p for p in result.problems if "reference" in p] == []
