@@ -8,6 +8,7 @@ UV_FIND_LINKS, which we set from PIP_FIND_LINKS when that variable is set. On CI
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -17,6 +18,7 @@ nox.options.sessions = ["tests", "lint"]
 
 TORCH = os.environ.get("GSTSN_TORCH", "torch==2.13.0")
 PYTHON = "3.11"
+REFERENCE = "reference/casia-b-cpu"  # committed real CASIA-B results (docs/reference.md)
 
 
 def install_project(session: nox.Session, *extras: str) -> None:
@@ -97,4 +99,31 @@ def ablations(session: nox.Session) -> None:
             results = args[i + 1]
         elif arg.startswith("--results="):
             results = arg.split("=", 1)[1]
-    session.run("gstsn", "report", results, "--out", "reports")
+    # the committed real-data reference store renders with the fresh runs, as its own data group in each study
+    refs = (
+        []
+        if Path(results).resolve() == Path(REFERENCE).resolve() or not Path(REFERENCE).is_dir()
+        else ["--reference", REFERENCE]
+    )
+    session.run("gstsn", "report", results, *refs, "--out", "reports")
+
+
+# The real CASIA-B reference results (docs/reference.md): which studies, with which seeds, at the cpu-real profile.
+# eval_every is set for all of them alike, so the GSTSN median runs of both studies are the same runs (trained once).
+REFERENCE_STUDIES = (("gaitset_vs_gstsn", ()), ("idr_statistic", ("--seeds", "0,1,2")))
+REFERENCE_ARGS = ("--profile", "cpu-real", "--set", "eval_every=250", "--jobs", "1", "--threads", "2")
+
+
+@nox.session(python=PYTHON)
+def reference(session: nox.Session) -> None:
+    """The committed real CASIA-B results: `nox -s reference -- --data casia-b:PATH/casia-b-sil-64x44.npz` trains
+    and evaluates the reference studies at the cpu-real profile (one run at a time, 2 threads) into
+    reference/casia-b-cpu/ (rows, tables, curves, study definitions; checkpoints stay in .cache/), then renders
+    reports/ with it. Interrupted? Run it again: it resumes. Other arguments go to `gstsn ablations run`."""
+    if not any(a == "--data" or a.startswith("--data=") for a in session.posargs):
+        session.error("pass the real data: nox -s reference -- --data casia-b:PATH/casia-b-sil-64x44.npz")
+    install_project(session)
+    work = ("--results", REFERENCE, "--work", ".cache/gstsn/reference-runs")
+    for study, extra in REFERENCE_STUDIES:
+        session.run("gstsn", "ablations", "run", study, *REFERENCE_ARGS, *work, *extra, *session.posargs)
+    session.run("gstsn", "report", REFERENCE, "--out", "reports/reference")

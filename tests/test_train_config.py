@@ -57,7 +57,7 @@ def test_field_names_are_unique_and_flat_has_them_all():
     [
         (
             lambda: resolve_profile("huge"),
-            "profile = 'huge' is invalid; expected one of \\('smoke', 'quick', 'ablation', 'paper'\\)",
+            "profile = 'huge' is invalid; expected one of \\('smoke', 'quick', 'ablation', 'cpu-real', 'paper'\\)",
         ),
         (lambda: resolve_profile("quick", learning_rate=1), "unknown field\\(s\\) \\['learning_rate'\\]; valid fields"),
         (lambda: resolve_profile("quick", input_type="clip"), "TrainConfig.input_type = 'clip' is invalid; expected"),

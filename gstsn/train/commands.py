@@ -546,7 +546,8 @@ def register(subparsers: Any) -> None:
     run_opts = p.add_argument_group("run")
     run_opts.add_argument(
         "--profile", choices=tuple(PROFILES), default="quick",
-        help="named settings: smoke (seconds, tests), quick (minutes on a CPU), paper (the spec's scale, GPU); "
+        help="named settings: smoke (seconds, tests), quick (minutes on a CPU), ablation (the synthetic studies), "
+        "cpu-real (real CASIA-B on a 2-core CPU, docs/reference.md), paper (the spec's scale, GPU); "
         "default: quick",
     )  # fmt: skip
     run_opts.add_argument("--out", metavar="DIR", help="run directory (default: runs/PROFILE-MODEL-CONFIGHASH)")
