@@ -415,6 +415,7 @@ def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 def _merge_study(study: StudyData, ref: StudyData, label: str) -> StudyData:
     """``study`` with ``ref``'s runs added (a run both hold is kept once, from ``study``); problems and missing runs
     of ``ref`` are prefixed with ``label``. The definition (question, axes, baseline) stays ``study``'s."""
+
     def ids(df: pd.DataFrame) -> set[str]:
         return set(df["run_id"]) if "run_id" in df.columns else set()
 
