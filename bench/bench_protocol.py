@@ -37,7 +37,8 @@ import torch
 
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 from gstsn.eval.crossview import evaluate_cross_view
-from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, _chunks, evaluate_rank1
+from gstsn.eval.exact import tile_chunks
+from gstsn.eval.protocol import GALLERY_TYPES, PROBE_SETS, evaluate_rank1
 from gstsn.eval.retrieval import evaluate_retrieval
 from gstsn.heap import retain_freed_memory
 from gstsn.timing.memory import peak_memory_bytes
@@ -70,8 +71,8 @@ def matmul_floor_seconds(
     n_p: int, n_g: int, parts: int, dim: int, device: torch.device, probe_chunk: int | None, part_chunk: int | None
 ) -> float:
     """Seconds of the evaluator's distance matmuls alone: the same ``bmm`` calls on operands of the same shapes and
-    tiles (``gstsn.eval.protocol._chunks``), nothing else. The evaluator's time over this is its overhead."""
-    pt, kc = _chunks(parts, n_p, n_g, probe_chunk, part_chunk)
+    tiles (``gstsn.eval.exact.tile_chunks``), nothing else. The evaluator's time over this is its overhead."""
+    pt, kc = tile_chunks(parts, n_p, n_g, probe_chunk, part_chunk)
     gen = torch.Generator(device="cpu").manual_seed(1)
     p_op = torch.randn(parts, n_p, dim + 2, generator=gen).to(device)
     g_op = torch.randn(parts, n_g, dim + 2, generator=gen).to(device)

@@ -185,7 +185,7 @@ def test_fast_path_equals_reference_with_many_exact_ties(distance):
 def test_canonical_distance_of_a_pair_does_not_depend_on_where_it_sits(distance):
     """Exact ties need identical pairs to give identical float64 values: whatever the row, the buffer and its
     alignment (odd widths put the rows of the float64 work buffer at every 8-byte offset)."""
-    from gstsn.eval.protocol import _canonical_rows
+    from gstsn.eval.exact import canonical_rows
 
     rng = np.random.default_rng(11)
     for parts, d in ((1, 3), (3, 37), (62, 256)):
@@ -196,7 +196,7 @@ def test_canonical_distance_of_a_pair_does_not_depend_on_where_it_sits(distance)
         flat = np.empty(9 * parts * d + 8)
         for shift in range(4):
             work = flat[shift : shift + 9 * parts * d].reshape(9, parts, d)
-            np.testing.assert_array_equal(_canonical_rows(p[None], gallery, distance, work), want)
+            np.testing.assert_array_equal(canonical_rows(p[None], gallery, distance, work), want)
 
 
 @pytest.mark.parametrize("distance", ["per_part", "flat"])
@@ -205,7 +205,7 @@ def test_recheck_workers_do_not_change_the_numbers(distance, monkeypatch):
     rng = np.random.default_rng(5)
     subject, seq_type, view = casia_layout(5, 0.05, rng)
     feats = rng.integers(0, 3, size=(len(subject), 2, 3)).astype(np.float32)
-    monkeypatch.setattr("gstsn.eval.protocol._RECHECK_BYTES", 8 * 2 * 3 * 5)  # five candidate pairs per chunk
+    monkeypatch.setattr("gstsn.eval.exact.RECHECK_BYTES", 8 * 2 * 3 * 5)  # five candidate pairs per chunk
     saved = torch.get_num_threads()
     try:
         results = []

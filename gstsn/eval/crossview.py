@@ -30,7 +30,8 @@ import pandas as pd
 import torch
 
 from gstsn.data.naming import VIEWS
-from gstsn.eval.protocol import _mean_present, _same_floats, _validate_distance
+from gstsn.eval.inputs import validate_distance
+from gstsn.eval.rank1_result import mean_present, same_floats
 from gstsn.eval.ranking import rank_relevant
 from gstsn.eval.retrieval import average_precision, cell_of_means, check_chunks, hits_at, prepare_inputs
 
@@ -66,7 +67,7 @@ class CrossViewResult:
                 np.array_equal(self.per_view[m].to_numpy(), other.per_view[m].to_numpy(), equal_nan=True)
                 for m in CV_METRICS
             )
-            and all(_same_floats(self.summary[m], other.summary[m]) for m in CV_METRICS)
+            and all(same_floats(self.summary[m], other.summary[m]) for m in CV_METRICS)
         )
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -104,7 +105,7 @@ def evaluate_cross_view(
     """
     from gstsn.data.naming import SEQ_TYPES
 
-    _validate_distance(distance)
+    validate_distance(distance)
     check_chunks(probe_chunk, part_chunk)
     inp = prepare_inputs(features, subject, seq_type, view, device, SEQ_TYPES)
     g_rows = np.flatnonzero(np.isin(inp.seq_type, CV_GALLERY_TYPES)).astype(np.int64)
@@ -152,7 +153,7 @@ def evaluate_cross_view(
         "cv_rank1": pd.DataFrame(acc, index=index, columns=list(conds)),
         "cv_map": pd.DataFrame(mean_ap, index=index, columns=list(conds)),
     }
-    summary = {m: MappingProxyType({c: _mean_present(per_view[m][c].to_numpy()) for c in conds}) for m in CV_METRICS}
+    summary = {m: MappingProxyType({c: mean_present(per_view[m][c].to_numpy()) for c in conds}) for m in CV_METRICS}
     return CrossViewResult(
         distance=distance,
         probe_sets=conds,

@@ -34,7 +34,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gstsn.eval.protocol import _ETA, _RECHECK_BYTES, _SAFETY, _canonical_rows, _check_finite, _chunks, _gamma
+from gstsn.eval.exact import (
+    DISTANCE_SLACK,
+    RECHECK_BYTES,
+    SAFETY,
+    canonical_rows,
+    check_finite,
+    gamma_bound,
+    tile_chunks,
+)
 
 #: gallery entries kept per probe and gallery group for "who matched"
 TOP_K = 5
@@ -73,8 +81,8 @@ class _Bounds64:
 
 def _bounds64(parts: int, d: int) -> _Bounds64:
     return _Bounds64(
-        c_sq=2.0 * _gamma(d + 2, _U64) + _gamma(d, _U64) + 8.0 * _U64,
-        c_sum=_gamma(parts, _U64) + 5.0 * _U64,
+        c_sq=2.0 * gamma_bound(d + 2, _U64) + gamma_bound(d, _U64) + 8.0 * _U64,
+        c_sum=gamma_bound(parts, _U64) + 5.0 * _U64,
         shift=1.01 * _U64,
     )
 
@@ -85,19 +93,20 @@ def _error(acc: torch.Tensor, p_tot: torch.Tensor, g_tot: torch.Tensor, b: _Boun
 
     per_part: ``sum_k |sqrt(s~_k) - sqrt(s_k)| <= sum_k sqrt(delta_k) <= sqrt(parts * c_sq * (P + G))``
     (Cauchy-Schwarz), plus the relative error of the square roots and the sum, the operand rounding (``shift`` per
-    element, ``<= shift * sqrt(parts) * (sqrt(P) + sqrt(G))``) and ``_ETA`` for the canonical value's own rounding.
+    element, ``<= shift * sqrt(parts) * (sqrt(P) + sqrt(G))``) and ``DISTANCE_SLACK`` for the canonical value's own
+    rounding.
     flat: as the rank-1 evaluator's bound, with float64 constants.
     """
-    c_rel = (b.c_sum + _ETA) * _SAFETY
+    c_rel = (b.c_sum + DISTANCE_SLACK) * SAFETY
     tot = torch.add(p_tot[:, None], g_tot[None, :])
     if distance == "per_part":
-        err = tot.mul_(parts * b.c_sq * _SAFETY).sqrt_()
+        err = tot.mul_(parts * b.c_sq * SAFETY).sqrt_()
         err.add_(acc.abs(), alpha=c_rel)
-        lift = b.shift * _SAFETY * math.sqrt(parts)
+        lift = b.shift * SAFETY * math.sqrt(parts)
         err.add_((lift * p_tot.sqrt())[:, None]).add_((lift * g_tot.sqrt())[None, :])
     else:
-        coef = (b.c_sq * (1.0 + 3.0 * b.c_sum) + 9.0 * b.shift) * _SAFETY
-        err = tot.mul_(coef).add_(acc.abs(), alpha=c_rel + 1.5 * b.shift * _SAFETY)
+        coef = (b.c_sq * (1.0 + 3.0 * b.c_sum) + 9.0 * b.shift) * SAFETY
+        err = tot.mul_(coef).add_(acc.abs(), alpha=c_rel + 1.5 * b.shift * SAFETY)
     lower = torch.sub(acc, err).nan_to_num_(nan=-math.inf)
     upper = err.add_(acc).nan_to_num_(nan=math.inf)
     return lower, upper
@@ -126,7 +135,7 @@ def _operand(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor, out: torch
         block.copy_(x.index_select(0, idx).permute(1, 0, 2))  # float32 (or any float) -> float64 exactly
         block.sub_(centre[:, None, :])
         norms = torch.linalg.vector_norm(block, dim=2).square_()
-        _check_finite(norms, rows[lo:hi])
+        check_finite(norms, rows[lo:hi])
         if gallery:
             block.mul_(-2.0)
         out[:, lo:hi, norm_col] = norms
@@ -141,7 +150,7 @@ def canonical_pairs(x: torch.Tensor, probe_rows: np.ndarray, gallery_rows: np.nd
     if len(out) == 0:
         return out
     parts, d = int(x.shape[1]), int(x.shape[2])
-    step = max(1, _RECHECK_BYTES // (8 * parts * d))
+    step = max(1, RECHECK_BYTES // (8 * parts * d))
     host = x.numpy() if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) else None
     for lo in range(0, len(out), step):
         pr, gr = probe_rows[lo : lo + step], gallery_rows[lo : lo + step]
@@ -149,7 +158,7 @@ def canonical_pairs(x: torch.Tensor, probe_rows: np.ndarray, gallery_rows: np.nd
             p, g = host[pr], host[gr]
         else:
             p, g = _host_rows(x, pr), _host_rows(x, gr)
-        out[lo : lo + len(pr)] = _canonical_rows(p, g, distance)
+        out[lo : lo + len(pr)] = canonical_rows(p, g, distance)
     return out
 
 
@@ -209,7 +218,7 @@ def rank_relevant(
     pad = torch.as_tensor(pad_np, device=dev)
     slot_codes = torch.as_tensor(np.where(pad_np, -1, codes[g_rows]), device=dev)
     slot_views = torch.as_tensor(np.where(pad_np, -1, view_idx[g_rows]), device=dev)
-    pt_max, kc = _chunks(parts, n_p, n_g, probe_chunk, part_chunk)
+    pt_max, kc = tile_chunks(parts, n_p, n_g, probe_chunk, part_chunk)
     buf = torch.empty((min(kc, parts), min(pt_max, n_p), n_g), dtype=torch.float64, device=dev)
     p_buf = torch.empty((parts, min(pt_max, n_p), d + 2), dtype=torch.float64, device=dev)
     rechecked = 0

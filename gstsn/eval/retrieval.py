@@ -34,20 +34,10 @@ import pandas as pd
 import torch
 
 from gstsn.data.naming import VIEWS
-from gstsn.eval.protocol import (
-    GALLERY_TYPES,
-    PROBE_SETS,
-    ProtocolError,
-    _as_features,
-    _as_labels,
-    _check_names,
-    _mean_present,
-    _same_floats,
-    _summarise,
-    _validate_distance,
-    protocol_notes,
-)
+from gstsn.eval.inputs import ProtocolError, as_features, as_labels, check_names, validate_distance
+from gstsn.eval.rank1_result import mean_present, protocol_notes, same_floats, summarise_table
 from gstsn.eval.ranking import TOP_K, Ranking, rank_relevant
+from gstsn.eval.sets import GALLERY_TYPES, PROBE_SETS
 
 #: metrics of the standard protocol, in display order
 METRICS: tuple[str, ...] = ("rank1", "rank5", "map", "minp")
@@ -74,13 +64,13 @@ def prepare_inputs(
     features: Any, subject: Any, seq_type: Any, view: Any, device: Any, allowed_types: Sequence[str]
 ) -> Inputs:
     """Validate like :func:`gstsn.eval.protocol.evaluate_rank1` and derive codes; raises :class:`ProtocolError`."""
-    x = _as_features(features, device)
+    x = as_features(features, device)
     n = int(x.shape[0])
-    subject = _as_labels(subject, "subject", n)
-    seq_type = _as_labels(seq_type, "seq_type", n).astype(str)
-    view = _as_labels(view, "view", n).astype(str)
-    _check_names(seq_type, list(allowed_types), "seq_type")
-    _check_names(view, VIEWS, "view")
+    subject = as_labels(subject, "subject", n)
+    seq_type = as_labels(seq_type, "seq_type", n).astype(str)
+    view = as_labels(view, "view", n).astype(str)
+    check_names(seq_type, list(allowed_types), "seq_type")
+    check_names(view, VIEWS, "view")
     _, codes = np.unique(subject, return_inverse=True)
     view_idx = np.searchsorted(np.asarray(VIEWS), view).astype(np.int64)
     return Inputs(x, subject, seq_type, view, codes.astype(np.int64).reshape(-1), view_idx)
@@ -178,8 +168,8 @@ class RetrievalResult:
             and all(eq(self.tables[m][c], other.tables[m][c]) for m in self.metrics for c in self.probe_sets)
             and all(eq(self.per_view_excl[m], other.per_view_excl[m]) for m in self.metrics)
             and all(eq(self.per_view_incl[m], other.per_view_incl[m]) for m in self.metrics)
-            and all(_same_floats(self.summary_excl[m], other.summary_excl[m]) for m in self.metrics)
-            and all(_same_floats(self.summary_incl[m], other.summary_incl[m]) for m in self.metrics)
+            and all(same_floats(self.summary_excl[m], other.summary_excl[m]) for m in self.metrics)
+            and all(same_floats(self.summary_incl[m], other.summary_incl[m]) for m in self.metrics)
             and eq(self.probe_rows, other.probe_rows)
             and eq(self.top_index, other.top_index)
         )
@@ -232,7 +222,7 @@ def evaluate_retrieval(
     Arguments as :func:`gstsn.eval.protocol.evaluate_rank1`; ``top_k`` first matches are kept per probe and gallery
     view (0: none). Chunk sizes, thread counts and the device never change the result. Raises :class:`ProtocolError`.
     """
-    _validate_distance(distance)
+    validate_distance(distance)
     check_chunks(probe_chunk, part_chunk)
     probe_types = [t for types in PROBE_SETS.values() for t in types]
     inp = prepare_inputs(features, subject, seq_type, view, device, list(GALLERY_TYPES) + probe_types)
@@ -286,8 +276,8 @@ def _build(per_probe, probe_set, probe_views, gallery_counts, distance, notes, r
             mine = probe_set == cond
             table = metric_tables(values[mine], probe_views[mine], gallery_counts, hits=values.dtype == bool)
             tables[metric][cond] = pd.DataFrame(table, index=index, columns=pd.Index(views, name="gallery_view"))
-            e, i = _summarise(table)
-            e_cols[cond], i_cols[cond], s_e[cond], s_i[cond] = e, i, _mean_present(e), _mean_present(i)
+            e, i = summarise_table(table)
+            e_cols[cond], i_cols[cond], s_e[cond], s_i[cond] = e, i, mean_present(e), mean_present(i)
         tables[metric] = MappingProxyType(tables[metric])
         excl[metric] = pd.DataFrame(e_cols, index=index, columns=list(conds))
         incl[metric] = pd.DataFrame(i_cols, index=index, columns=list(conds))
