@@ -769,7 +769,8 @@ def run_train(
 ) -> dict[str, Any]:
     from gstsn.eval.embed import evaluate_model
     from gstsn.train.compact import write_compact
-    from gstsn.train.trainer import EVAL_COLUMNS, Trainer, summary_rows
+    from gstsn.train.logs import EVAL_COLUMNS, summary_rows
+    from gstsn.train.trainer import Trainer
 
     split = lt_split(dataset)
     # unknown step time: assume a fast one (fewer evaluations than planned, never more: the budget stays safe)

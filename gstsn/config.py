@@ -2,7 +2,7 @@
 
 One field, one name: an ablation axis such as ``idr_stat`` is declared here once, read from TOML under that name,
 passed to the model under that name, written to each results row under that name and shown in the report under that
-name. ``FIELD_LABELS`` holds the human labels the report uses next to the declaration.
+name (the report's human labels for them are in ``gstsn.report.labels``).
 
 Every ``__post_init__`` raises :class:`ConfigError` (a ``ValueError``) naming the field, the value and what is allowed.
 """
@@ -28,16 +28,18 @@ LSTM_LAYER_CHOICES = (0, 1, 2)
 INPUT_TYPES = ("set", "sequence")
 LR_SCHEDULES = ("constant", "cosine")
 DISTANCES = ("per_part", "flat")
+# The CASIA-B vocabulary every layer shares (data, evaluation, results, report), declared once here:
+CONDITIONS = ("NM", "BG", "CL")  # the probe sets (walking conditions), in the protocol's order
+VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))  # the 11 view angles 000..180, 18° apart
+MODEL_TEMPORAL = {"gaitset": False, "gstsn": True}  # the model registry: name -> ModelConfig.temporal (one family)
+MODEL_NAMES = tuple(MODEL_TEMPORAL)  # the learned models, in display order
+#: the shipped studies (ablations/*.toml) in run and report order, headline first; other studies follow by name
+STUDY_ORDER = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
 
-FIELD_LABELS: dict[str, str] = {
-    "temporal": "temporal branch (GSTSN)",
-    "idr_stat": "IDR statistic",
-    "lstm_layers": "LSTM layers",
-    "channels": "channel widths",
-    "hpm_bins": "HPM bins",
-    "embed_dim": "embedding size",
-    "input_type": "input type",
-}
+
+def model_name(temporal: bool) -> str:
+    """The registry name of the family member with ``ModelConfig.temporal = temporal``."""
+    return next(name for name, flag in MODEL_TEMPORAL.items() if flag is bool(temporal))
 
 
 def fail_field(owner: str, name: str, value: Any, allowed: str) -> None:
@@ -106,7 +108,9 @@ class ModelConfig:
         if not isinstance(self.temporal, bool):
             fail_field("ModelConfig", "temporal", self.temporal, "true or false")
         # one spelling per value, so that equal configs hash equal: "max + median" is stored as "max+median"
-        object.__setattr__(self, "idr_stat", "+".join(parse_idr_stat(self.idr_stat)))
+        terms = parse_idr_stat(self.idr_stat)  # parsed once: the canonical string and its typed terms
+        object.__setattr__(self, "idr_stat", "+".join(terms))
+        object.__setattr__(self, "_idr_terms", terms)
         # an integer field takes integers only: 2.0 == 2 would pass a membership test and then crash nn.LSTM
         lstm = self.lstm_layers
         if isinstance(lstm, bool) or not isinstance(lstm, int) or lstm not in LSTM_LAYER_CHOICES:
@@ -133,7 +137,8 @@ class ModelConfig:
 
     @property
     def idr_terms(self) -> tuple[str, ...]:
-        return parse_idr_stat(self.idr_stat)
+        """The statistics summed by IDR, in order (``"max+median"`` → ``("max", "median")``), parsed once."""
+        return self._idr_terms
 
     @property
     def parts_per_map(self) -> int:
@@ -147,7 +152,7 @@ class ModelConfig:
 
     @property
     def model_name(self) -> str:
-        return "gstsn" if self.temporal else "gaitset"
+        return model_name(self.temporal)
 
 
 def config_from_dict(cls: type, data: Mapping[str, Any], where: str = "") -> Any:
@@ -232,8 +237,13 @@ __all__ = [
     "check_int",
     "check_number",
     "fail_field",
+    "CONDITIONS",
     "DISTANCES",
-    "FIELD_LABELS",
+    "MODEL_NAMES",
+    "MODEL_TEMPORAL",
+    "STUDY_ORDER",
+    "model_name",
+    "VIEWS",
     "HASHED_WHEN_SET",
     "LR_SCHEDULES",
     "learning_rate",
@@ -456,23 +466,6 @@ def _field_owners() -> dict[str, str]:
 
 
 FIELD_SECTIONS: dict[str, str] = _field_owners()  # field name -> RunConfig section ("seed" is RunConfig's own)
-
-FIELD_LABELS.update(
-    {
-        "source": "data source",
-        "split": "split",
-        "batch_p": "subjects per batch (P)",
-        "batch_k": "sequences per subject (K)",
-        "frames": "frames per training sequence",
-        "iterations": "iterations",
-        "lr": "learning rate",
-        "margin": "triplet margin",
-        "distance": "distance",
-        "max_test_frames": "test frames per sequence (cap)",
-        "downsample": "input downsampling",
-        "seed": "seed",
-    }
-)
 
 # The named profiles: overrides of the paper-scale defaults, in one place.
 # - smoke: a whole train + eval in seconds on the CPU, for tests. Tiny widths (4, 8, 16), input 4×-downsampled

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from gstsn.ablate import multiplicity as mu
-from gstsn.ablate import stats
+from gstsn.results import multiplicity as mu
+from gstsn.results import stats
 
 
 def _interval(mean: float, sd: float, n: int) -> stats.Interval:

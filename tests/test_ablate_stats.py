@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gstsn.ablate import stats
+from gstsn.results import stats
 
 # two-sided 95 % critical values t_{0.975, df} from the standard table
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 9: 2.262, 29: 2.045, 120: 1.980}
@@ -146,5 +146,5 @@ def test_two_runs_of_one_cell_and_seed_is_an_error():
 
 
 def test_stats_module_does_not_import_torch():
-    code = "import sys, gstsn.ablate.stats; sys.exit(1 if 'torch' in sys.modules else 0)"
+    code = "import sys, gstsn.results.stats; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

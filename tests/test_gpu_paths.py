@@ -81,7 +81,7 @@ def _trainer(toy, out, device="cpu", **kwargs):
 def test_the_graph_body_is_the_step(toy, tmp_path):
     """``_graph_body`` (what a CUDA graph captures) run eagerly updates the weights exactly as ``_step`` does."""
     a, b = _trainer(toy, tmp_path / "a", device_frames=True), _trainer(toy, tmp_path / "b", device_frames=True)
-    from gstsn.train.trainer import BatchStream
+    from gstsn.train.batches import BatchStream
 
     stream = BatchStream(a.state.sampler, a.state.rng, 0, False, ids_only=True)
     for _ in range(3):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from gstsn.config import ConfigError, InputConfig, ModelConfig
-from gstsn.models import build_model, prepare_frames
-from gstsn.models.layers import image_dimensionality_reduction
+from gstsn.config import IDR_STATS, MODEL_NAMES, ConfigError, InputConfig, ModelConfig
+from gstsn.models import MODELS, build_model, prepare_frames
+from gstsn.models.layers import IDR_FUNCTIONS, image_dimensionality_reduction
 
 SMALL = dict(channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8)  # 32×22 input → 8×5 maps
 PAPER_GAITSET_PARAMS = 2_594_592
@@ -30,6 +30,16 @@ def sils(n: int, s: int, h: int = 32, w: int = 22, seed: int = 1) -> torch.Tenso
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def test_one_registry_of_models_and_of_idr_statistics():
+    assert tuple(MODELS) == MODEL_NAMES and [ModelConfig(temporal=t).model_name for t in MODELS.values()] == list(
+        MODELS
+    )
+    assert tuple(IDR_FUNCTIONS) == IDR_STATS  # the valid names are the implemented statistics
+    cfg = ModelConfig(idr_stat=" max + median")
+    assert cfg.idr_stat == "max+median" and cfg.idr_terms == ("max", "median")
+    assert cfg == ModelConfig(idr_stat="max+median") and hash(cfg) == hash(ModelConfig(idr_stat="max+median"))
 
 
 def test_gaitset_parameter_count_at_paper_scale():

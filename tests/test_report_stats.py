@@ -18,7 +18,7 @@ SPEC = Path(__file__).resolve().parents[1].parent / "shared/spec/models.md"
 
 
 def test_numbers_come_from_the_ablation_statistics():
-    from gstsn.ablate import stats as ablate_stats
+    from gstsn.results import stats as ablate_stats
 
     assert stats.mean_ci is ablate_stats.mean_ci and stats.Interval is ablate_stats.Interval
     assert (stats.BETTER, stats.WORSE, stats.UNCLEAR) == (ablate_stats.BETTER, ablate_stats.WORSE, ablate_stats.UNCLEAR)
@@ -138,7 +138,7 @@ def _identity_cue(tmp_path):
 
 
 def test_a_study_is_one_family_adjusted_with_holm(tmp_path):
-    from gstsn.ablate import multiplicity
+    from gstsn.results import multiplicity
 
     study, group = _identity_cue(tmp_path)
     fam = verdicts.family(group, verdicts.MAIN_DISTANCE)

@@ -18,7 +18,8 @@ from gstsn.data.naming import SEQ_TYPES
 from gstsn.data.sampling import TripletSampler
 from gstsn.models import build_model
 from gstsn.train.checkpoint import list_checkpoints, load_checkpoint
-from gstsn.train.trainer import LOG_COLUMNS, TrainingDiverged, TrainingError, train
+from gstsn.train.logs import LOG_COLUMNS
+from gstsn.train.trainer import TrainingDiverged, TrainingError, train
 
 SUBJECTS = [f"{i:03d}" for i in range(1, 9)]
 
@@ -83,6 +84,18 @@ def test_smoke_run_writes_log_checkpoints_and_config(toy, tmp_path):
     payload = load_checkpoint(res.checkpoint)
     assert payload["iteration"] == 4 and payload["config"]["train"]["iterations"] == 4
     assert not res.collapse["detected"]
+
+
+def test_training_leaves_the_global_torch_rng_alone_and_draws_nothing_from_it(toy, tmp_path):
+    """No hidden global state: the caller's torch RNG is where it was, and a different one gives the same run."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = run(toy_cfg(), tmp_path / "a", toy)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(999)  # another global state: the weights, batches and losses do not depend on it
+    second = run(toy_cfg(), tmp_path / "b", toy)
+    assert [r["loss"] for r in read_log(tmp_path / "a")] == [r["loss"] for r in read_log(tmp_path / "b")]
+    assert first.iteration == second.iteration
 
 
 class CrashAfter:

@@ -21,9 +21,9 @@ from gstsn.ablate.runner import (
     run_plan,
 )
 from gstsn.ablate.slurm import add_slurm_options
-from gstsn.ablate.stats import format_study
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
+from gstsn.results.stats import format_study
 
 DEFAULT_RESULTS = Path("results")
 MAX_AUTO_JOBS = 8
@@ -138,10 +138,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_on_slurm(args, plan, shard, store, work, cache_root)
     kind = _device_kind(args.device)
     jobs = _jobs(args, kind)
-    if jobs == 1 and args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     _announce(plan, store, work, f"{jobs} job(s) on {kind}")
     report = run_plan(
         plan,

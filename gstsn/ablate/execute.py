@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,8 @@ import numpy as np
 
 from gstsn.ablate.study import RunSpec
 from gstsn.config import DISTANCES, portable_source
+from gstsn.results.metrics import metric_key
 
-CONDITIONS = ("NM", "BG", "CL")
 RETRIEVAL_FILE = "retrieval.csv"
 RETRIEVAL_COLUMNS = ("protocol", "distance", "metric", "condition", "probe_view", "gallery_view", "value")
 
@@ -132,11 +132,11 @@ def metrics_of(results: dict[str, Any]) -> tuple[dict[str, float | None], list[l
     notes: list[str] = []
     for distance, res in results.items():
         for cond in res.probe_sets:
-            metrics[f"rank1.{distance}.{cond}"] = _num(res.summary_excl[cond])
-            metrics[f"rank1_incl.{distance}.{cond}"] = _num(res.summary_incl[cond])
+            metrics[metric_key("rank1", distance, cond)] = _num(res.summary_excl[cond])
+            metrics[metric_key("rank1_incl", distance, cond)] = _num(res.summary_incl[cond])
         for cond in res.probe_sets:
             for view in res.views:
-                metrics[f"rank1_view.{distance}.{cond}.{view}"] = _num(res.per_view_excl.at[view, cond])
+                metrics[metric_key("rank1_view", distance, cond, view)] = _num(res.per_view_excl.at[view, cond])
             table = res.tables[cond]
             for pv in res.views:
                 for gv in res.views:
@@ -159,10 +159,12 @@ def retrieval_metrics_of(
     for distance, res in retrieval.items():
         for metric in EXTRA_METRICS:
             for cond in res.probe_sets:
-                metrics[f"{metric}.{distance}.{cond}"] = _num(res.summary_excl[metric][cond])
+                metrics[metric_key(metric, distance, cond)] = _num(res.summary_excl[metric][cond])
             for cond in res.probe_sets:
                 for view in res.views:
-                    metrics[f"{metric}_view.{distance}.{cond}.{view}"] = _num(res.per_view_excl[metric].at[view, cond])
+                    metrics[metric_key(f"{metric}_view", distance, cond, view)] = _num(
+                        res.per_view_excl[metric].at[view, cond]
+                    )
                 table = res.tables[metric][cond]
                 for pv in res.views:
                     for gv in res.views:
@@ -170,10 +172,10 @@ def retrieval_metrics_of(
     for distance, res in cross_view.items():
         for metric, per_view in res.per_view.items():
             for cond in res.probe_sets:
-                metrics[f"{metric}.{distance}.{cond}"] = _num(res.summary[metric][cond])
+                metrics[metric_key(metric, distance, cond)] = _num(res.summary[metric][cond])
                 for view in res.views:
                     value = float(per_view.at[view, cond])
-                    metrics[f"{metric}_view.{distance}.{cond}.{view}"] = _num(value)
+                    metrics[metric_key(f"{metric}_view", distance, cond, view)] = _num(value)
                     rows.append(["cross_view", distance, metric, cond, view, "all", value])
     return metrics, rows
 
@@ -190,7 +192,7 @@ def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
     import torch
 
     import gstsn
-    from gstsn.train.commands import provenance
+    from gstsn.train.provenance import provenance
 
     p = provenance(spec.config, device, dataset, spec.profile)
     return {
@@ -327,7 +329,24 @@ def execute_run(
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# Worker processes (--jobs N)
+# Threads of the runs in this process (--jobs 1) and worker processes (--jobs N)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Runs in this process use ``threads`` torch threads (None: leave torch's setting); restored afterwards."""
+    if not threads:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 _PR_SET_PDEATHSIG = 1
 

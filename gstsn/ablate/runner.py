@@ -32,11 +32,13 @@ from typing import Any
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
 from gstsn.ablate.store import RUN_FILES, ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
+from gstsn.config import CONDITIONS, STUDY_ORDER
+from gstsn.results.curves import EVAL_CURVE_FILE
+from gstsn.results.metrics import metric_key
 from gstsn.results.tables import parse_value
 from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested
 
 #: study files run in this order (the headline first); others follow alphabetically
-STUDY_ORDER = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
 
 
 class ShardError(ValueError):
@@ -347,7 +349,8 @@ def run_plan(
 
     ``executor(spec, run_dir, device=, cache_root=, progress=)`` trains and evaluates one run and returns its
     ``{"row", "tables"}`` (default :func:`gstsn.ablate.execute.execute_run`); it is called with the run's lock held.
-    ``prepare``: generate / import the runs' datasets first (:func:`gstsn.ablate.execute.prepare_data`).
+    ``prepare``: generate / import the runs' datasets first (:func:`gstsn.ablate.execute.prepare_data`). ``threads``:
+    torch threads of each run (with ``jobs`` 1, for the duration of the plan, then restored).
     """
     t0 = time.perf_counter()
     report = RunReport()
@@ -370,7 +373,7 @@ def run_plan(
         session = _Session(plan, store, work, executor, device, cache_root, progress, report, bar, echo)
         with stop_on_signals():  # SIGTERM / SIGINT: finish or checkpoint what runs, commit what finished, stop
             if jobs <= 1:
-                _run_serial(todo, session)
+                _run_serial(todo, session, threads)
             else:
                 _run_parallel(todo, session, jobs, threads)
             _stop_if_requested(report)
@@ -440,17 +443,18 @@ class _Session:
         self.bar.finish(st)
 
 
-def _run_serial(todo: list[RunState], session: _Session) -> None:
-    from gstsn.ablate.execute import attempt_run
+def _run_serial(todo: list[RunState], session: _Session, threads: int | None) -> None:
+    from gstsn.ablate.execute import attempt_run, torch_threads
 
-    for st in todo:
-        _stop_if_requested(session.report)
-        session.bar.start(st, _describe(st, session.plan))
-        session.settle(st, attempt_run(**session.attempt_args(st, in_worker=False)))
+    with torch_threads(threads):
+        for st in todo:
+            _stop_if_requested(session.report)
+            session.bar.start(st, _describe(st, session.plan))
+            session.settle(st, attempt_run(**session.attempt_args(st, in_worker=False)))
 
 
 def _headline(row: dict[str, Any]) -> str:
-    vals = [f"{c} {row.get(f'rank1.per_part.{c}', math.nan):.1f}" for c in ("NM", "BG", "CL")]
+    vals = [f"{c} {row.get(metric_key('rank1', 'per_part', c), math.nan):.1f}" for c in CONDITIONS]
     extra = f", train {row.get('train_time_s', 0):.0f} s" if row.get("method") != "gei" else ""
     return "rank-1 " + " / ".join(vals) + extra
 
@@ -564,7 +568,7 @@ def merge_stores(sources: Sequence[str | Path], dest: str | Path, log: Callable[
                     continue
                 log_path = src_store.study_dir(study) / "runs" / rid / "train_log.csv"
                 out.commit(study, row, tables.get(rid, []), log_path if log_path.is_file() else None)
-                for extra in ("eval_curve.csv", *RUN_FILES):
+                for extra in (EVAL_CURVE_FILE, *RUN_FILES):
                     p = src_store.study_dir(study) / "runs" / rid / extra
                     if p.is_file():
                         (out.study_dir(study) / "runs" / rid).mkdir(parents=True, exist_ok=True)

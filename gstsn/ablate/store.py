@@ -25,7 +25,6 @@ of duplicating them. A process killed at any point leaves a store that a restart
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 
 from gstsn.atomic import atomic_copy, atomic_write_text
 from gstsn.locks import LockHeld, exclusive_lock
+from gstsn.results.curves import EVAL_CURVE_FILE, EVAL_LOG_FILE, eval_curve_text
 from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, quarantine_text, read_runs
 from gstsn.results.tables import TABLES_COLUMNS
 
@@ -47,24 +47,6 @@ class StoreError(ValueError):
 
 #: another process holds the run's lock (it is training the run now); the message names the holder
 RunBusy = LockHeld
-
-
-EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
-
-
-def eval_curve_text(eval_log: Path) -> str | None:
-    """The trainer's ``eval_log.csv`` (``iteration, wall_time, probe_set, rank1_excl, ...``) as the store's
-    ``eval_curve.csv`` text (``iteration, wall_time, distance, condition, rank1``); None without evaluations."""
-    if not eval_log.is_file():
-        return None
-    with eval_log.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return None
-    lines = [",".join(EVAL_CURVE_COLUMNS)]
-    for r in rows:
-        lines.append(",".join([r["iteration"], r["wall_time"], r["distance"], r["probe_set"], r["rank1_excl"]]))
-    return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -140,9 +122,9 @@ class ResultsStore:
         with self.lock(study):
             if train_log is not None and train_log.is_file():
                 atomic_copy(train_log, folder / "runs" / run_id / "train_log.csv")
-                curve = eval_curve_text(train_log.with_name("eval_log.csv"))
+                curve = eval_curve_text(train_log.with_name(EVAL_LOG_FILE))
                 if curve is not None:
-                    atomic_write_text(folder / "runs" / run_id / "eval_curve.csv", curve)
+                    atomic_write_text(folder / "runs" / run_id / EVAL_CURVE_FILE, curve)
             if train_log is not None:  # the evaluation's per-run files (retrieval tables, who matched) beside it
                 for name in RUN_FILES:
                     if train_log.with_name(name).is_file():

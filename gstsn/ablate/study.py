@@ -42,6 +42,7 @@ from typing import Any
 
 from gstsn.config import (
     FIELD_SECTIONS,
+    MODEL_NAMES,
     PROFILES,
     ConfigError,
     DataConfig,
@@ -67,7 +68,7 @@ def profile_values(name: str) -> dict[str, Any]:
 
 SYNTH_FIELDS = ("identity_cue",)  # SynthConfig fields a study may set (folded into the synthetic data spec)
 REFERENCE_METHODS = ("gei",)  # non-learned reference rows
-MODEL_METHODS = ("gaitset", "gstsn")
+MODEL_METHODS = MODEL_NAMES  # the learned models: trained, on the axis grid
 DEFAULT_PROFILE = "ablation"
 STUDIES_DIR = Path("ablations")
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import re
 
+from gstsn import config
+
 CONDITIONS: dict[str, tuple[str, ...]] = {
     "nm": ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06"),
     "bg": ("bg-01", "bg-02"),
     "cl": ("cl-01", "cl-02"),
 }
 SEQ_TYPES: tuple[str, ...] = CONDITIONS["nm"] + CONDITIONS["bg"] + CONDITIONS["cl"]
-VIEWS: tuple[str, ...] = tuple(f"{a:03d}" for a in range(0, 181, 18))
+VIEWS: tuple[str, ...] = config.VIEWS  # declared once, in gstsn.config
 CASIA_B_SUBJECTS: tuple[str, ...] = tuple(f"{i:03d}" for i in range(1, 125))
 
 #: a sequence with fewer valid frames than this is reported as "short" (the community pretreatment warns below 5)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gstsn.config import InputConfig, ModelConfig
+from gstsn.config import MODEL_TEMPORAL, InputConfig, ModelConfig
 from gstsn.models.gstsn import GSTSN
 
-MODELS = {"gaitset": False, "gstsn": True}  # model name -> value of ModelConfig.temporal
+MODELS = MODEL_TEMPORAL  # model name -> value of ModelConfig.temporal (declared in gstsn.config)
 
 
 def build_model(cfg: ModelConfig, channels_last: bool = True) -> GSTSN:

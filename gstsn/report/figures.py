@@ -20,10 +20,11 @@ import seaborn as sns
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
+from gstsn.config import CONDITIONS, VIEWS
 from gstsn.report import stats
 from gstsn.report.labels import mpl_text, shape_label, variant_label, wrap_cell
-from gstsn.report.load import CONDITIONS, VIEWS
-from gstsn.report.verdicts import DataGroup, metric_name
+from gstsn.report.verdicts import DataGroup
+from gstsn.results.metrics import metric_key
 
 RC = {
     "svg.hashsalt": "gstsn-report",
@@ -99,7 +100,7 @@ def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
     records = []
     for distance in ("per_part", "flat"):
         for cond in CONDITIONS:
-            col = metric_name("rank1", distance, cond)
+            col = metric_key("rank1", distance, cond)
             if col not in group.runs.columns:
                 continue
             for cell, value in zip(group.runs["cell"], group.runs[col], strict=True):
@@ -190,7 +191,7 @@ def delta_heatmap(group: DataGroup, pairs: list[tuple[str, str]], distance: str,
         for r, cond in enumerate(CONDITIONS):
             for c, view in enumerate(VIEWS):
                 comp = stats.paired_difference(
-                    group.runs, metric_name("rank1_view", distance, cond, view), gstsn_cell, gaitset_cell
+                    group.runs, metric_key("rank1_view", distance, cond, view), gstsn_cell, gaitset_cell
                 )
                 n_max = max(n_max, comp.diff.n)
                 if comp.diff.has_interval:

@@ -5,8 +5,28 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gstsn.config import FIELD_LABELS
-
+#: the report's label of each config field (gstsn.config), by field name
+FIELD_LABELS: dict[str, str] = {
+    "temporal": "temporal branch (GSTSN)",
+    "idr_stat": "IDR statistic",
+    "lstm_layers": "LSTM layers",
+    "channels": "channel widths",
+    "hpm_bins": "HPM bins",
+    "embed_dim": "embedding size",
+    "input_type": "input type",
+    "source": "data source",
+    "split": "split",
+    "batch_p": "subjects per batch (P)",
+    "batch_k": "sequences per subject (K)",
+    "frames": "frames per training sequence",
+    "iterations": "iterations",
+    "lr": "learning rate",
+    "margin": "triplet margin",
+    "distance": "distance",
+    "max_test_frames": "test frames per sequence (cap)",
+    "downsample": "input downsampling",
+    "seed": "seed",
+}
 _EXTRA_LABELS = {
     "identity_cue": "identity cue (synthetic: body shape ↔ motion)",
     "method": "method",
@@ -16,7 +36,7 @@ METHOD_NAMES = {"gaitset": "GaitSet", "gstsn": "GSTSN", "gei": "GEI (non-learned
 
 
 def field_label(name: str) -> str:
-    """The report's label of a config field (``gstsn.config.FIELD_LABELS``), falling back to the field name."""
+    """The report's label of a config field (:data:`FIELD_LABELS`), falling back to the field name."""
     return FIELD_LABELS.get(name) or _EXTRA_LABELS.get(name) or name
 
 

@@ -21,17 +21,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gstsn.config import MODEL_NAMES, STUDY_ORDER
+from gstsn.results.curves import (
+    EVAL_CURVE_COLUMNS,
+    EVAL_CURVE_FILE,
+    EVAL_LOG_COLUMNS,
+    EVAL_LOG_FILE,
+    as_eval_curve,
+)
 from gstsn.results.runs import SAFE_NAME, read_runs
 from gstsn.results.tables import TABLES_COLUMNS, numeric_values
 
 TIMING_DIR = "timing"
-CONDITIONS = ("NM", "BG", "CL")
-VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))
-MODEL_METHODS = ("gaitset", "gstsn")  # methods on the axis grid; others (e.g. "gei") are reference rows
+MODEL_METHODS = MODEL_NAMES  # methods on the axis grid; others (e.g. "gei") are reference rows
 
 TRAIN_LOG_COLUMNS = ("iteration", "loss", "nonzero_frac")  # required; dist_ap, dist_an, wall_time, lr optional
-EVAL_CURVE_COLUMNS = ("iteration", "wall_time", "distance", "condition", "rank1")
-LEGACY_EVAL_COLUMNS = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")  # eval_log.csv
 TIMING_COLUMNS = ("phase", "model", "device", "dtype", "batch", "frames", "median_s", "ci_low_s", "ci_high_s")
 TOP_OPS_COLUMNS = ("model_variant", "op", "self_cpu_ms", "share")
 RUN_REQUIRED = ("run_id", "cell", "seed")
@@ -298,10 +302,10 @@ def load_study(study_dir: Path) -> StudyData:
         tables = numeric_values(tables, problems)
         tables = tables.sort_values(list(TABLES_COLUMNS[:5]), kind="stable").reset_index(drop=True)
     train_logs = _read_per_run(study_dir, runs, "train_log.csv", TRAIN_LOG_COLUMNS, problems, "no training curves")
-    eval_curves = _read_per_run(study_dir, runs, "eval_curve.csv", EVAL_CURVE_COLUMNS, problems, "")
-    legacy = _read_per_run(study_dir, runs, "eval_log.csv", LEGACY_EVAL_COLUMNS, problems, "")
-    if not legacy.empty:  # the trainer's own log name (as gstsn.timing.tta also reads it)
-        legacy = legacy.rename(columns={"probe_set": "condition", "rank1_excl": "rank1"})
+    eval_curves = _read_per_run(study_dir, runs, EVAL_CURVE_FILE, EVAL_CURVE_COLUMNS, problems, "")
+    legacy = _read_per_run(study_dir, runs, EVAL_LOG_FILE, EVAL_LOG_COLUMNS, problems, "")
+    if not legacy.empty:  # the trainer's own log, read in place of eval_curve.csv (gstsn.results.curves)
+        legacy = as_eval_curve(legacy)
         legacy = legacy[~legacy["run_id"].isin(set(eval_curves["run_id"]))]
         eval_curves = pd.concat([eval_curves, legacy[[*EVAL_CURVE_COLUMNS, "run_id"]]], ignore_index=True)
     if not eval_curves.empty:
@@ -368,10 +372,6 @@ def load_timing(timing_dir: Path) -> TimingData:
         problems.append("traces/ holds no profiler trace: no trace links")
     benchmark = _read_json(timing_dir / "benchmark.json", [], "")
     return TimingData(timing_dir, timing, verdict, top_ops, traces, benchmark, problems)
-
-
-#: the order of the shipped studies on the index (headline first); other studies follow alphabetically
-STUDY_ORDER = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
 
 
 def load_results(root: Path) -> ResultsStore:

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from gstsn.config import CONDITIONS, VIEWS
 from gstsn.report.figures import _style, to_svg
-from gstsn.report.load import CONDITIONS, VIEWS, StudyData
+from gstsn.report.load import StudyData
 from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, _data_note, _metric, _value_cell
-from gstsn.report.verdicts import DataGroup, data_groups, metric_name
+from gstsn.report.verdicts import DataGroup, data_groups
+from gstsn.results.metrics import metric_key
 
 MATCHES_FILE = "matches.npz"
 MATCHES_KEYS = (
@@ -42,7 +44,7 @@ def page_file(study: StudyData) -> str:
 # ------------------------------------------------------------------------------------------------- tables
 def retrieval_tables(group: DataGroup, distance: str) -> Table | None:
     """rank-5 / mAP / mINP / cross-view rank-1 / cross-view mAP per cell (NM, BG, CL); None without those keys."""
-    if not any(metric_name(m, distance, "NM") in group.runs.columns for m, _ in METRICS):
+    if not any(metric_key(m, distance, "NM") in group.runs.columns for m, _ in METRICS):
         return None
     header = ["variant", *[f"{label} {c}" for _, label in METRICS for c in CONDITIONS]]
     rows = []
@@ -50,7 +52,7 @@ def retrieval_tables(group: DataGroup, distance: str) -> Table | None:
         row = [Cell(cell, header=True, cls="baseline" if cell == group.baseline else "")]
         for m, label in METRICS:
             for cond in CONDITIONS:
-                row.append(_value_cell(_metric(group, cell, metric_name(m, distance, cond)), f"{cell} {label} {cond}"))
+                row.append(_value_cell(_metric(group, cell, metric_key(m, distance, cond)), f"{cell} {label} {cond}"))
         rows.append(row)
     notes = [
         _data_note(group),

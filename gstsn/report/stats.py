@@ -1,9 +1,9 @@
-"""The report's view of the statistics: :mod:`gstsn.ablate.stats` (the ablation suite's module, no torch) over the
+"""The report's view of the statistics: :mod:`gstsn.results.stats` (the ablation suite's module, no torch) over the
 report's runs table, plus the display formats.
 
 The numbers (means with 95 % t-intervals over seeds, paired differences by seed, verdict words, which cells a study
-compares) all come from ``gstsn.ablate.stats``, and the multiplicity adjustment (Holm–Bonferroni p-values, seeds
-needed) from ``gstsn.ablate.multiplicity``, so the report prints exactly what ``gstsn ablations`` computes. What is
+compares) all come from ``gstsn.results.stats``, and the multiplicity adjustment (Holm–Bonferroni p-values, seeds
+needed) from ``gstsn.results.multiplicity``, so the report prints exactly what ``gstsn ablations`` computes. What is
 added here: pairing straight from a runs DataFrame (:func:`paired_difference`), a family of comparisons adjusted
 together (:func:`adjust`) and the typographic formats of the pages. A difference is never formatted without its
 interval.
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from gstsn.ablate import multiplicity
-from gstsn.ablate import stats as _ablate
-from gstsn.ablate.multiplicity import format_p, format_seeds_needed
-from gstsn.ablate.stats import BETTER, NO_INTERVAL, UNCLEAR, WORSE, Interval, StatsError, mean_ci
+from gstsn.results import multiplicity
+from gstsn.results import stats as results_stats
+from gstsn.results.multiplicity import format_p, format_seeds_needed
+from gstsn.results.stats import BETTER, NO_INTERVAL, UNCLEAR, WORSE, Interval, StatsError, mean_ci
 
 __all__ = [
     "BETTER",
@@ -44,7 +44,7 @@ __all__ = [
 
 def verdict_word(diff: Interval) -> str:
     """``better`` / ``worse`` when the interval of a difference (higher is better) excludes 0, else the unclear word."""
-    return _ablate.verdict(diff, higher_is_better=True)
+    return results_stats.verdict(diff, higher_is_better=True)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def paired_difference(runs: pd.DataFrame, metric: str, cell: str, reference: str
             raise StatsError(f"runs table has no column {col!r}; expected columns cell, seed, {metric}")
     if metric not in runs.columns:
         return Comparison(metric, cell, reference, mean_ci([]), ())
-    diff, seeds = _ablate.paired_difference(_per_seed(runs, cell, metric), _per_seed(runs, reference, metric))
+    diff, seeds = results_stats.paired_difference(_per_seed(runs, cell, metric), _per_seed(runs, reference, metric))
     return Comparison(metric, cell, reference, diff, tuple(seeds))
 
 
@@ -139,4 +139,4 @@ def format_value(iv: Interval, digits: int = 1) -> str:
 
 def format_difference(iv: Interval, digits: int = 1) -> str:
     """``"+1.3 [−0.2, +2.8]"`` (typographic minus); without an interval: ``"n/a (1 paired seed)"``."""
-    return _ablate.format_difference(iv, digits, minus="−")
+    return results_stats.format_difference(iv, digits, minus="−")

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from gstsn.ablate.multiplicity import POWER
+from gstsn.config import CONDITIONS, VIEWS
 from gstsn.report import stats
 from gstsn.report.labels import METHOD_NAMES, shape_label, show, variant_label
-from gstsn.report.load import CONDITIONS, VIEWS
 from gstsn.report.published import PUBLISHED, PUBLISHED_LABEL, PUBLISHED_PROTOCOL
-from gstsn.report.verdicts import DataGroup, compare, contrasts, family_size, metric_name, short_verdict
+from gstsn.report.verdicts import DataGroup, compare, contrasts, family_size, short_verdict
+from gstsn.results.metrics import metric_key
+from gstsn.results.multiplicity import POWER
 
 DISTANCE_LABELS = {
     "per_part": "per-part distance (OpenGait; the main figure)",
@@ -90,7 +91,7 @@ def summary_table(group: DataGroup, distance: str) -> Table:
         row = [Cell(cell, header=True, cls="baseline" if cell == group.baseline else ""), Cell(_method(group, cell))]
         row.append(Cell(str(part["seed"].nunique()), cls="num", title=", ".join(str(s) for s in sorted(part["seed"]))))
         for cond in CONDITIONS:
-            row.append(_value_cell(_metric(group, cell, metric_name("rank1", distance, cond)), f"{cell} {cond}"))
+            row.append(_value_cell(_metric(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond}"))
         n_coll = int(part["collapsed"].sum()) if "collapsed" in part.columns else 0
         row.append(Cell(f"{n_coll} of {len(part)}", cls="warn num" if n_coll else "num"))
         row.append(_value_cell(_metric(group, cell, "train_time_s"), f"{cell} training time"))
@@ -130,9 +131,9 @@ def per_view_table(group: DataGroup, distance: str) -> Table:
                 Cell(str(part["seed"].nunique()), cls="num"),
             ]
             for view in VIEWS:
-                iv = _metric(group, cell, metric_name("rank1_view", distance, cond, view))
+                iv = _metric(group, cell, metric_key("rank1_view", distance, cond, view))
                 row.append(_value_cell(iv, f"{cell} {cond} probe view {view}"))
-            row.append(_value_cell(_metric(group, cell, metric_name("rank1", distance, cond)), f"{cell} {cond} mean"))
+            row.append(_value_cell(_metric(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond} mean"))
             rows.append(row)
     notes = [
         _data_note(group),

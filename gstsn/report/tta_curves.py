@@ -1,7 +1,7 @@
-"""The evaluation curves behind time to accuracy: GaitSet and GSTSN runs paired as :mod:`gstsn.timing.tta` pairs them.
+"""The evaluation curves behind time to accuracy: GaitSet and GSTSN runs paired as :mod:`gstsn.timing.tta` pairs them
 
 A GSTSN run and a GaitSet run form a pair when they agree on the seed, the device and every shared setting
-(:data:`gstsn.timing.tta.PAIR_KEYS`: data source and fingerprint, split, profile, iterations, widths, input type,
+(:data:`gstsn.results.curves.PAIR_KEYS`: data source and fingerprint, split, profile, iterations, widths, input type,
 identity cue ...). Runs of one setting (the same keys but the seed) are plotted together, each setting in its own
 figure, so synthetic and real data, or two devices, are never mixed. A run that several studies hold is read once.
 """
@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.report.labels import variant_label
-from gstsn.report.load import CONDITIONS, StudyData, hashable
-from gstsn.timing.tta import PAIR_KEYS
+from gstsn.report.load import StudyData, hashable
+from gstsn.results.curves import PAIR_KEYS
 
 GAITSET = "GaitSet"
 CURVE_COLUMNS = ["variant", "seed", "run_id", "iteration", "wall_time", "condition", "rank1"]
@@ -56,7 +57,7 @@ def paired_curves(studies: list[StudyData]) -> list[CurveSet]:
         with_curve = set(study.eval_curves["run_id"])
         for row in study.runs.to_dict("records"):
             rid = str(row["run_id"])
-            if row.get("method") in ("gaitset", "gstsn") and rid in with_curve and rid not in runs:
+            if row.get("method") in MODEL_NAMES and rid in with_curve and rid not in runs:
                 runs[rid] = row
                 frames.append(study.eval_curves[study.eval_curves["run_id"] == row["run_id"]])
     if not runs:

@@ -2,7 +2,7 @@
 
 - A study's runs are split into data groups by their ``synthetic`` flag (real CASIA-B, synthetic, unknown), which are
   never mixed in one table, plot or comparison.
-- Comparisons (:func:`gstsn.ablate.stats.contrasts`, the ablation suite's own definition): every grid cell against
+- Comparisons (:func:`gstsn.results.stats.contrasts`, the ablation suite's own definition): every grid cell against
   the cell that differs from it in one axis only, that axis at the baseline's value (other axes held fixed). For a
   one-axis study this is "each cell vs the baseline cell"; for input_type × temporal it gives "sequence vs set" for
   each model and "GSTSN vs GaitSet" for each input type. Reference rows off the grid (e.g. GEI) are compared with the
@@ -22,11 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from gstsn.ablate import multiplicity
-from gstsn.ablate import stats as ablate_stats
+from gstsn.config import CONDITIONS
 from gstsn.report import stats
 from gstsn.report.labels import show
-from gstsn.report.load import CONDITIONS, MODEL_METHODS, StudyData, hashable
+from gstsn.report.load import MODEL_METHODS, StudyData, hashable
+from gstsn.results import multiplicity
+from gstsn.results import stats as results_stats
+from gstsn.results.metrics import metric_key
 
 MAIN_DISTANCE = "per_part"
 
@@ -119,14 +121,14 @@ class Contrast:
 
 
 def contrasts(group: DataGroup) -> list[Contrast]:
-    """The comparisons of a group (see the module docstring, :func:`gstsn.ablate.stats.contrasts`), in display order."""
+    """The comparisons of a group (module docstring; :func:`gstsn.results.stats.contrasts`), in display order."""
     base = group.baseline
     if base is None:
         return []
     grid = {c: group.axis_values[c] for c in group.cells if group.on_grid(c)}
     refs = [c for c in group.cells if not group.on_grid(c)]
     axes = {f: [] for f in group.axis_values[base]}
-    pairs = ablate_stats.contrasts(grid, axes, group.axis_values[base], refs)
+    pairs = results_stats.contrasts(grid, axes, group.axis_values[base], refs)
     return [Contrast(cell, ref, axis if cell in grid else None) for cell, ref, axis in pairs]
 
 
@@ -143,11 +145,6 @@ def gstsn_gaitset_pairs(group: DataGroup) -> list[tuple[str, str]]:
                 pairs.append((cell, other))
                 break
     return pairs
-
-
-def metric_name(kind: str, distance: str, condition: str, view: str | None = None) -> str:
-    """The runs.jsonl key of a metric (``rank1.per_part.NM``, ``rank1_view.flat.CL.090``)."""
-    return f"{kind}.{distance}.{condition}" + (f".{view}" if view else "")
 
 
 def family_pairs(group: DataGroup) -> list[tuple[str, str]]:
@@ -170,7 +167,7 @@ def family(group: DataGroup, distance: str) -> dict[tuple[str, str, str], stats.
         for cell, ref in family_pairs(group):
             for cond in CONDITIONS:
                 keys.append((cell, ref, cond))
-                raw.append(stats.paired_difference(group.runs, metric_name("rank1", distance, cond), cell, ref))
+                raw.append(stats.paired_difference(group.runs, metric_key("rank1", distance, cond), cell, ref))
         group._families[distance] = dict(zip(keys, stats.adjust(raw), strict=True))
     return group._families[distance]
 

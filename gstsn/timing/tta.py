@@ -23,26 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gstsn.config import MODEL_NAMES
+from gstsn.results import curves
+from gstsn.results.curves import PAIR_KEYS
 from gstsn.results.runs import RUNS_FILE, read_runs
 from gstsn.timing.variants import TimingConfigError
 
 THRESHOLD = 0.8
 NOT_MEASURED_NO_RESULTS = "not measured: no ablation results"
-PAIR_KEYS: tuple[str, ...] = (
-    "seed",
-    "device",
-    "data_source",
-    "data_fingerprint",
-    "split",
-    "profile",
-    "iterations",
-    "channels",
-    "hpm_bins",
-    "embed_dim",
-    "input_type",
-    "identity_cue",
-)
-CURVE_COLUMNS: tuple[str, ...] = ("iteration", "wall_time", "distance", "condition", "rank1")
 
 
 def load_runs(results_dir: Path) -> list[dict[str, Any]]:
@@ -57,24 +45,12 @@ def load_runs(results_dir: Path) -> list[dict[str, Any]]:
 
 
 def read_curve(run: dict[str, Any]) -> pd.DataFrame | None:
-    """The run's evaluation curve in the ``eval_curve.csv`` columns, or None when it has none."""
-    run_dir = Path(run["_study_dir"]) / "runs" / str(run["run_id"])
-    path = run_dir / "eval_curve.csv"
-    if path.is_file():
-        curve = pd.read_csv(path)
-        missing = [c for c in CURVE_COLUMNS if c not in curve.columns]
-        if missing:
-            raise TimingConfigError(f"{path}: missing column(s) {missing}; expected {list(CURVE_COLUMNS)}")
-        return curve[list(CURVE_COLUMNS)]
-    legacy = run_dir / "eval_log.csv"
-    if legacy.is_file():
-        log = pd.read_csv(legacy)
-        needed = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")
-        missing = [c for c in needed if c not in log.columns]
-        if missing:
-            raise TimingConfigError(f"{legacy}: missing column(s) {missing}; expected {list(needed)}")
-        return log.rename(columns={"probe_set": "condition", "rank1_excl": "rank1"})[list(CURVE_COLUMNS)]
-    return None
+    """The run's evaluation curve in the ``eval_curve.csv`` columns, or None when it has none
+    (:func:`gstsn.results.curves.read_curve`; a file missing columns raises a ``TimingConfigError`` naming it)."""
+    try:
+        return curves.read_curve(Path(run["_study_dir"]) / "runs" / str(run["run_id"]))
+    except curves.CurveError as exc:
+        raise TimingConfigError(str(exc)) from exc
 
 
 def first_reach(curve: pd.DataFrame, target: float) -> float | None:
@@ -152,7 +128,7 @@ def time_to_accuracy(
     }
     if results_dir is None or not Path(results_dir).is_dir():
         return {**base, "status": NOT_MEASURED_NO_RESULTS, "pairs": [], "by_device": {}}
-    runs = [r for r in load_runs(Path(results_dir)) if r.get("method") in ("gaitset", "gstsn")]
+    runs = [r for r in load_runs(Path(results_dir)) if r.get("method") in MODEL_NAMES]
     if not runs:
         return {**base, "status": NOT_MEASURED_NO_RESULTS, "pairs": [], "by_device": {}}
     gaitsets = {}

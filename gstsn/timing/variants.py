@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gstsn.config import ModelConfig
+from gstsn.config import ModelConfig, model_name
 
 
 class TimingConfigError(ValueError):
@@ -35,8 +35,8 @@ class Variant:
 
     @property
     def model(self) -> str:
-        """``gaitset`` or ``gstsn`` (the ``model`` column of ``timing.csv``)."""
-        return "gstsn" if self.temporal else "gaitset"
+        """``gaitset`` or ``gstsn`` (the ``model`` column of ``timing.csv``; :func:`gstsn.config.model_name`)."""
+        return model_name(self.temporal)
 
     @property
     def id(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gstsn.config import MODEL_NAMES
 from gstsn.timing.stats import RatioEstimate, claim_status, paired_ratio, ratio_of_medians
 from gstsn.timing.tta import THRESHOLD, time_to_accuracy
 from gstsn.timing.variants import GAITSET, GSTSN_PAPER, TimingConfigError
@@ -99,7 +100,7 @@ def variant_ratios(benchmark: dict[str, Any], rng: np.random.Generator) -> list[
     groups: dict[tuple, dict[str, list[float]]] = {}
     for b in benchmark.get("benchmarks", []):
         info = b.get("extra_info") or {}
-        if info.get("model") not in ("gaitset", "gstsn"):
+        if info.get("model") not in MODEL_NAMES:
             continue
         key = (info["phase"], info["device"], info["dtype"], info["batch"], info["frames"])
         iterations = int(b["stats"].get("iterations", 1) or 1)

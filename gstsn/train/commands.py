@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import logging
-import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +37,7 @@ from gstsn.config import (
     config_to_dict,
     resolve_profile,
 )
-from gstsn.machine import cpu_model
+from gstsn.train.provenance import provenance
 
 log = logging.getLogger("gstsn.train")
 
@@ -174,41 +171,6 @@ def _overrides(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Provenance and results
-
-
-def _git(*cmd: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *cmd], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str | None) -> dict[str, Any]:
-    """Where a result came from: code version, libraries, device, data and config identity, seed."""
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
-    return {
-        "git_commit": commit,
-        "git_dirty": None if status is None else bool(status),
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "python_version": platform.python_version(),
-        "device": str(device),
-        "device_name": device_name,
-        "cpu_model": cpu_model(),
-        "cpu_threads": torch.get_num_threads(),
-        "data_source": cfg.data.source,
-        "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
-        "config_hash": config_hash(cfg),
-        "seed": cfg.seed,
-        "profile": profile,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-    }
 
 
 def _rank1_summary(result: Any) -> dict[str, Any]:

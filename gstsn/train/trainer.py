@@ -12,10 +12,10 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
   ``compile_model`` runs the model through ``torch.compile``; ``cuda_graph`` captures the whole step (frames, forward,
   loss, backward, Adam) in one CUDA graph (:mod:`gstsn.train.graphed`); ``cudnn_benchmark`` times cuDNN's
   convolution algorithms for the training shapes.
-- :class:`TrainState` holds everything a resume needs: model, optimizer, sampler state, numpy and torch RNG states,
-  the iteration, the cumulative training time and the collapse monitor. Every ``checkpoint_every`` iterations it is
-  written atomically; ``resume=True`` continues from the newest checkpoint, bit-identically on the CPU (the sampler
-  state saved is the one right after the last *consumed* batch, whatever the prefetch thread drew ahead).
+- :class:`gstsn.train.state.TrainState` holds everything a resume needs: model, optimizer, sampler state, numpy RNG
+  state, the iteration, the cumulative training time and the collapse monitor. Every ``checkpoint_every`` iterations
+  it is written atomically; ``resume=True`` continues from the newest checkpoint, bit-identically on the CPU (the
+  sampler state saved is the one right after the last *consumed* batch, whatever the prefetch thread drew ahead).
 - A non-finite loss stops the run with :class:`TrainingDiverged`; no checkpoint is written after the last good one.
 - SIGTERM / SIGINT (:mod:`gstsn.signals`): the step in progress finishes, a checkpoint is written and
   :class:`~gstsn.signals.TrainingInterrupted` is raised (the ``gstsn`` command exits 143 / 130); ``resume=True``
@@ -31,18 +31,18 @@ periodic evaluations, with the training wall time), ``checkpoints/`` and, when a
 scalars as TensorBoard events). ``wall_time`` is the cumulative training
 time in seconds across resumes, periodic evaluations and checkpoint writes excluded: the x axis of a time-to-accuracy
 curve.
+
+Beside the loop: :mod:`gstsn.train.batches` (batches, the prefetch thread), :mod:`gstsn.train.state` (what a resume
+restores), :mod:`gstsn.train.logs` (CSV, TensorBoard, progress), :mod:`gstsn.train.collapse` (the collapse monitor),
+:mod:`gstsn.train.errors` and :mod:`gstsn.train.provenance` (what a result records about where it came from).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import csv
 import json
 import logging
 import math
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +57,7 @@ from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.models import build_model, prepare_frames
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
+from gstsn.train.batches import Batch, BatchStream
 from gstsn.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -64,6 +65,7 @@ from gstsn.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from gstsn.train.collapse import CollapseMonitor
 from gstsn.train.distributed import (
     DistContext,
     agree_on_stop,
@@ -73,46 +75,16 @@ from gstsn.train.distributed import (
     init_process_group,
     shard_rows,
 )
+from gstsn.train.errors import TrainingDiverged, TrainingError
+from gstsn.train.logs import EVAL_COLUMNS, LOG_COLUMNS, CsvLog, TensorBoardLog, progress_bar, summary_rows
 from gstsn.train.loss import STAT_NAMES, batch_all_triplet_tensor, is_pk_layout, pk_triplet_indices
+from gstsn.train.state import TrainState, check_resume_config
 
 log = logging.getLogger("gstsn.train")
-
-LOG_COLUMNS = ("iteration", "loss", "dist_ap", "dist_an", "nonzero_frac", "wall_time", "lr", "collapsed")
-EVAL_COLUMNS = ("iteration", "wall_time", "probe_set", "rank1_excl", "rank1_incl", "distance")
-# Fields that may change when a run is resumed: they do not change the trajectory of the iterations already done.
-RESUMABLE_FIELDS = (
-    "iterations",
-    "log_every",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "eval_every",
-    "prefetch",
-    "distance",
-    "max_test_frames",
-    "eval_batch_frames",
-)
 
 
 #: the lock file of a run folder, held by the process training in it
 RUN_LOCK = ".train.lock"
-
-
-class TrainingError(ValueError):
-    """The run cannot start or continue as configured (device, data, resume); the message says what to change."""
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the run stopped and the last good checkpoint was kept."""
-
-    def __init__(self, iteration: int, stats: dict[str, float], checkpoint: Path | None) -> None:
-        kept = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint had been written yet"
-        super().__init__(
-            f"loss is {stats['loss']} at iteration {iteration} (stats {stats}); training stopped and {kept}. "
-            "Lower the learning rate (--lr) or resume from that checkpoint with another seed."
-        )
-        self.iteration = iteration
-        self.stats = stats
-        self.checkpoint = checkpoint
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -135,276 +107,6 @@ def seeded_model(cfg: RunConfig, factory: Callable[[Any], nn.Module] = build_mod
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return factory(cfg.model)
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Collapse detection
-
-
-@dataclass
-class CollapseMonitor:
-    """Flags a collapsed embedding: ``window`` consecutive logged iterations with the loss within ``loss_tol``·margin of
-    the margin, the mean anchor-negative distance below ``dist_tol`` and nearly every triplet active.
-
-    In a collapse every sequence maps to (almost) the same point, so every triplet term equals the margin.
-    """
-
-    margin: float
-    window: int = 5
-    dist_tol: float = 1e-2
-    loss_tol: float = 0.05
-    streak: int = 0
-    streak_start: int = -1
-    first_iteration: int = -1
-    collapsed_now: bool = False
-
-    def is_collapsed(self, stats: dict[str, float]) -> bool:
-        return (
-            abs(stats["loss"] - self.margin) <= self.loss_tol * self.margin
-            and stats["dist_an"] < self.dist_tol
-            and stats["nonzero_frac"] > 0.9
-        )
-
-    def update(self, iteration: int, stats: dict[str, float]) -> bool:
-        """Record one logged iteration; True when the run counts as collapsed now."""
-        if self.is_collapsed(stats):
-            if self.streak == 0:
-                self.streak_start = iteration
-            self.streak += 1
-        else:
-            self.streak = 0
-        self.collapsed_now = self.streak >= self.window
-        if self.collapsed_now and self.first_iteration < 0:
-            self.first_iteration = self.streak_start
-        return self.collapsed_now
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "detected": self.first_iteration >= 0,
-            "first_iteration": self.first_iteration if self.first_iteration >= 0 else None,
-            "collapsed_at_end": self.collapsed_now,
-            "criterion": (
-                f"{self.window} consecutive logged iterations with |loss - margin| <= {self.loss_tol} * margin, "
-                f"mean anchor-negative distance < {self.dist_tol} and > 90% of triplets active"
-            ),
-        }
-
-    def state_dict(self) -> dict[str, int | bool]:
-        return {
-            "streak": self.streak,
-            "streak_start": self.streak_start,
-            "first_iteration": self.first_iteration,
-            "collapsed_now": self.collapsed_now,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.streak = int(state["streak"])
-        self.streak_start = int(state["streak_start"])
-        self.first_iteration = int(state["first_iteration"])
-        self.collapsed_now = bool(state["collapsed_now"])
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Batches
-
-
-@dataclass
-class Batch:
-    """One global P×K batch and the sampler / RNG state right after drawing it (what a checkpoint must store)."""
-
-    sils: torch.Tensor | None  # uint8 (P·K, frames, H, W), pinned on CUDA; None when only frame ids are drawn
-    labels: torch.Tensor  # int64 (P·K,)
-    sampler_state: dict[str, Any]
-    np_rng_state: dict[str, Any]
-    frame_ids: torch.Tensor | None = None  # int64 (P·K, frames) global frame ids, when the frames are on the device
-
-
-class BatchStream:
-    """Draws batches from a sampler, optionally ``prefetch`` ahead in a background thread.
-
-    The batches (and the recorded states) are exactly those of drawing synchronously: only one thread ever touches the
-    sampler and its generator. ``ids_only``: draw the frame ids (``sampler.sample_indices()``, which advances the
-    sampler exactly as ``next_batch()`` does) and leave the pixels to a :class:`DeviceFrames` on the device.
-    """
-
-    def __init__(
-        self, sampler: Any, rng: np.random.Generator, prefetch: int, pin_memory: bool, ids_only: bool = False
-    ) -> None:
-        self._sampler = sampler
-        self._rng = rng
-        self._pin = pin_memory
-        self._ids_only = ids_only
-        self._prefetch = prefetch
-        self._queue: queue.Queue[Batch | BaseException] = queue.Queue(maxsize=max(prefetch, 1))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if prefetch > 0:
-            self._thread = threading.Thread(target=self._worker, name="gstsn-prefetch", daemon=True)
-            self._thread.start()
-
-    def _draw(self) -> Batch:
-        if self._ids_only:
-            _, ids, labels = self._sampler.sample_indices()
-            sils, frame_ids = None, torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
-        else:
-            frames, labels = self._sampler.next_batch()
-            sils, frame_ids = torch.from_numpy(np.ascontiguousarray(frames)), None
-        batch = Batch(
-            sils=sils,
-            labels=torch.as_tensor(labels, dtype=torch.int64),
-            sampler_state=copy.deepcopy(self._sampler.state_dict()),
-            np_rng_state=copy.deepcopy(self._rng.bit_generator.state),
-            frame_ids=frame_ids,
-        )
-        if self._pin:
-            if batch.sils is not None:
-                batch.sils = batch.sils.pin_memory()
-            if batch.frame_ids is not None:
-                batch.frame_ids = batch.frame_ids.pin_memory()
-        return batch
-
-    def _worker(self) -> None:
-        try:
-            while not self._stop.is_set():
-                item = self._draw()
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as exc:  # handed to the training thread, which re-raises it
-            self._queue.put(exc)
-
-    def next(self) -> Batch:
-        if self._thread is None:
-            return self._draw()
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# State
-
-
-@dataclass
-class TrainState:
-    """Everything a resume restores. ``state_dict()`` is ``torch.load(weights_only=True)``-safe."""
-
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    sampler: Any
-    rng: np.random.Generator
-    collapse: CollapseMonitor
-    iteration: int = 0
-    train_time: float = 0.0
-    sampler_state: dict[str, Any] = field(default_factory=dict)  # state after the last consumed batch
-    np_rng_state: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.sampler_state:
-            self.sampler_state = copy.deepcopy(self.sampler.state_dict())
-            self.np_rng_state = copy.deepcopy(self.rng.bit_generator.state)
-
-    def state_dict(self) -> dict[str, Any]:
-        module = self.model.module if hasattr(self.model, "module") else self.model
-        return {
-            "iteration": self.iteration,
-            "train_time": self.train_time,
-            "model": module.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "sampler": self.sampler_state,
-            "np_rng": self.np_rng_state,
-            "torch_rng": torch.get_rng_state(),
-            "collapse": self.collapse.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        module = self.model.module if hasattr(self.model, "module") else self.model
-        module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.rng.bit_generator.state = state["np_rng"]
-        torch.set_rng_state(state["torch_rng"])
-        self.collapse.load_state_dict(state["collapse"])
-        self.iteration = int(state["iteration"])
-        self.train_time = float(state["train_time"])
-        self.sampler_state = copy.deepcopy(state["sampler"])
-        self.np_rng_state = copy.deepcopy(state["np_rng"])
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Logs
-
-
-class CsvLog:
-    """Append-only tidy CSV; on resume the rows after the resumed iteration (to be redone) are dropped first."""
-
-    def __init__(self, path: Path, columns: tuple[str, ...], resume_from: int | None) -> None:
-        self.path = path
-        self.columns = columns
-        rows: list[dict[str, str]] = []
-        if resume_from is not None and path.is_file():
-            with path.open(newline="") as fh:
-                rows = [r for r in csv.DictReader(fh) if int(r["iteration"]) <= resume_from]
-        self._fh = path.open("w", newline="")
-        self._writer = csv.DictWriter(self._fh, fieldnames=columns)
-        self._writer.writeheader()
-        self._writer.writerows(rows)
-        self._fh.flush()
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._writer.writerow({k: row[k] for k in self.columns})
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-class TensorBoardLog:
-    """The same scalars as the CSV logs, as TensorBoard events in ``path`` (optional: needs the ``tensorboard``
-    package, extra ``gstsn[tensorboard]``).
-
-    Tags: ``train/<stat>`` (``loss``, ``dist_ap``, ``dist_an``, ``nonzero_frac``, ``collapsed``) per logged
-    iteration, and ``rank1/<probe set>`` (identical views excluded) / ``rank1_incl/<probe set>`` per evaluation, with
-    the iteration as the step. On resume the events after the resumed iteration are purged (``purge_step``), as the
-    CSV rows are, so the curves show one run.
-    """
-
-    def __init__(self, path: Path, resume_from: int | None) -> None:
-        purge = None if resume_from is None else resume_from + 1
-        self._writer = self.writer_class()(log_dir=str(path), purge_step=purge)
-
-    @staticmethod
-    def writer_class() -> type:
-        """torch's ``SummaryWriter``; :class:`TrainingError` naming the missing package when it cannot be imported."""
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as exc:  # torch's writer imports the tensorboard package
-            raise TrainingError(
-                "--tensorboard needs the tensorboard package (pip install 'gstsn[tensorboard]'); "
-                f"importing it failed: {exc}"
-            ) from exc
-        return SummaryWriter
-
-    def train_row(self, iteration: int, stats: dict[str, float], collapsed: bool) -> None:
-        for name, value in stats.items():
-            self._writer.add_scalar(f"train/{name}", value, iteration)
-        self._writer.add_scalar("train/collapsed", float(collapsed), iteration)
-
-    def eval_row(self, row: dict[str, Any]) -> None:
-        self._writer.add_scalar(f"rank1/{row['probe_set']}", row["rank1_excl"], row["iteration"])
-        self._writer.add_scalar(f"rank1_incl/{row['probe_set']}", row["rank1_incl"], row["iteration"])
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -459,20 +161,6 @@ def _apply_adam_options(optimizer: torch.optim.Optimizer, options: dict[str, boo
         if "step" in state:
             target = param.device if on_device else torch.device("cpu")
             state["step"] = state["step"].to(device=target, dtype=torch.float32)
-
-
-def _check_resume_config(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
-    current = cfg.flat()
-    saved_flat = RunConfig.from_dict(saved, where=str(path)).flat()
-    diff = {
-        k: (saved_flat[k], current[k]) for k in current if k not in RESUMABLE_FIELDS and saved_flat[k] != current[k]
-    }
-    if diff:
-        listed = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
-        raise TrainingError(
-            f"cannot resume from {path}: the config differs in {listed}. Only {list(RESUMABLE_FIELDS)} may change "
-            "on resume; use another --out directory for a different run."
-        )
 
 
 class Trainer:
@@ -564,7 +252,8 @@ class Trainer:
             input_type=tc.input_type,
             rng=rng,
         )
-        torch.manual_seed(cfg.seed)  # any stochastic layer draws from here; restored from the checkpoint on resume
+        # The global torch RNG is left alone: the weights are seeded by seeded_model (in a forked RNG), the batches by
+        # ``rng``, and no layer of the family draws random numbers (tests/test_train_trainer.py checks both).
         self.state = TrainState(model, optimizer, sampler, rng, CollapseMonitor(margin=tc.margin))
 
         self.resumed_from: int | None = None
@@ -573,7 +262,7 @@ class Trainer:
         existing = latest_checkpoint(self.ckpt_dir)
         if resume and existing is not None:
             payload = load_checkpoint(existing)
-            _check_resume_config(payload["config"], cfg, existing)
+            check_resume_config(payload["config"], cfg, existing)
             self.state.load_state_dict(payload)
             if self.device.type == "cuda":  # the checkpoint's own Adam flags (fused, capturable) give way to ours
                 _apply_adam_options(optimizer, adam_options(self.device, cuda_graph))
@@ -774,7 +463,7 @@ class Trainer:
         tc, state = self.cfg.train, self.state
         self._open_logs()
         stream = self.batch_stream()
-        bar = _progress(self.progress and self.ctx.is_main, state.iteration, tc.iterations)
+        bar = progress_bar(self.progress and self.ctx.is_main, state.iteration, tc.iterations)
         pending: list[tuple[int, torch.Tensor]] = []
         last_stats: dict[str, float] = {}
         eval_rows: list[dict[str, Any]] = []
@@ -881,58 +570,14 @@ def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
     return Trainer(cfg, out_dir, **kwargs).run()
 
 
-def _progress(enabled: bool, start: int, total: int) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def summary_rows(result: Any, iteration: int, wall_time: float, distance: str) -> list[dict[str, Any]]:
-    """One row per probe set (NM/BG/CL) from a ``Rank1Result``: identical-view-excluded and -included means."""
-    rows = []
-    for probe_set in result.probe_sets:
-        rows.append(
-            {
-                "iteration": iteration,
-                "wall_time": round(wall_time, 4),
-                "probe_set": probe_set,
-                "rank1_excl": result.summary_excl[probe_set],
-                "rank1_incl": result.summary_incl[probe_set],
-                "distance": distance,
-            }
-        )
-    return rows
-
-
 __all__ = [
-    "Batch",
-    "BatchStream",
     "CheckpointError",
-    "CollapseMonitor",
-    "EVAL_COLUMNS",
-    "LOG_COLUMNS",
-    "RESUMABLE_FIELDS",
     "TrainResult",
-    "TrainState",
     "Trainer",
     "TrainingDiverged",
     "TrainingError",
     "adam_options",
     "resolve_device",
     "seeded_model",
-    "summary_rows",
     "train",
 ]

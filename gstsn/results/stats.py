@@ -8,7 +8,7 @@
 - :func:`verdict`: ``better`` / ``worse`` when the interval excludes 0 (in the direction of ``higher_is_better``),
   else ``not distinguishable at this sample size``; with fewer than 2 pairs there is no interval and no verdict.
   That is the verdict of one comparison alone; a study's table (:func:`compare_runs`) adjusts for its many
-  comparisons (Holm–Bonferroni, :mod:`gstsn.ablate.multiplicity`) and its verdicts use the adjusted p-values.
+  comparisons (Holm–Bonferroni, :mod:`gstsn.results.multiplicity`) and its verdicts use the adjusted p-values.
 - :func:`contrasts`: which cells a study compares: every grid cell against the cell that differs from it in one
   axis only, that axis at the baseline's value (the other axes held fixed); reference rows (GEI) against the
   baseline cell. For a one-axis study: each cell against the baseline cell.
@@ -31,16 +31,16 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from gstsn.config import CONDITIONS, DISTANCES, MODEL_NAMES
 from gstsn.results import runs as runs_format
+from gstsn.results.metrics import headline_metrics
 
 LEVEL = 0.95
 BETTER = "better"
 WORSE = "worse"
 UNCLEAR = "not distinguishable at this sample size"
 NO_INTERVAL = "no interval (fewer than 2 paired seeds)"
-CONDITIONS = ("NM", "BG", "CL")
-DISTANCES = ("per_part", "flat")
-MODEL_METHODS = ("gaitset", "gstsn")
+MODEL_METHODS = MODEL_NAMES  # methods on the axis grid; others (e.g. "gei") are reference rows
 
 
 class StatsError(ValueError):
@@ -130,7 +130,7 @@ def verdict(diff: Interval, higher_is_better: bool = True) -> str:
 
 def rank1_metrics(distances: Sequence[str] = DISTANCES, conditions: Sequence[str] = CONDITIONS) -> list[str]:
     """The headline metric names ``rank1.<distance>.<COND>`` (identical views excluded)."""
-    return [f"rank1.{d}.{c}" for d in distances for c in conditions]
+    return headline_metrics(distances, conditions)
 
 
 def _hashable(value: Any) -> Any:
@@ -218,8 +218,8 @@ def compare_runs(
     Holm-adjusted over the ``m`` comparisons of one family (every contrast × condition of one metric kind and
     distance, e.g. all ``rank1.per_part.*`` rows; see :func:`family_of`). ``verdict`` uses ``p_holm``
     (``raw_verdict``: the raw interval alone); ``seeds_needed``: for an adjusted "not distinguishable", the seeds for
-    80 % power at level ``(1 − level) / m`` (:func:`gstsn.ablate.multiplicity.seeds_needed`; None: more than 1000)."""
-    from gstsn.ablate import multiplicity  # imports this module
+    80 % power at level ``(1 − level) / m`` (:func:`gstsn.results.multiplicity.seeds_needed`; None: more than 1000)."""
+    from gstsn.results import multiplicity  # imports this module
 
     alpha = 1.0 - level  # the family-wise error rate of the adjusted verdicts
 
@@ -363,7 +363,7 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
             cols.append(f"{format_mean(Interval(r['mean'], r['low'], r['high'], int(r['n'])), digits):>24}")
         lines.append(f"{cell:<{width}}" + "".join(cols) + f"   {part['seeds'].iloc[0]}")
     if not comparisons.empty:
-        from gstsn.ablate.multiplicity import format_p, format_seeds_needed  # imports this module
+        from gstsn.results.multiplicity import format_p, format_seeds_needed  # imports this module
 
         m = int(comparisons["m"].max())
         lines.append(

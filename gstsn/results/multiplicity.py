@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.stats
 
-from gstsn.ablate.stats import BETTER, LEVEL, NO_INTERVAL, UNCLEAR, WORSE, Interval, t_quantile
+from gstsn.results.stats import BETTER, LEVEL, NO_INTERVAL, UNCLEAR, WORSE, Interval, t_quantile
 
 ALPHA = round(1.0 - LEVEL, 12)  # 0.05: the family-wise error rate of the verdicts
 POWER = 0.8

@@ -1,0 +1,96 @@
+"""Everything a resume restores (model, optimizer, sampler and numpy RNG state, iteration, training time, collapse
+monitor) and which config fields may differ when a run is resumed."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gstsn.config import RunConfig
+from gstsn.train.collapse import CollapseMonitor
+from gstsn.train.errors import TrainingError
+
+# Fields that may change when a run is resumed: they do not change the trajectory of the iterations already done.
+RESUMABLE_FIELDS = (
+    "iterations",
+    "log_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "eval_every",
+    "prefetch",
+    "distance",
+    "max_test_frames",
+    "eval_batch_frames",
+)
+
+
+@dataclass
+class TrainState:
+    """Everything a resume restores. ``state_dict()`` is ``torch.load(weights_only=True)``-safe."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    sampler: Any
+    rng: np.random.Generator
+    collapse: CollapseMonitor
+    iteration: int = 0
+    train_time: float = 0.0
+    sampler_state: dict[str, Any] = field(default_factory=dict)  # state after the last consumed batch
+    np_rng_state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.sampler_state:
+            self.sampler_state = copy.deepcopy(self.sampler.state_dict())
+            self.np_rng_state = copy.deepcopy(self.rng.bit_generator.state)
+
+    def state_dict(self) -> dict[str, Any]:
+        module = self.model.module if hasattr(self.model, "module") else self.model
+        return {
+            "iteration": self.iteration,
+            "train_time": self.train_time,
+            "model": module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler_state,
+            "np_rng": self.np_rng_state,
+            "torch_rng": torch.get_rng_state(),  # kept in the format; never restored (no layer draws from it)
+            "collapse": self.collapse.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        module = self.model.module if hasattr(self.model, "module") else self.model
+        module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.rng.bit_generator.state = state["np_rng"]
+        self.collapse.load_state_dict(state["collapse"])
+        self.iteration = int(state["iteration"])
+        self.train_time = float(state["train_time"])
+        self.sampler_state = copy.deepcopy(state["sampler"])
+        self.np_rng_state = copy.deepcopy(state["np_rng"])
+
+
+def check_resume_config(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
+    current = cfg.flat()
+    saved_flat = RunConfig.from_dict(saved, where=str(path)).flat()
+    diff = {
+        k: (saved_flat[k], current[k]) for k in current if k not in RESUMABLE_FIELDS and saved_flat[k] != current[k]
+    }
+    if diff:
+        listed = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise TrainingError(
+            f"cannot resume from {path}: the config differs in {listed}. Only {list(RESUMABLE_FIELDS)} may change "
+            "on resume; use another --out directory for a different run."
+        )
+
+
+__all__ = [
+    "RESUMABLE_FIELDS",
+    "TrainState",
+    "check_resume_config",
+]
