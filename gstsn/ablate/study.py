@@ -52,6 +52,7 @@ from gstsn.config import (
     portable_source,
     resolve_profile,
 )
+from gstsn.data.specs import is_synth
 
 STUDY_KEYS = ("description", "profile", "seeds", "references", "base", "axes", "baseline")
 
@@ -113,63 +114,30 @@ def _plain(value: Any) -> Any:
 # Data specs: the synthetic generator's knobs live in the data spec string
 
 
-def _is_synth(source: str) -> bool:
-    kind, sep, _ = source.strip().partition(":")
-    return kind == "synth"
+def _spec_errors() -> tuple[type[Exception], ...]:
+    from gstsn.data.specs import DataSpecError
 
-
-def _synth_pairs(source: str) -> dict[str, str]:
-    from gstsn.data.sources import DataSpecError, parse_spec_pairs
-
-    _, _, rest = source.strip().partition(":")
-    try:
-        return parse_spec_pairs(rest, source)
-    except DataSpecError as exc:
-        raise StudyError(str(exc)) from None
+    return (DataSpecError, ConfigError)
 
 
 def synth_config(source: str) -> Any:
-    """The :class:`~gstsn.data.synth.SynthConfig` of a ``synth[:key=value,...]`` spec (validated)."""
-    return _synth_config_from_pairs(_synth_pairs(source), source)
-
-
-def _synth_config_from_pairs(pairs: Mapping[str, str], source: str) -> Any:
-    from gstsn.data.sources import synth_config_from_pairs
+    """:func:`gstsn.data.specs.synth_config`, its errors as :class:`StudyError`."""
+    from gstsn.data import specs
 
     try:
-        return synth_config_from_pairs(dict(pairs), where=f"data spec {source!r}")
-    except ConfigError as exc:
+        return specs.synth_config(source)
+    except _spec_errors() as exc:
         raise StudyError(str(exc)) from None
 
 
 def canonical_source(source: str, synth_overrides: Mapping[str, Any] | None = None) -> str:
-    """A data spec in one spelling, so that equal data give equal run ids.
+    """:func:`gstsn.data.specs.canonical_source` (one spelling per dataset), its errors as :class:`StudyError`."""
+    from gstsn.data import specs
 
-    ``synth`` specs become ``synth`` or ``synth:k=v,...`` with only the fields that differ from the generator's
-    defaults, sorted (``synth:identity_cue=0.5`` is ``synth``); ``synth_overrides`` (``{"identity_cue": 0.0}``) are
-    folded in first. Other specs are returned stripped; overrides on them raise :class:`StudyError`.
-    """
-    source = source.strip()
-    overrides = dict(synth_overrides or {})
-    if not _is_synth(source):
-        if overrides:
-            raise StudyError(
-                f"{sorted(overrides)} set(s) the synthetic generator, but the data is {source!r}; "
-                "these fields only exist for 'synth' data"
-            )
-        return source
-    pairs = _synth_pairs(source)
-    pairs.update({k: repr(v) if isinstance(v, float) else str(v) for k, v in overrides.items()})
-    cfg = _synth_config_from_pairs(pairs, source)
-    default = type(cfg)()
-    changed = {
-        f.name: getattr(cfg, f.name)
-        for f in dataclasses.fields(cfg)
-        if getattr(cfg, f.name) != getattr(default, f.name)
-    }
-    if not changed:
-        return "synth"
-    return "synth:" + ",".join(f"{k}={v}" for k, v in sorted(changed.items()))
+    try:
+        return specs.canonical_source(source, synth_overrides)
+    except _spec_errors() as exc:
+        raise StudyError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -213,7 +181,7 @@ class RunSpec:
 
     @property
     def synthetic(self) -> bool:
-        return _is_synth(self.config.data.source)
+        return is_synth(self.config.data.source)
 
     @property
     def identity_cue(self) -> float | None:
@@ -283,7 +251,7 @@ class Study:
         if "source" in base:
             base["source"] = portable_source(base["source"])  # study files travel: no machine-local path
         cue = None
-        if self.base_config is not None and "identity_cue" not in self.axes and _is_synth(self.base_config.data.source):
+        if self.base_config is not None and "identity_cue" not in self.axes and is_synth(self.base_config.data.source):
             cue = float(synth_config(self.base_config.data.source).identity_cue)
         base["identity_cue"] = cue  # None when it is an axis (or the data is real)
         base["profile"] = self.profile
@@ -427,7 +395,7 @@ def load_study(
 
     synth_keys = sorted(k for k in SYNTH_FIELDS if k in axes or k in base)
     source = data if data is not None else base.get("source", profile_values(prof).get("source", DataConfig().source))
-    if synth_keys and not _is_synth(str(source)):
+    if synth_keys and not is_synth(str(source)):
         raise StudyNotApplicable(
             f"{where}: the study sets the synthetic generator's {synth_keys}, which do not exist for data {source!r}; "
             "it runs on synthetic data only"

@@ -20,58 +20,17 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gstsn.config import ConfigError, config_from_dict
 from gstsn.data.cache import SilhouetteCache, is_cache, write_cache
 from gstsn.data.casiab import import_casia_b, read_npz_index, source_key
 from gstsn.data.naming import SEQ_TYPES, SHORT_SEQUENCE_FRAMES, VIEWS, full_grid
+from gstsn.data.specs import SPEC_FORMS, DataSpecError, parse_spec_pairs, synth_config_from_pairs
 from gstsn.data.synth import SynthConfig, generate
 from gstsn.data.synth import fingerprint as synth_fingerprint
 
 DEFAULT_CACHE_ROOT = Path(os.environ.get("GSTSN_CACHE_ROOT", ".cache/gstsn"))
-SPEC_FORMS = "'synth', 'synth:key=value,...', 'casia-b:PATH' (an npz or a CASIA-B tree) or a cache directory"
-
-
-class DataSpecError(ValueError):
-    """A data spec string is not one of the accepted forms; the message lists them."""
 
 
 # -------------------------------------------------------------------------------------------------------- synthetic
-def _coerce(name: str, text: str, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"SynthConfig.{name} = {text!r} is not a {type(default).__name__}") from None
-    return text
-
-
-def synth_config_from_pairs(pairs: dict[str, str], where: str = "") -> Any:
-    """A ``SynthConfig`` from string values (``{"subjects": "20"}``), converted by each field's default type."""
-    defaults = SynthConfig()
-    values = {}
-    for raw_key, text in pairs.items():
-        key = raw_key.strip().replace("-", "_")
-        default = getattr(defaults, key, None)
-        values[key] = text if default is None else _coerce(key, text.strip(), default)
-    return config_from_dict(SynthConfig, values, where)
-
-
-def parse_spec_pairs(text: str, spec: str) -> dict[str, str]:
-    pairs = {}
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise DataSpecError(f"data spec {spec!r}: {item!r} is not key=value (e.g. 'synth:subjects=20,seed=1')")
-        pairs[key.strip()] = value
-    return pairs
-
-
 def synth_cache(cfg: Any, dest: str | os.PathLike, *, overwrite: bool = False, progress: bool = False) -> Path:
     """Generate the synthetic dataset of ``cfg`` and write it as a cache at ``dest``; returns ``dest``."""
     dataset = generate_synth(cfg, progress)
