@@ -10,16 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gstsn.ablate.runner import (
-    ShardError,
-    dry_run,
-    in_shard,
-    merge_stores,
-    parse_shard,
-    plan_studies,
-    run_plan,
-    run_states,
-)
+from gstsn.ablate.merge import merge_stores
+from gstsn.ablate.plan import ShardError, dry_run, in_shard, parse_shard, plan_studies, run_states
+from gstsn.ablate.runner import run_plan
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir, atomic_write_text
 from gstsn.ablate.study import StudyError
 from gstsn.train.checkpoint import checkpoint_path
@@ -310,7 +303,7 @@ def test_dry_run_lists_runs_costs_and_state(studies, tmp_path):
 
 
 def test_unknown_study_name(tmp_path, studies):
-    from gstsn.ablate.runner import find_study_files
+    from gstsn.ablate.plan import find_study_files
 
     assert find_study_files(["a"], tmp_path / "ablations") == [studies[0]]
     with pytest.raises(StudyError, match="unknown study 'c'.*studies there: a, b"):

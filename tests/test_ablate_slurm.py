@@ -12,7 +12,8 @@ import pytest
 from submitit.core.utils import cloudpickle_dump
 
 from gstsn.ablate import slurm
-from gstsn.ablate.runner import plan_studies, run_plan
+from gstsn.ablate.plan import plan_studies
+from gstsn.ablate.runner import run_plan
 from gstsn.ablate.slurm import (
     JobRecord,
     RunTask,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gstsn.ablate.runner import find_study_files, plan_studies
+from gstsn.ablate.plan import find_study_files, plan_studies
 from gstsn.ablate.study import (
     StudyError,
     StudyNotApplicable,

@@ -75,7 +75,7 @@ def test_the_report_names_damaged_and_quarantined_lines(tmp_path):
 
 
 def test_a_non_numeric_table_value_is_named_and_left_out_not_turned_into_nan(tmp_path):
-    from gstsn.ablate.runner import merge_stores
+    from gstsn.ablate.merge import merge_stores
     from gstsn.ablate.store import StoreError
     from gstsn.report.load import load_results
 

@@ -12,14 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from gstsn import cli_args
-from gstsn.ablate.runner import (
-    dry_run,
-    find_study_files,
-    merge_stores,
-    parse_shard,
-    plan_studies,
-    run_plan,
-)
+from gstsn.ablate.merge import merge_stores
+from gstsn.ablate.plan import dry_run, find_study_files, parse_shard, plan_studies
+from gstsn.ablate.runner import run_plan
 from gstsn.ablate.slurm import add_slurm_options
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names

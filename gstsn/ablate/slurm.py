@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gstsn.ablate.runner import Plan, RunReport, RunState, commit_result, sync_store
+from gstsn.ablate.plan import Plan, RunState
+from gstsn.ablate.runner import RunReport, commit_result, sync_store
 from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir
 from gstsn.ablate.study import RunSpec, StudyRun
 from gstsn.locks import exclusive_lock
@@ -436,7 +437,7 @@ def run_statuses(
     plan: Plan, store: ResultsStore, work: WorkDir, folder: Path, shard: tuple[int, int] | None = None
 ) -> dict[str, tuple[RunStatus, set[str]]]:
     """Each run's status and the studies that hold its row: ``{run_id: (status, studies done)}``."""
-    from gstsn.ablate.runner import run_states
+    from gstsn.ablate.plan import run_states
 
     states = run_states(plan, store, work, shard)
     records = load_records(folder)
