@@ -587,7 +587,7 @@ def lt_split(dataset: Any) -> Any:
 def run_eval(ph: Phase, rep: Report, sizes: Sizes, device: torch.device, dataset: Any) -> dict[str, Any]:
     from gstsn.data.device_frames import DeviceFrames
     from gstsn.eval.embed import embed_for_run, evaluate_model, rows_of_subjects
-    from gstsn.train.trainer import seeded_model
+    from gstsn.train.setup import seeded_model
 
     split = lt_split(dataset)
     rows, _ = rows_of_subjects(dataset, split.test)

@@ -20,7 +20,8 @@ from gstsn.train.loss import (
     pk_triplet_indices,
     triplet_indices,
 )
-from gstsn.train.trainer import Trainer, seeded_model, train
+from gstsn.train.setup import seeded_model
+from gstsn.train.trainer import Trainer, train
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_the_graph_body_is_the_step(toy, tmp_path):
 def test_adam_flags_are_reapplied_after_loading_a_checkpoint():
     """A checkpoint's optimizer state restores its own implementation flags; the trainer puts its own back (on CUDA:
     fused, capturable for a graph), with the step counters where that implementation keeps them."""
-    from gstsn.train.trainer import _apply_adam_options
+    from gstsn.train.setup import apply_adam_options
 
     torch.manual_seed(0)
     model = torch.nn.Linear(6, 3)
@@ -108,7 +109,7 @@ def test_adam_flags_are_reapplied_after_loading_a_checkpoint():
     fused = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
     fused.load_state_dict(saved)
     assert not fused.param_groups[0]["fused"]  # the saved run's flags won
-    _apply_adam_options(fused, {"fused": True})
+    apply_adam_options(fused, {"fused": True})
     group = fused.param_groups[0]
     assert group["fused"] and not group["capturable"] and group["foreach"] is None
     assert all(st["step"].dtype == torch.float32 for st in fused.state.values())

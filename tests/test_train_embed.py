@@ -9,7 +9,7 @@ from test_train_trainer import make_toy_cache
 
 from gstsn.config import resolve_profile
 from gstsn.eval.embed import EmbeddingError, clip_centred, embed_sequences, rows_of_subjects
-from gstsn.train.trainer import seeded_model
+from gstsn.train.setup import seeded_model
 
 
 @pytest.fixture(scope="module")

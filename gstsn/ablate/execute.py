@@ -236,7 +236,8 @@ def execute_run(
     from gstsn.eval.protocol import evaluate_rank1
     from gstsn.eval.retrieval import evaluate_retrieval
     from gstsn.eval.who_matched import MATCHES_FILE, build_matches, gei_thumbnails, save_matches
-    from gstsn.train.trainer import Trainer, resolve_device
+    from gstsn.train.setup import resolve_device
+    from gstsn.train.trainer import Trainer
 
     cfg = spec.config
     run_dir = Path(run_dir)

@@ -31,7 +31,7 @@ def cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from gstsn.interop.opengait import OPENGAIT_BINS, read_state_dict, to_gstsn_state
     from gstsn.models import build_model
     from gstsn.train.commands import _open_data, _overrides, report_evaluation, retrieval_evaluation
-    from gstsn.train.trainer import resolve_device
+    from gstsn.train.setup import resolve_device
 
     path = Path(args.checkpoint)
     mapped = to_gstsn_state(read_state_dict(path), args.bins or OPENGAIT_BINS)

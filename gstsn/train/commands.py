@@ -255,7 +255,7 @@ def _open_data(cfg: RunConfig) -> tuple[Any, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from gstsn.train.distributed import DistContext, device_for_rank, init_process_group
-    from gstsn.train.trainer import resolve_device
+    from gstsn.train.setup import resolve_device
 
     try:
         cfg = resolve_profile(args.profile, **_overrides(args, list(FIELD_HELP)))
@@ -394,7 +394,7 @@ def _evaluate_checkpoint_model(
 ) -> Any:  # fmt: skip
     from gstsn.eval.embed import evaluate_model
     from gstsn.train.checkpoint import load_checkpoint
-    from gstsn.train.trainer import seeded_model
+    from gstsn.train.setup import seeded_model
 
     payload = load_checkpoint(ckpt)
     model = seeded_model(cfg)
@@ -424,7 +424,7 @@ def _training_data(payload: dict[str, Any], saved: RunConfig, dataset: Any) -> d
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from gstsn.train.checkpoint import load_checkpoint
-    from gstsn.train.trainer import resolve_device
+    from gstsn.train.setup import resolve_device
 
     ckpt = _checkpoint_file(Path(args.checkpoint))
     payload = load_checkpoint(ckpt)

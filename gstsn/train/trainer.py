@@ -34,7 +34,8 @@ curve.
 
 Beside the loop: :mod:`gstsn.train.batches` (batches, the prefetch thread), :mod:`gstsn.train.state` (what a resume
 restores), :mod:`gstsn.train.logs` (CSV, TensorBoard, progress), :mod:`gstsn.train.collapse` (the collapse monitor),
-:mod:`gstsn.train.errors` and :mod:`gstsn.train.provenance` (what a result records about where it came from).
+:mod:`gstsn.train.setup` (device, seeded weights, Adam options), :mod:`gstsn.train.errors` and
+:mod:`gstsn.train.provenance` (what a result records about where it came from).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ from gstsn.train.distributed import (
 from gstsn.train.errors import TrainingDiverged, TrainingError
 from gstsn.train.logs import EVAL_COLUMNS, LOG_COLUMNS, CsvLog, TensorBoardLog, progress_bar, summary_rows
 from gstsn.train.loss import STAT_NAMES, batch_all_triplet_tensor, is_pk_layout, pk_triplet_indices
+from gstsn.train.setup import adam_options, apply_adam_options, autocast, resolve_device, seeded_model
 from gstsn.train.state import TrainState, check_resume_config
 
 log = logging.getLogger("gstsn.train")
@@ -85,28 +87,6 @@ log = logging.getLogger("gstsn.train")
 
 #: the lock file of a run folder, held by the process training in it
 RUN_LOCK = ".train.lock"
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error (no silent fallback)."""
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainingError(f"device {name!r} was asked for but torch sees no CUDA device; use --device cpu/auto")
-        return torch.device(name)
-    raise TrainingError(f"device = {name!r} is invalid; expected one of ('auto', 'cpu', 'cuda')")
-
-
-def seeded_model(cfg: RunConfig, factory: Callable[[Any], nn.Module] = build_model) -> nn.Module:
-    """Build the model with initial weights that depend on ``cfg.seed`` only (the global torch RNG is restored)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        return factory(cfg.model)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -131,36 +111,6 @@ class TrainResult:
     eval_rows: list[dict[str, Any]] = field(default_factory=list)  # rows written to eval_log.csv this session
     final_eval: Any = None  # Rank1Result at the final iteration (main rank, when test subjects were given)
     final_features: Any = None  # the test embeddings behind ``final_eval`` (rows of ``rows_of_subjects``), or None
-
-
-def _autocast(device: torch.device, enabled: bool, cache: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when ``enabled``; ``cache=False`` inside a CUDA graph capture (PyTorch requires it)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
-    return contextlib.nullcontext()
-
-
-def adam_options(device: torch.device, capturable: bool = False) -> dict[str, bool]:
-    """Adam's implementation: the fused CUDA kernel on a GPU (one launch for every parameter), ``capturable`` for a
-    CUDA graph; the default (for-each) one on the CPU, whose steps the CPU tests pin bit for bit."""
-    if device.type != "cuda":
-        return {}
-    return {"fused": True, "capturable": True} if capturable else {"fused": True}
-
-
-def _apply_adam_options(optimizer: torch.optim.Optimizer, options: dict[str, bool]) -> None:
-    """Set Adam's implementation flags after ``load_state_dict`` (which restores the saved run's), with its step
-    counters where that implementation keeps them (on the parameter's device for fused / capturable)."""
-    for group in optimizer.param_groups:
-        group["fused"] = options.get("fused")
-        group["capturable"] = options.get("capturable", False)
-        if group["fused"]:
-            group["foreach"] = None
-    on_device = bool(options.get("fused") or options.get("capturable"))
-    for param, state in optimizer.state.items():
-        if "step" in state:
-            target = param.device if on_device else torch.device("cpu")
-            state["step"] = state["step"].to(device=target, dtype=torch.float32)
 
 
 class Trainer:
@@ -265,7 +215,7 @@ class Trainer:
             check_resume_config(payload["config"], cfg, existing)
             self.state.load_state_dict(payload)
             if self.device.type == "cuda":  # the checkpoint's own Adam flags (fused, capturable) give way to ours
-                _apply_adam_options(optimizer, adam_options(self.device, cuda_graph))
+                apply_adam_options(optimizer, adam_options(self.device, cuda_graph))
             self.resumed_from, self.last_ckpt = self.state.iteration, existing
             log.info("resumed from %s (iteration %d)", existing, self.state.iteration)
         elif not resume and existing is not None:
@@ -352,7 +302,7 @@ class Trainer:
             else:
                 sils = batch.sils[self.rows].to(self.device, non_blocking=True)
             x = prepare_frames(sils, self.cfg.input)  # float (m, frames, h, w), converted on the device
-            with _autocast(self.device, tc.amp):
+            with autocast(self.device, tc.amp):
                 emb = self.model(x)  # (m, parts, d)
             emb = gather_with_local_grad(emb.float(), self.ctx)  # (P·K, parts, d); only this rank's rows carry grad
             loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin, indices)
@@ -370,7 +320,7 @@ class Trainer:
         ``zero_grad`` (the graph rewrites the gradients it allocated at capture)."""
         tc = self.cfg.train
         x = prepare_frames(self.frame_source.frames(frame_ids), self.cfg.input)
-        with _autocast(self.device, tc.amp, cache=False):
+        with autocast(self.device, tc.amp, cache=False):
             emb = self.model(x)
         labels = torch.empty(self.pk_indices.n, dtype=torch.int64)  # only its length is read: indices are given
         loss, stats = batch_all_triplet_tensor(emb.float(), labels, tc.margin, self.pk_indices)
@@ -576,8 +526,5 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "TrainingError",
-    "adam_options",
-    "resolve_device",
-    "seeded_model",
     "train",
 ]

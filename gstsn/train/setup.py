@@ -1,0 +1,69 @@
+"""What a run is built from: the device, the seeded initial weights, autocast and the Adam options per device."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from gstsn.config import RunConfig
+from gstsn.models import build_model
+from gstsn.train.errors import TrainingError
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error (no silent fallback)."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TrainingError(f"device {name!r} was asked for but torch sees no CUDA device; use --device cpu/auto")
+        return torch.device(name)
+    raise TrainingError(f"device = {name!r} is invalid; expected one of ('auto', 'cpu', 'cuda')")
+
+
+def seeded_model(cfg: RunConfig, factory: Callable[[Any], nn.Module] = build_model) -> nn.Module:
+    """Build the model with initial weights that depend on ``cfg.seed`` only (the global torch RNG is restored)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return factory(cfg.model)
+
+
+def autocast(device: torch.device, enabled: bool, cache: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when ``enabled``; ``cache=False`` inside a CUDA graph capture (PyTorch requires it)."""
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
+    return contextlib.nullcontext()
+
+
+def adam_options(device: torch.device, capturable: bool = False) -> dict[str, bool]:
+    """Adam's implementation: the fused CUDA kernel on a GPU (one launch for every parameter), ``capturable`` for a
+    CUDA graph; the default (for-each) one on the CPU, whose steps the CPU tests pin bit for bit."""
+    if device.type != "cuda":
+        return {}
+    return {"fused": True, "capturable": True} if capturable else {"fused": True}
+
+
+def apply_adam_options(optimizer: torch.optim.Optimizer, options: dict[str, bool]) -> None:
+    """Set Adam's implementation flags after ``load_state_dict`` (which restores the saved run's), with its step
+    counters where that implementation keeps them (on the parameter's device for fused / capturable)."""
+    for group in optimizer.param_groups:
+        group["fused"] = options.get("fused")
+        group["capturable"] = options.get("capturable", False)
+        if group["fused"]:
+            group["foreach"] = None
+    on_device = bool(options.get("fused") or options.get("capturable"))
+    for param, state in optimizer.state.items():
+        if "step" in state:
+            target = param.device if on_device else torch.device("cpu")
+            state["step"] = state["step"].to(device=target, dtype=torch.float32)
+
+
+__all__ = ["adam_options", "apply_adam_options", "autocast", "resolve_device", "seeded_model"]
