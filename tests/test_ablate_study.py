@@ -113,6 +113,16 @@ def test_identity_cue_is_folded_into_a_canonical_data_spec():
         (("seeds = [0, 1]", "seeds = [0, 0]"), r"seeds = \[0, 0\] is invalid"),
         (("temporal = true", "temporal = true\nseed = 3"), r"list the seeds in 'seeds"),
         (('idr_stat = "median"\n', ""), r"\[baseline\] must give one value for each axis"),
+        (('description = "test"', 'description = "test"\norder = "first"'), r"order = 'first' is invalid"),
+        (('description = "test"', 'description = "test"\nquestion = 3'), r"question = 3 is invalid"),
+        (
+            ('description = "test"', 'description = "test"\npaper_choice = { lstm_layers = 2 }'),
+            r"paper_choice.lstm_layers is not an axis",
+        ),
+        (
+            ('description = "test"', 'description = "test"\npaper_choice = { idr_stat = "mean" }'),
+            r"paper_choice.idr_stat = mean is not one of axes.idr_stat",
+        ),
     ],
 )
 def test_mistakes_fail_naming_file_key_and_choices(tmp_path, edit, expected):
@@ -122,6 +132,20 @@ def test_mistakes_fail_naming_file_key_and_choices(tmp_path, edit, expected):
     with pytest.raises(StudyError, match=expected) as info:
         load_study(path)
     assert str(path) in str(info.value)
+
+
+def test_the_study_file_owns_its_question_the_papers_choice_and_its_order(tmp_path):
+    text = MINIMAL.replace(
+        'description = "test"',
+        'description = "test"\nquestion = "Is the median best?"\norder = 2\npaper_choice = { idr_stat = "median" }',
+    )
+    definition = load_study(write(tmp_path, text, "b.toml")).definition()
+    assert definition["question"] == "Is the median best?" and definition["order"] == 2
+    assert definition["paper_choice"] == {"idr_stat": "median"}
+    first = write(tmp_path, MINIMAL.replace('description = "test"', 'description = "test"\norder = 1'), "z.toml")
+    unordered = write(tmp_path, MINIMAL, "a.toml")
+    assert [p.name for p in find_study_files([], tmp_path)] == ["z.toml", "b.toml", "a.toml"]
+    assert first.is_file() and unordered.is_file()
 
 
 def test_an_invalid_study_stops_the_plan_before_anything_runs(tmp_path):

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import itertools
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ CONDS = ("NM", "BG", "CL")
 VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))
 DISTANCES = ("per_part", "flat")
 BASE_LEVEL = {"NM": 80.0, "BG": 65.0, "CL": 45.0}
+STUDY_FILES = Path(__file__).resolve().parents[1] / "ablations"
+
+
+def shipped_study_keys(name: str) -> dict[str, Any]:
+    """What a shipped study file says of the study beyond its runs (question, paper_choice, order), as in study.json."""
+    path = STUDY_FILES / f"{name}.toml"
+    raw = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return {k: raw[k] for k in ("question", "paper_choice", "order") if k in raw}
+
 
 RUN_KEYS = (
     "run_id study cell is_baseline seed method temporal idr_stat lstm_layers channels hpm_bins embed_dim input_type "
@@ -85,6 +95,7 @@ def write_study(
         "seeds": seeds,
         "base": base,
         "source_file": f"ablations/{name}.toml",
+        **shipped_study_keys(name),
     }
     (study_dir / "study.json").write_text(json.dumps(definition, indent=1))
     cells = [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]

@@ -4,6 +4,7 @@ finished in the work folder, checkpoint at iteration k, to do) and the dry run's
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Any
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
 from gstsn.ablate.store import ResultsStore, WorkDir
 from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
-from gstsn.config import STUDY_ORDER
 
 
 class ShardError(ValueError):
@@ -40,7 +40,8 @@ def in_shard(run_id: str, shard: tuple[int, int] | None) -> bool:
 
 def find_study_files(names: Sequence[str] = (), studies_dir: str | Path | None = None) -> list[Path]:
     """Study files: each name is a path to a TOML file or a study name in ``studies_dir`` (default ``./ablations``,
-    else the checkout's ``ablations/``); no names = every ``*.toml`` there, in :data:`STUDY_ORDER`."""
+    else the checkout's ``ablations/``); no names = every ``*.toml`` there, in the files'
+    ``order`` (:func:`study_order`)."""
     folder = Path(studies_dir) if studies_dir is not None else _default_studies_dir()
     if names:
         out = []
@@ -60,8 +61,18 @@ def find_study_files(names: Sequence[str] = (), studies_dir: str | Path | None =
     files = list(folder.glob("*.toml"))
     if not files:
         raise StudyError(f"{folder} holds no *.toml study files")
-    rank = {n: i for i, n in enumerate(STUDY_ORDER)}
-    return sorted(files, key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
+    return sorted(files, key=study_order)
+
+
+def study_order(path: Path) -> tuple[bool, int, str]:
+    """Sort key of a study file: its ``order`` (those without one after those with one), then its name. The file is
+    only peeked at here; :func:`gstsn.ablate.study.load_study` validates it."""
+    try:
+        order = tomllib.loads(path.read_text(encoding="utf-8")).get("order")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        order = None
+    known = isinstance(order, int) and not isinstance(order, bool)
+    return (not known, order if known else 0, path.stem)
 
 
 def _default_studies_dir() -> Path:
@@ -252,4 +263,5 @@ __all__ = [
     "parse_shard",
     "plan_studies",
     "run_states",
+    "study_order",
 ]

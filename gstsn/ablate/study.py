@@ -54,7 +54,18 @@ from gstsn.config import (
 )
 from gstsn.data.specs import is_synth
 
-STUDY_KEYS = ("description", "profile", "seeds", "references", "base", "axes", "baseline")
+STUDY_KEYS = (
+    "description",
+    "question",
+    "paper_choice",
+    "order",
+    "profile",
+    "seeds",
+    "references",
+    "base",
+    "axes",
+    "baseline",
+)
 
 
 def profile_names() -> list[str]:
@@ -235,6 +246,9 @@ class Study:
     axes: dict[str, list[Any]]
     baseline: dict[str, Any]
     references: list[str]
+    question: str = ""  # the question the study asks of the paper (shown with its verdict)
+    paper_choice: dict[str, Any] = field(default_factory=dict)  # the paper's setting on the axes, if it makes one
+    order: int | None = None  # position among the studies (run and report order), None: after those with one
     cells: list[Cell] = field(default_factory=list)
     runs: list[StudyRun] = field(default_factory=list)
     base_config: RunConfig | None = None
@@ -258,6 +272,9 @@ class Study:
         return {
             "study": self.name,
             "description": self.description,
+            **({"question": self.question} if self.question else {}),
+            **({"paper_choice": {k: _plain(v) for k, v in self.paper_choice.items()}} if self.paper_choice else {}),
+            **({"order": self.order} if self.order is not None else {}),
             "axes": {k: [_plain(v) for v in vs] for k, vs in self.axes.items()},
             "baseline": {k: _plain(v) for k, v in self.baseline.items()},
             "seeds": list(self.seeds),
@@ -349,6 +366,15 @@ def load_study(
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise StudyError(f"{where}: description = {description!r} is invalid; expected a string")
+    question = raw.get("question", "")
+    if not isinstance(question, str):
+        raise StudyError(f"{where}: question = {question!r} is invalid; expected a string")
+    order = raw.get("order")
+    if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+        raise StudyError(f"{where}: order = {order!r} is invalid; expected an integer (the study's position)")
+    paper_choice = raw.get("paper_choice", {})
+    if not isinstance(paper_choice, dict):
+        raise StudyError(f"{where}: paper_choice = {paper_choice!r} is invalid; expected a table of axis = value")
     prof = profile or raw.get("profile", DEFAULT_PROFILE)
     if prof not in profile_names():
         raise StudyError(f"{where}: profile = {prof!r} is invalid; valid profiles: {', '.join(profile_names())}")
@@ -421,6 +447,15 @@ def load_study(
                 f"{where}: baseline.{name} = {show_value(value)} is not one of axes.{name} = {show_value(axes[name])}"
             )
 
+    for name, value in paper_choice.items():
+        if name not in axes:
+            raise StudyError(f"{where}: paper_choice.{name} is not an axis of this study (axes: {', '.join(axes)})")
+        if _plain(value) not in [_plain(v) for v in axes[name]]:
+            raise StudyError(
+                f"{where}: paper_choice.{name} = {show_value(value)} is not one of axes.{name} = "
+                f"{show_value(axes[name])}"
+            )
+
     study = Study(
         name=path.stem,
         source_file=_display_path(path),
@@ -431,6 +466,9 @@ def load_study(
         axes=axes,
         baseline=baseline,
         references=list(refs),
+        question=question,
+        paper_choice=dict(paper_choice),
+        order=order,
         base_config=base_cfg,
     )
     for combo in itertools.product(*axes.values()):

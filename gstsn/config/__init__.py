@@ -55,7 +55,6 @@ from gstsn.config.vocabulary import (
     LSTM_LAYER_CHOICES,
     MODEL_NAMES,
     MODEL_TEMPORAL,
-    STUDY_ORDER,
     VIEWS,
     model_name,
 )
@@ -79,7 +78,6 @@ __all__ = [
     "PROFILES",
     "RUN_SECTIONS",
     "RunConfig",
-    "STUDY_ORDER",
     "TrainConfig",
     "VIEWS",
     "check_int",

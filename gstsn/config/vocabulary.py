@@ -13,8 +13,6 @@ CONDITIONS = ("NM", "BG", "CL")  # the probe sets (walking conditions), in the p
 VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))  # the 11 view angles 000..180, 18° apart
 MODEL_TEMPORAL = {"gaitset": False, "gstsn": True}  # the model registry: name -> ModelConfig.temporal (one family)
 MODEL_NAMES = tuple(MODEL_TEMPORAL)  # the learned models, in display order
-#: the shipped studies (ablations/*.toml) in run and report order, headline first; other studies follow by name
-STUDY_ORDER = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
 
 
 def model_name(temporal: bool) -> str:
@@ -31,7 +29,6 @@ __all__ = [
     "LSTM_LAYER_CHOICES",
     "MODEL_NAMES",
     "MODEL_TEMPORAL",
-    "STUDY_ORDER",
     "VIEWS",
     "model_name",
 ]

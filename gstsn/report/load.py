@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gstsn.config import MODEL_NAMES, STUDY_ORDER
+from gstsn.config import MODEL_NAMES
 from gstsn.results.curves import (
     EVAL_CURVE_COLUMNS,
     EVAL_CURVE_FILE,
@@ -374,6 +374,14 @@ def load_timing(timing_dir: Path) -> TimingData:
     return TimingData(timing_dir, timing, verdict, top_ops, traces, benchmark, problems)
 
 
+def study_order(study: StudyData) -> tuple[bool, int, str]:
+    """Sort key of a study: the ``order`` of its study file (kept in study.json; studies without one come after those
+    with one), then its name."""
+    order = study.definition.get("order")
+    known = isinstance(order, int) and not isinstance(order, bool)
+    return (not known, order if known else 0, study.name)
+
+
 def load_results(root: Path) -> ResultsStore:
     """Read every study folder and the timing folder under ``root`` (sorted, so the report is deterministic)."""
     root = Path(root)
@@ -394,8 +402,7 @@ def load_results(root: Path) -> ResultsStore:
             problems.append(f"study folder {sub.name!r} is not a plain name (letters, digits, _ . = + -); skipped")
             continue
         studies.append(load_study(sub))
-    rank = {name: i for i, name in enumerate(STUDY_ORDER)}
-    studies.sort(key=lambda s: (rank.get(s.name, len(rank)), s.name))
+    studies.sort(key=study_order)
     timing = load_timing(root / TIMING_DIR) if (root / TIMING_DIR).is_dir() else None
     if not studies:
         problems.append(f"no study folder under {root}: run `nox -s ablations` (or `gstsn ablations run`) first")
@@ -478,8 +485,7 @@ def merge_reference(store: ResultsStore, ref: ResultsStore) -> ResultsStore:
                 study,
                 label,
             )  # fmt: skip
-    rank = {name: i for i, name in enumerate(STUDY_ORDER)}
-    studies = sorted(by_name.values(), key=lambda s: (rank.get(s.name, len(rank)), s.name))
+    studies = sorted(by_name.values(), key=study_order)
     problems = [p for p in store.problems if not (p.startswith("no study folder") and ref.studies)]
     problems += [f"{label}: {p}" for p in ref.problems if not p.startswith(f"no {TIMING_DIR}/ folder")]
     reference = ReferenceStore(

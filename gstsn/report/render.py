@@ -140,7 +140,7 @@ def _study_context(study: StudyData) -> dict[str, Any]:
     return {
         "study": study.name,
         "description": str(d.get("description") or ""),
-        "question": verdicts.STUDY_QUESTIONS.get(study.name, ""),
+        "question": verdicts.study_question(study),
         "axes": axes,
         "baseline": ", ".join(f"{f}={show(v)}" for f, v in base.items()) or (study.baseline or "not defined"),
         "problems": study.problems,

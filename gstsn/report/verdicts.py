@@ -32,23 +32,18 @@ from gstsn.results.metrics import metric_key
 
 MAIN_DISTANCE = "per_part"
 
-STUDY_QUESTIONS: dict[str, str] = {
-    "gaitset_vs_gstsn": "The paper reports GSTSN above GaitSet (NM 97.52 vs 95.0 rank-1 on CASIA-B). Does GSTSN beat "
-    "GaitSet here? (GEI is a non-learned reference row.)",
-    "idr_statistic": "The paper reduces each frame's width with the median (IDR). Is the median the best statistic?",
-    "lstm_layers": "The paper runs a 2-layer LSTM over the IDR features. Does the LSTM help (0 = IDR features only)?",
-    "input_type": "Does ordered input (contiguous clips) instead of an unordered frame set matter, and only for the "
-    "model with an LSTM (GSTSN), not for GaitSet?",
-    "identity_cue": "Beyond the paper: as the synthetic identity cue moves from body shape to motion, where does "
-    "GSTSN's temporal modelling pay off against GaitSet?",
-}
 
-#: the paper's choice per study (config field → value); the verdict says whether the runs support it
-PAPER_CHOICE: dict[str, dict[str, Any]] = {
-    "gaitset_vs_gstsn": {"temporal": True},
-    "idr_statistic": {"idr_stat": "median"},
-    "lstm_layers": {"lstm_layers": 2},
-}
+def study_question(study: StudyData) -> str:
+    """The question the study asks of the paper (``question`` in its TOML file, kept in study.json), or ""."""
+    question = study.definition.get("question")
+    return question if isinstance(question, str) else ""
+
+
+def paper_choice(study: StudyData) -> dict[str, Any] | None:
+    """The paper's setting on the study's axes (``paper_choice`` in its TOML file), or None when it makes none."""
+    choice = study.definition.get("paper_choice")
+    return dict(choice) if isinstance(choice, dict) and choice else None
+
 
 #: fields that exist only in GSTSN; a GSTSN cell is paired with the GaitSet cell that agrees on the other axes
 _TEMPORAL_ONLY = ("temporal", "idr_stat", "lstm_layers")
@@ -66,7 +61,7 @@ class DataGroup:
     baseline: str | None
     axis_values: dict[str, dict[str, Any]]  # cell -> {axis field: value}
     methods: dict[str, str]  # cell -> method
-    choice: dict[str, Any] | None = None  # the paper's choice (PAPER_CHOICE) when the study has one
+    choice: dict[str, Any] | None = None  # the paper's choice (the study file's paper_choice), if it makes one
     _families: dict[str, dict[tuple[str, str, str], stats.AdjustedComparison]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -106,7 +101,7 @@ def data_groups(study: StudyData) -> list[DataGroup]:
         }
         methods = part.groupby("cell")["method"].first().astype(str).to_dict() if "method" in part.columns else {}
         baseline = study.baseline if study.baseline in cells else None
-        choice = PAPER_CHOICE.get(study.name)
+        choice = paper_choice(study)
         groups.append(DataGroup(key, titles[key], synthetic, part, cells, baseline, axis_values, methods, choice))
     return groups
 
@@ -361,9 +356,7 @@ def _choice_answer(group: DataGroup, choice: dict[str, Any]) -> tuple[str, str, 
 
 def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
     """The verdict box of one data group of a study."""
-    question = STUDY_QUESTIONS.get(study.name) or str(
-        study.definition.get("description") or "What does this study show?"
-    )
+    question = study_question(study) or str(study.definition.get("description") or "What does this study show?")
     title = f"{study.name}: {group.title}"
     box = VerdictBox(title=title, question=question, answer="", kind="info", caveats=_caveats(group))
     if group.baseline is None:
@@ -373,7 +366,7 @@ def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
     items = contrasts(group)
     box.lines = [contrast_sentence(group, c) for c in items]
     box.method = family_note(group)
-    choice = PAPER_CHOICE.get(study.name)
+    choice = paper_choice(study)
     if choice is not None:
         box.answer, box.kind, _ = _choice_answer(group, choice)
         return box
