@@ -86,3 +86,15 @@ def test_committed_reference_store_loads_and_renders_without_notes(stores, tmp_p
     fresh, _ = stores
     result = render_report(fresh, tmp_path / "out", now=WHEN, references=(COMMITTED,))
     assert [p for p in result.problems if "reference" in p] == []
+
+
+def test_markdown_summary_gives_means_with_intervals_seeds_and_minutes(stores):
+    from gstsn.results.stats import markdown_summary
+
+    _, ref = stores
+    lines = markdown_summary(ref / "gaitset_vs_gstsn").splitlines()
+    assert lines[0] == "| cell | method | NM | BG | CL | seeds | train min / run | eval min / run |"
+    rows = {line.split(" | ")[1]: line for line in lines[2:]}
+    assert set(rows) == {"GaitSet", "GSTSN", "GEI (non-learned)"}
+    assert rows["GaitSet"].count(" ± ") == 3 and "| 0,1,2,3 |" in rows["GaitSet"]
+    assert rows["GEI (non-learned)"].endswith(" | 2.1 | 0.3 |")  # the fixture's ~125 s and ~20 s per run

@@ -18,7 +18,8 @@ from gstsn.ablate.runner import run_plan
 from gstsn.ablate.slurm import add_slurm_options
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
-from gstsn.results.stats import format_study
+from gstsn.config import DISTANCES
+from gstsn.results.stats import format_study, markdown_summary
 
 DEFAULT_RESULTS = Path("results")
 MAX_AUTO_JOBS = 8
@@ -229,7 +230,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     for name in names:
         if not (store.study_dir(name) / "study.json").is_file():
             raise StoreError(f"{store.study_dir(name)} holds no study.json; studies there: {store.studies()}")
-        print(format_study(store.study_dir(name), distance=args.distance))
+        if args.markdown:
+            print(f"**{name}** (rank-1 %, {args.distance}, identical views excluded; mean ± 95 % CI over seeds)\n")
+            print(markdown_summary(store.study_dir(name), distance=args.distance))
+        else:
+            print(format_study(store.study_dir(name), distance=args.distance))
         print()
     return 0
 
@@ -287,7 +292,10 @@ def register(subparsers: Any) -> None:
     summ = sub.add_parser("summary", help="print each study's means with 95%% intervals and paired differences")
     summ.add_argument("studies", nargs="*", metavar="STUDY", help="study folder names (default: all)")
     summ.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results store (default: ./results)")
-    summ.add_argument("--distance", choices=("per_part", "flat"), default="per_part", help="rank-1 distance")
+    summ.add_argument("--distance", choices=DISTANCES, default="per_part", help="rank-1 distance")
+    summ.add_argument(
+        "--markdown", action="store_true", help="a Markdown table per study (mean ± 95 %% CI, seeds, minutes per run)"
+    )
     summ.set_defaults(func=cmd_summary, _parser=summ)
 
 

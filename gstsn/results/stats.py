@@ -386,6 +386,46 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
     return "\n".join(lines)
 
 
+_METHOD_NAMES = {"gaitset": "GaitSet", "gstsn": "GSTSN", "gei": "GEI (non-learned)"}
+
+
+def _minutes(rows: pd.DataFrame, column: str) -> str:
+    col = pd.to_numeric(rows[column], errors="coerce") if column in rows.columns else pd.Series(dtype=float)
+    return f"{col.mean() / 60:.1f}" if col.notna().any() else "—"
+
+
+def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:
+    """A Markdown table of one study (README, docs): per cell its method, NM / BG / CL rank-1 as mean ± 95 %
+    t-interval half-width over seeds (``distance``, identical views excluded), the seeds, and the mean training and
+    evaluation minutes per run."""
+    study_dir = Path(study_dir)
+    metrics = rank1_metrics([distance])
+    summary, _ = study_statistics(study_dir, metrics)
+    runs = read_runs(study_dir)
+    lines = [
+        f"| cell | method | {' | '.join(CONDITIONS)} | seeds | train min / run | eval min / run |",
+        "|---|---|" + "---|" * len(CONDITIONS) + "---|---|---|",
+    ]
+    for cell, part in summary.groupby("cell", sort=False):
+        rows = runs[runs["cell"] == cell]
+        method = str(rows["method"].iloc[0]) if "method" in rows.columns and len(rows) else ""
+        values = []
+        for metric in metrics:
+            r = part.loc[part["metric"] == metric].iloc[0]
+            iv = Interval(r["mean"], r["low"], r["high"], int(r["n"]))
+            values.append(
+                f"{iv.mean:.{digits}f} ± {(iv.high - iv.low) / 2:.{digits}f}"
+                if iv.has_interval
+                else format_mean(iv, digits)
+            )
+
+        lines.append(
+            f"| {cell} | {_METHOD_NAMES.get(method, method)} | {' | '.join(values)} | {part['seeds'].iloc[0]} | "
+            f"{_minutes(rows, 'train_time_s')} | {_minutes(rows, 'eval_time_s')} |"
+        )
+    return "\n".join(lines)
+
+
 __all__ = [
     "BETTER",
     "Interval",
@@ -400,6 +440,7 @@ __all__ = [
     "format_difference",
     "format_mean",
     "format_study",
+    "markdown_summary",
     "mean_ci",
     "paired_difference",
     "rank1_metrics",
