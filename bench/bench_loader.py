@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gstsn.data.cache import SilhouetteCache, unpack_frames
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_format import unpack_frames
 from gstsn.data.sampling import TripletSampler, iter_test_batches
 from gstsn.data.sources import DEFAULT_CACHE_ROOT, open_dataset
 

@@ -982,7 +982,7 @@ def summary_text(data: dict[str, Any]) -> str:
 
 def write_tiny_npz(path: Path, subjects: int = 10, seed: int = 0) -> Path:
     """A compact-format npz of random silhouettes (CASIA-B names, 64×44, 6-9 frames), for the dry run."""
-    from gstsn.data.cache import packed_width
+    from gstsn.data.cache_format import packed_width
     from gstsn.data.naming import full_grid
 
     rng = np.random.default_rng(seed)

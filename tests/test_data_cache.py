@@ -11,16 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gstsn.data.cache import (
-    CacheError,
-    CacheWriter,
-    SilhouetteCache,
-    is_cache,
-    pack_frames,
-    unpack_frames,
-    write_cache,
-    write_packed_cache,
-)
+from gstsn.data.cache import SilhouetteCache, is_cache
+from gstsn.data.cache_format import CacheError, pack_frames, unpack_frames
+from gstsn.data.cache_writer import CacheWriter, write_cache, write_packed_cache
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 
 
@@ -146,7 +139,7 @@ def test_killed_import_never_looks_complete(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, numpy as np
-        from gstsn.data.cache import CacheWriter
+        from gstsn.data.cache_writer import CacheWriter
         w = CacheWriter({str(dest)!r}, 64, 44)
         w.add("001", "nm-01", "000", np.ones((5, 64, 44), np.uint8))
         os._exit(3)  # dies without finishing, like a killed import

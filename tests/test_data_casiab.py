@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gstsn.data.cache import CacheError, SilhouetteCache, pack_frames, write_cache
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_format import CacheError, pack_frames
+from gstsn.data.cache_writer import write_cache
 from gstsn.data.casiab import (
     DataImportError,
     crop_binarize,

@@ -9,7 +9,8 @@ import pytest
 
 from gstsn.cli import main
 from gstsn.config import ConfigError
-from gstsn.data.cache import SilhouetteCache, pack_frames
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_format import pack_frames
 from gstsn.data.sources import DataSpecError, dataset_info, format_info, open_dataset
 
 TINY = "synth:subjects=2,frames_min=6,frames_max=8"

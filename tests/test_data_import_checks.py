@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from gstsn.cli import main
-from gstsn.data.cache import CacheError, CacheWriter, SilhouetteCache, pack_frames
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_format import CacheError, pack_frames
+from gstsn.data.cache_writer import CacheWriter
 from gstsn.data.casiab import DataImportError, crop_binarize, import_casia_b
 from gstsn.data.quality import assess, binarity
 

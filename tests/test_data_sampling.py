@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from gstsn.data.cache import SilhouetteCache, write_cache
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_writer import write_cache
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 from gstsn.data.sampling import SamplingError, TripletSampler, iter_test_batches
 

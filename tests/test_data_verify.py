@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from gstsn.cli import main
-from gstsn.data.cache import CacheError, SilhouetteCache, write_cache
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_format import CacheError
+from gstsn.data.cache_writer import write_cache
 from gstsn.data.sources import open_dataset
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gstsn.data.cache import SilhouetteCache, write_cache
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_writer import write_cache
 from gstsn.data.naming import SEQ_TYPES, VIEWS
 from gstsn.eval.gei import GEIError, evaluate_gei, gei_features
 from gstsn.eval.protocol import PROBE_SETS, evaluate_rank1

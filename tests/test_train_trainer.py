@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from gstsn.config import resolve_profile
-from gstsn.data.cache import SilhouetteCache, write_cache
+from gstsn.data.cache import SilhouetteCache
+from gstsn.data.cache_writer import write_cache
 from gstsn.data.naming import SEQ_TYPES
 from gstsn.data.sampling import TripletSampler
 from gstsn.models import build_model

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gstsn.data.cache import CacheWriter, packed_width
+from gstsn.data.cache_format import packed_width
+from gstsn.data.cache_writer import CacheWriter
 from gstsn.data.importing import DataImportError, check_not_empty, source_meta
 from gstsn.data.naming import SEQ_TYPES, VIEWS, NamingError, normalize_subject, validate_seq_type, validate_view
 

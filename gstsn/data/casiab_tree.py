@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from gstsn.data.cache import CacheWriter
+from gstsn.data.cache_writer import CacheWriter
 from gstsn.data.importing import DataImportError, check_not_empty, source_meta
 from gstsn.data.naming import NamingError, normalize_subject, validate_seq_type, validate_view
 from gstsn.data.pretreat import (

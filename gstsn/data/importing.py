@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gstsn.data.cache import CacheWriter
+from gstsn.data.cache_writer import CacheWriter
 
 READER_VERSION = 1  # bump when a reader's output changes: it is part of every source key
 

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from gstsn.data.cache import SilhouetteCache, is_cache, write_cache
+from gstsn.data.cache import SilhouetteCache, is_cache
+from gstsn.data.cache_writer import write_cache
 from gstsn.data.casiab import import_casia_b, read_npz_index, source_key
 from gstsn.data.naming import SEQ_TYPES, SHORT_SEQUENCE_FRAMES, VIEWS, full_grid
 from gstsn.data.specs import SPEC_FORMS, DataSpecError, parse_spec_pairs, synth_config_from_pairs
@@ -64,7 +65,7 @@ def open_dataset(
 
     ``verify`` (default): the cache's content is checked with :meth:`SilhouetteCache.ensure_verified`: free when its
     verified stamp holds (written with the cache, refreshed by every full hash), a full hash (~0.5 s for real
-    CASIA-B) when a file changed since; a corrupt cache raises :class:`~gstsn.data.cache.CacheError`.
+    CASIA-B) when a file changed since; a corrupt cache raises :class:`~gstsn.data.cache_format.CacheError`.
     """
     cache = _open_dataset(spec, cache_root, progress)
     if verify:

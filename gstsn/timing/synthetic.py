@@ -66,7 +66,8 @@ def evaluation_set_shape(profile: TimingProfile, max_test_frames: int | None, se
 
 def write_synthetic_cache(dest: str | Path, profile: TimingProfile, height: int, width: int, seed: int = 0) -> Path:
     """Write the synthetic cache of ``profile`` with ``height``×``width`` frames at ``dest``; returns its path."""
-    from gstsn.data.cache import packed_width, write_packed_cache
+    from gstsn.data.cache_format import packed_width
+    from gstsn.data.cache_writer import write_packed_cache
 
     index = synthetic_index(profile, seed)
     n_frames = int(index["length"].sum())
