@@ -336,33 +336,21 @@ def cell_label(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={show_value(v)}" for k, v in values.items())
 
 
-def load_study(
-    path: str | Path,
-    *,
-    profile: str | None = None,
-    data: str | None = None,
-    seeds: Sequence[int] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Study:
-    """Read, validate and expand a study file. ``profile`` / ``data`` / ``seeds`` / ``overrides`` (field → value, like
-    ``[base]`` entries) come from the command line and win over the file; ``overrides`` may not name an axis.
-    """
-    path = Path(path)
-    where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyError(f"study file {where} does not exist") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise StudyError(f"{where}: not a readable TOML file: {exc}") from None
-    unknown = [k for k in raw if k not in STUDY_KEYS]
-    if unknown:
-        k = unknown[0]
-        raise StudyError(f"{where}: unknown key {k!r}{_suggest(k, STUDY_KEYS)}; valid keys: {', '.join(STUDY_KEYS)}")
-    for key in ("axes", "baseline"):
-        if key not in raw:
-            raise StudyError(f"{where}: missing [{key}] table; a study needs axes and the baseline cell")
+@dataclass(frozen=True)
+class _Header:
+    """A study file's top-level keys, validated."""
 
+    description: str
+    question: str
+    order: int | None
+    paper_choice: dict[str, Any]
+    profile: str
+    seeds: list[int]
+    references: list[str]
+
+
+def _study_header(raw: Mapping[str, Any], where: str, profile: str | None, seeds: Sequence[int] | None) -> _Header:
+    """Validate the keys outside [base] / [axes] / [baseline]; ``profile`` and ``seeds`` from the command line win."""
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise StudyError(f"{where}: description = {description!r} is invalid; expected a string")
@@ -394,6 +382,49 @@ def load_study(
             f"{where}: references = {refs!r} is invalid; expected a list of distinct methods from "
             f"{list(REFERENCE_METHODS)}"
         )
+    return _Header(description, question, order, dict(paper_choice), prof, [int(s) for s in seed_list], list(refs))
+
+
+def _check_on_axes(where: str, key: str, values: Mapping[str, Any], axes: Mapping[str, list[Any]]) -> None:
+    """Each ``key.name = value`` (baseline, paper_choice) must name an axis and one of its values."""
+    for name, value in values.items():
+        if name not in axes:
+            raise StudyError(f"{where}: {key}.{name} is not an axis of this study (axes: {', '.join(axes)})")
+        if _plain(value) not in [_plain(v) for v in axes[name]]:
+            raise StudyError(
+                f"{where}: {key}.{name} = {show_value(value)} is not one of axes.{name} = {show_value(axes[name])}"
+            )
+
+
+def load_study(
+    path: str | Path,
+    *,
+    profile: str | None = None,
+    data: str | None = None,
+    seeds: Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Study:
+    """Read, validate and expand a study file. ``profile`` / ``data`` / ``seeds`` / ``overrides`` (field → value, like
+    ``[base]`` entries) come from the command line and win over the file; ``overrides`` may not name an axis.
+    """
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"study file {where} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise StudyError(f"{where}: not a readable TOML file: {exc}") from None
+    unknown = [k for k in raw if k not in STUDY_KEYS]
+    if unknown:
+        k = unknown[0]
+        raise StudyError(f"{where}: unknown key {k!r}{_suggest(k, STUDY_KEYS)}; valid keys: {', '.join(STUDY_KEYS)}")
+    for key in ("axes", "baseline"):
+        if key not in raw:
+            raise StudyError(f"{where}: missing [{key}] table; a study needs axes and the baseline cell")
+
+    head = _study_header(raw, where, profile, seeds)
+    prof = head.profile
 
     tables = {}
     for key in ("base", "axes", "baseline"):
@@ -441,34 +472,22 @@ def load_study(
             f"{where}: [baseline] must give one value for each axis ({', '.join(axes)}); "
             + (f"missing {missing}" if missing else f"{extra} are not axes of this study")
         )
-    for name, value in baseline.items():
-        if _plain(value) not in [_plain(v) for v in axes[name]]:
-            raise StudyError(
-                f"{where}: baseline.{name} = {show_value(value)} is not one of axes.{name} = {show_value(axes[name])}"
-            )
-
-    for name, value in paper_choice.items():
-        if name not in axes:
-            raise StudyError(f"{where}: paper_choice.{name} is not an axis of this study (axes: {', '.join(axes)})")
-        if _plain(value) not in [_plain(v) for v in axes[name]]:
-            raise StudyError(
-                f"{where}: paper_choice.{name} = {show_value(value)} is not one of axes.{name} = "
-                f"{show_value(axes[name])}"
-            )
+    _check_on_axes(where, "baseline", baseline, axes)
+    _check_on_axes(where, "paper_choice", head.paper_choice, axes)
 
     study = Study(
         name=path.stem,
         source_file=_display_path(path),
-        description=description,
+        description=head.description,
         profile=prof,
-        seeds=[int(s) for s in seed_list],
+        seeds=head.seeds,
         base=base,
         axes=axes,
         baseline=baseline,
-        references=list(refs),
-        question=question,
-        paper_choice=dict(paper_choice),
-        order=order,
+        references=head.references,
+        question=head.question,
+        paper_choice=head.paper_choice,
+        order=head.order,
         base_config=base_cfg,
     )
     for combo in itertools.product(*axes.values()):
@@ -477,7 +496,7 @@ def load_study(
         cfg0 = _resolve(where, f"cell {cell_label(values)}", prof, {**base, **values}, data)
         cell = Cell(cell_label(values), values, cfg0.model.model_name, is_base)
         study.cells.append(cell)
-    for ref in refs:
+    for ref in head.references:
         study.cells.append(Cell(f"method={ref}", {}, ref, False))
     base_cell_values = {**base, **baseline}
     for seed in study.seeds:
