@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gstsn.data.specs import synth_config
+
 #: Trunk multiply-accumulates per second (counted on the forward pass of the frames) of one training step (forward +
 #: backward + Adam) and of test-time embedding, per device kind, for one process with one torch thread on a core of
 #: its own. CPU: from the CPU time of ``ablation``-profile runs on a shared 2-core machine (GaitSet ~28 s of CPU for
@@ -28,8 +30,7 @@ PRIOR_RATES: dict[str, dict[str, float]] = {
 TEMPORAL_FACTOR = {0: 1.1, 1: 1.15, 2: 1.2}
 GEI_FRAME_S = 2e-6  # GEI: a mean over frames, then the same rank-1 protocol
 RUN_OVERHEAD_S = {"cpu": 2.0, "cuda": 10.0}  # data opening, model build, protocol
-SYNTH_SUBJECT_S = 0.4  # generating one synthetic subject (110 sequences of ~48 frames): 17 s for 50, busy machine
-SYNTH_MEAN_FRAMES = 48.0
+SYNTH_SUBJECT_S = 0.4  # generating one synthetic subject of the default generator (110 sequences): 17 s for 50
 TRAIN_FRACTION = {"LT": 74 / 124, "MT": 62 / 124, "ST": 24 / 124}
 CASIA_B = {"subjects": 124, "frames": 82.0}
 
@@ -56,16 +57,7 @@ def test_frames(fields: dict[str, Any]) -> float:
     """Frames embedded at test time: test subjects × 110 sequences × min(mean length, ``max_test_frames``)."""
     source = str(fields.get("source") or fields.get("data_source") or "synth")
     if source.startswith("synth"):
-        subjects, mean_len = 50, SYNTH_MEAN_FRAMES
-        for item in source.partition(":")[2].split(","):
-            key, _, value = item.partition("=")
-            try:
-                if key.strip() == "subjects":
-                    subjects = int(value)
-                elif key.strip() in ("frames_min", "frames_max"):
-                    mean_len = mean_len + (float(value) - (40 if key.strip() == "frames_min" else 56)) / 2
-            except ValueError:
-                continue
+        subjects, mean_len = _synth_shape(source)
     else:
         subjects, mean_len = CASIA_B["subjects"], CASIA_B["frames"]
     n_train = round(subjects * TRAIN_FRACTION.get(str(fields.get("split", "LT")), TRAIN_FRACTION["LT"]))
@@ -126,28 +118,24 @@ def estimate_data_seconds(specs: Sequence[Any], cache_root: str | Path | None = 
         seen.add(source)
         if cache_root is not None and _synth_cached(source, Path(cache_root)):
             continue
-        f = {"source": source, "split": "LT", "max_test_frames": None}
-        per_subject_frames = test_frames(f) / max(_synth_test_subjects(source), 1) / 110
-        total += _synth_subjects(source) * SYNTH_SUBJECT_S * per_subject_frames / SYNTH_MEAN_FRAMES
+        subjects, mean_len = _synth_shape(source)
+        total += subjects * SYNTH_SUBJECT_S * mean_len / _synth_shape("synth")[1]
     return total
 
 
-def _synth_subjects(source: str) -> int:
-    for item in source.partition(":")[2].split(","):
-        key, _, value = item.partition("=")
-        if key.strip() == "subjects":
-            return int(value)
-    return 50
-
-
-def _synth_test_subjects(source: str) -> int:
-    n = _synth_subjects(source)
-    return n - round(n * TRAIN_FRACTION["LT"])
+def _synth_shape(source: str) -> tuple[int, float]:
+    """Subjects and mean sequence length of a ``synth[:...]`` spec: the generator's defaults and the spec's values
+    (:class:`~gstsn.data.synth.SynthConfig`). An estimate never fails: a bad spec gets the defaults here and its error
+    where the data is opened."""
+    try:
+        cfg = synth_config(source)
+    except (ValueError, TypeError):
+        cfg = synth_config("synth")
+    return cfg.subjects, (cfg.frames_min + cfg.frames_max) / 2
 
 
 def _synth_cached(source: str, cache_root: Path) -> bool:
     try:
-        from gstsn.ablate.study import synth_config
         from gstsn.data.synth import fingerprint
 
         return (cache_root / f"synth-{fingerprint(synth_config(source))}" / "meta.json").is_file()
