@@ -27,7 +27,7 @@ from gstsn.config import MODEL_NAMES
 from gstsn.results import curves
 from gstsn.results.curves import PAIR_KEYS
 from gstsn.results.runs import RUNS_FILE, read_runs
-from gstsn.timing.variants import TimingConfigError
+from gstsn.timing.variants import TimingConfigError, Variant
 
 THRESHOLD = 0.8
 NOT_MEASURED_NO_RESULTS = "not measured: no ablation results"
@@ -65,7 +65,8 @@ def _key(run: dict[str, Any]) -> tuple:
 
 
 def _cell(run: dict[str, Any]) -> str:
-    return f"gstsn-{run.get('idr_stat')}-L{run.get('lstm_layers')}"
+    """The timing variant id of a GSTSN run (``gstsn-median-L2``), as :class:`~gstsn.timing.variants.Variant` has it."""
+    return Variant(temporal=True, idr_stat=str(run.get("idr_stat")), lstm_layers=int(run.get("lstm_layers"))).id
 
 
 def pair_result(gaitset: dict[str, Any], gstsn: dict[str, Any], distance: str, condition: str) -> dict[str, Any]:

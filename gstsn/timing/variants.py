@@ -27,8 +27,8 @@ class Variant:
     """One member of the model family, named by a readable id (``gaitset``, ``gstsn-median-L2``, ...)."""
 
     temporal: bool
-    idr_stat: str = "median"
-    lstm_layers: int = 2
+    idr_stat: str = ModelConfig.idr_stat  # the model's own defaults (the paper's setting)
+    lstm_layers: int = ModelConfig.lstm_layers
 
     def __post_init__(self) -> None:
         ModelConfig(temporal=self.temporal, idr_stat=self.idr_stat, lstm_layers=self.lstm_layers)  # validates
