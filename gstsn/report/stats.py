@@ -104,15 +104,6 @@ def adjust(comparisons: list[Comparison], alpha: float = multiplicity.ALPHA) -> 
     return out
 
 
-def _per_seed(runs: pd.DataFrame, cell: str, metric: str) -> dict[int, float]:
-    part = runs.loc[runs["cell"] == cell, ["seed", metric]]
-    if part["seed"].duplicated().any():
-        dup = sorted(int(s) for s in part.loc[part["seed"].duplicated(), "seed"])
-        raise StatsError(f"cell {cell!r} has more than one run for seed(s) {dup}; expected one run per seed and cell")
-    values = pd.to_numeric(part[metric], errors="coerce")
-    return {int(s): float(v) for s, v in zip(part["seed"], values, strict=True) if math.isfinite(v)}
-
-
 def paired_difference(runs: pd.DataFrame, metric: str, cell: str, reference: str) -> Comparison:
     """Difference ``cell − reference`` of ``metric`` over the seeds both cells ran (one value per seed and cell).
 
@@ -124,7 +115,9 @@ def paired_difference(runs: pd.DataFrame, metric: str, cell: str, reference: str
             raise StatsError(f"runs table has no column {col!r}; expected columns cell, seed, {metric}")
     if metric not in runs.columns:
         return Comparison(metric, cell, reference, mean_ci([]), ())
-    diff, seeds = results_stats.paired_difference(_per_seed(runs, cell, metric), _per_seed(runs, reference, metric))
+    diff, seeds = results_stats.paired_difference(
+        results_stats.per_seed(runs, cell, metric), results_stats.per_seed(runs, reference, metric)
+    )
     return Comparison(metric, cell, reference, diff, tuple(seeds))
 
 

@@ -141,14 +141,17 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _per_seed(runs: pd.DataFrame, cell: str, metric: str) -> dict[int, float]:
+def per_seed(runs: pd.DataFrame, cell: str, metric: str) -> dict[int, float]:
+    """``{seed: value}`` of ``metric`` for the runs of ``cell``: missing, non-numeric and non-finite values are left
+    out; two runs of the cell for one seed raise :class:`StatsError` naming the cell and the seeds."""
     part = runs.loc[runs["cell"] == cell]
     if part["seed"].duplicated().any():
-        dup = sorted(part.loc[part["seed"].duplicated(), "seed"].tolist())
+        dup = sorted(int(s) for s in part.loc[part["seed"].duplicated(), "seed"])
         raise StatsError(f"cell {cell!r} has more than one run for seed(s) {dup}; expected one run per seed and cell")
     if metric not in part.columns:
         return {}
-    return {int(s): float(v) for s, v in zip(part["seed"], part[metric], strict=True) if v is not None}
+    values = pd.to_numeric(part[metric], errors="coerce")
+    return {int(s): float(v) for s, v in zip(part["seed"], values, strict=True) if math.isfinite(v)}
 
 
 def summarize_runs(runs: pd.DataFrame, metrics: Sequence[str], level: float = LEVEL) -> pd.DataFrame:
@@ -157,7 +160,7 @@ def summarize_runs(runs: pd.DataFrame, metrics: Sequence[str], level: float = LE
     for cell in dict.fromkeys(runs["cell"]):
         method = runs.loc[runs["cell"] == cell, "method"].iloc[0] if "method" in runs.columns else None
         for metric in metrics:
-            values = _per_seed(runs, cell, metric)
+            values = per_seed(runs, cell, metric)
             iv = mean_ci(values.values(), level)
             out.append(
                 {
@@ -234,7 +237,7 @@ def compare_runs(
     rows = []
     for cell, ref, axis in contrasts(grid, axes, baseline, refs):
         for metric in metrics:
-            iv, seeds = paired_difference(_per_seed(runs, cell, metric), _per_seed(runs, ref, metric), level)
+            iv, seeds = paired_difference(per_seed(runs, cell, metric), per_seed(runs, ref, metric), level)
             rows.append(
                 {
                     "cell": cell,
@@ -443,6 +446,7 @@ __all__ = [
     "markdown_summary",
     "mean_ci",
     "paired_difference",
+    "per_seed",
     "rank1_metrics",
     "read_runs",
     "study_statistics",
