@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from gstsn.config import MODEL_NAMES
@@ -30,6 +28,7 @@ from gstsn.results.curves import (
     as_eval_curve,
 )
 from gstsn.results.runs import SAFE_NAME, read_runs
+from gstsn.results.stats import hashable, order_cells
 from gstsn.results.tables import TABLES_COLUMNS, numeric_values
 
 TIMING_DIR = "timing"
@@ -105,17 +104,6 @@ class ReferenceStore:
     data_sources: tuple[str, ...]
 
 
-def hashable(value: Any) -> Any:
-    """A value usable as a dict key and comparable across JSON spellings (lists → tuples, NumPy scalars → Python)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, list | tuple | np.ndarray):
-        return tuple(hashable(v) for v in value)
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _read_json(path: Path, problems: list[str], what: str) -> dict[str, Any]:
     if not path.is_file():
         problems.append(f"{path.name} is missing: {what}")
@@ -181,33 +169,6 @@ def _read_runs(path: Path, problems: list[str]) -> pd.DataFrame:
         df = df.loc[~bad]
     df["seed"] = df["seed"].astype(int)
     return df
-
-
-def _cell_axis_values(runs: pd.DataFrame, axes: dict[str, list[Any]]) -> dict[str, tuple]:
-    """Each cell's values of the study axes (from its first run), as a tuple in ``axes`` order."""
-    out: dict[str, tuple] = {}
-    for cell, part in runs.groupby("cell", sort=True):
-        first = part.iloc[0]
-        out[str(cell)] = tuple(hashable(first[f]) if f in part.columns else None for f in axes)
-    return out
-
-
-def order_cells(runs: pd.DataFrame, axes: dict[str, list[Any]]) -> list[str]:
-    """Cells in the order of the study's axis values (grid cells first), reference rows (e.g. GEI) after them."""
-    if runs.empty:
-        return []
-    values = _cell_axis_values(runs, axes)
-    methods = runs.groupby("cell")["method"].first().to_dict() if "method" in runs.columns else {}
-
-    def key(cell: str) -> tuple:
-        pos = []
-        for f, v in zip(axes, values[cell], strict=True):
-            choices = [hashable(c) for c in axes[f]] if isinstance(axes[f], list) else []
-            pos.append(choices.index(v) if v in choices else len(choices))
-        off_grid = methods.get(cell) not in MODEL_METHODS if methods else False
-        return (off_grid, tuple(pos), cell)
-
-    return sorted(values, key=key)
 
 
 def _find_baseline(runs: pd.DataFrame, definition: dict[str, Any], problems: list[str]) -> str | None:

@@ -16,8 +16,9 @@ import pandas as pd
 
 from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.report.labels import variant_label
-from gstsn.report.load import StudyData, hashable
+from gstsn.report.load import StudyData
 from gstsn.results.curves import PAIR_KEYS
+from gstsn.results.stats import hashable
 
 GAITSET = "GaitSet"
 CURVE_COLUMNS = ["variant", "seed", "run_id", "iteration", "wall_time", "condition", "rank1"]

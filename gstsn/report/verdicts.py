@@ -25,10 +25,11 @@ import pandas as pd
 from gstsn.config import CONDITIONS
 from gstsn.report import stats
 from gstsn.report.labels import show
-from gstsn.report.load import MODEL_METHODS, StudyData, hashable
+from gstsn.report.load import MODEL_METHODS, StudyData
 from gstsn.results import multiplicity
 from gstsn.results import stats as results_stats
 from gstsn.results.metrics import metric_key
+from gstsn.results.stats import hashable
 
 MAIN_DISTANCE = "per_part"
 

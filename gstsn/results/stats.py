@@ -133,12 +133,42 @@ def rank1_metrics(distances: Sequence[str] = DISTANCES, conditions: Sequence[str
     return headline_metrics(distances, conditions)
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
+def hashable(value: Any) -> Any:
+    """A value usable as a dict key and comparable across JSON spellings (lists → tuples, NumPy scalars → Python)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list | tuple | np.ndarray):
+        return tuple(hashable(v) for v in value)
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def _cell_axis_values(runs: pd.DataFrame, axes: dict[str, list[Any]]) -> dict[str, tuple]:
+    """Each cell's values of the study axes (from its first run), as a tuple in ``axes`` order."""
+    out: dict[str, tuple] = {}
+    for cell, part in runs.groupby("cell", sort=True):
+        first = part.iloc[0]
+        out[str(cell)] = tuple(hashable(first[f]) if f in part.columns else None for f in axes)
+    return out
+
+
+def order_cells(runs: pd.DataFrame, axes: dict[str, list[Any]]) -> list[str]:
+    """Cells in the order of the study's axis values (grid cells first), reference rows (e.g. GEI) after them."""
+    if runs.empty:
+        return []
+    values = _cell_axis_values(runs, axes)
+    methods = runs.groupby("cell")["method"].first().to_dict() if "method" in runs.columns else {}
+
+    def key(cell: str) -> tuple:
+        pos = []
+        for f, v in zip(axes, values[cell], strict=True):
+            choices = [hashable(c) for c in axes[f]] if isinstance(axes[f], list) else []
+            pos.append(choices.index(v) if v in choices else len(choices))
+        off_grid = methods.get(cell) not in MODEL_METHODS if methods else False
+        return (off_grid, tuple(pos), cell)
+
+    return sorted(values, key=key)
 
 
 def per_seed(runs: pd.DataFrame, cell: str, metric: str) -> dict[int, float]:
@@ -189,9 +219,9 @@ def contrasts(
     cell is compared with the cell equal to it except for one axis set to the baseline's value; reference rows with
     the baseline cell (``varied_axis`` = ``"method"``).
     """
-    key = {label: tuple(_hashable(vals.get(a)) for a in axes) for label, vals in cell_values.items()}
+    key = {label: tuple(hashable(vals.get(a)) for a in axes) for label, vals in cell_values.items()}
     by_key = {k: label for label, k in key.items()}
-    base_key = tuple(_hashable(baseline.get(a)) for a in axes)
+    base_key = tuple(hashable(baseline.get(a)) for a in axes)
     out: list[tuple[str, str, str]] = []
     for label, k in key.items():
         for i, axis in enumerate(axes):
@@ -304,19 +334,8 @@ def study_statistics(
 
 
 def _cell_order(runs: pd.DataFrame, definition: Mapping[str, Any]) -> dict[str, int]:
-    """Cells in the order of the axes' values (grid first), then references."""
-    axes = definition.get("axes", {})
-    order: dict[str, tuple] = {}
-    for cell, part in runs.groupby("cell", sort=True):
-        first = part.iloc[0]
-        off_grid = "method" in part.columns and first["method"] not in MODEL_METHODS
-        pos = []
-        for a, choices in axes.items():
-            v = _hashable(first[a]) if a in part.columns else None
-            hc = [_hashable(c) for c in choices]
-            pos.append(hc.index(v) if v in hc else len(hc))
-        order[cell] = (off_grid, tuple(pos), cell)
-    return {cell: i for i, cell in enumerate(sorted(order, key=order.get))}
+    """Each cell's position in :func:`order_cells`."""
+    return {cell: i for i, cell in enumerate(order_cells(runs, definition.get("axes", {})))}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -445,6 +464,8 @@ __all__ = [
     "format_study",
     "markdown_summary",
     "mean_ci",
+    "hashable",
+    "order_cells",
     "paired_difference",
     "per_seed",
     "rank1_metrics",
