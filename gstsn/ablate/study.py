@@ -53,6 +53,7 @@ from gstsn.config import (
     resolve_profile,
 )
 from gstsn.data.specs import is_synth
+from gstsn.results.cells import cell_label, cell_value
 
 STUDY_KEYS = (
     "description",
@@ -101,17 +102,6 @@ def valid_fields() -> list[str]:
 def _suggest(name: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def show_value(value: Any) -> str:
-    """A value as it is written in cell labels: TOML spelling for booleans, lists with brackets."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show_value(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    return str(value)
 
 
 def _plain(value: Any) -> Any:
@@ -331,11 +321,6 @@ def _resolve(where: str, key: str, profile: str, values: Mapping[str, Any], data
         raise StudyError(f"{where}: {key}: {exc}") from None
 
 
-def cell_label(values: Mapping[str, Any]) -> str:
-    """``idr_stat=median`` / ``temporal=false, input_type=set``: the axis values in axis order."""
-    return ", ".join(f"{k}={show_value(v)}" for k, v in values.items())
-
-
 @dataclass(frozen=True)
 class _Header:
     """A study file's top-level keys, validated."""
@@ -392,7 +377,7 @@ def _check_on_axes(where: str, key: str, values: Mapping[str, Any], axes: Mappin
             raise StudyError(f"{where}: {key}.{name} is not an axis of this study (axes: {', '.join(axes)})")
         if _plain(value) not in [_plain(v) for v in axes[name]]:
             raise StudyError(
-                f"{where}: {key}.{name} = {show_value(value)} is not one of axes.{name} = {show_value(axes[name])}"
+                f"{where}: {key}.{name} = {cell_value(value)} is not one of axes.{name} = {cell_value(axes[name])}"
             )
 
 
@@ -463,7 +448,7 @@ def load_study(
     base_cfg = _resolve(where, "base", prof, base, data)
     for name, values in axes.items():
         for v in values:
-            _resolve(where, f"axes.{name} = {show_value(v)}", prof, {**base, name: v}, data)
+            _resolve(where, f"axes.{name} = {cell_value(v)}", prof, {**base, name: v}, data)
 
     missing = [a for a in axes if a not in baseline]
     extra = [b for b in baseline if b not in axes]
@@ -543,13 +528,11 @@ __all__ = [
     "StudyNotApplicable",
     "StudyRun",
     "canonical_source",
-    "cell_label",
     "load_study",
     "parse_override",
     "profile_names",
     "profile_values",
     "resolve_config",
-    "show_value",
     "synth_config",
     "valid_fields",
 ]

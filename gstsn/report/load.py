@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from gstsn.config import MODEL_NAMES
+from gstsn.results.cells import cell_value
 from gstsn.results.curves import (
     EVAL_CURVE_COLUMNS,
     EVAL_CURVE_FILE,
@@ -212,17 +213,9 @@ def _missing_runs(runs: pd.DataFrame, definition: dict[str, Any]) -> list[str]:
     for combo in itertools.product(*(axes[f] for f in axes)):
         for seed in seeds:
             if (tuple(hashable(v) for v in combo), seed) not in have:
-                label = ", ".join(f"{f}={_show(v)}" for f, v in zip(axes, combo, strict=True))
+                label = ", ".join(f"{f}={cell_value(v)}" for f, v in zip(axes, combo, strict=True))
                 missing.append(f"{label}, seed {seed}")
     return missing
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
 
 
 def _read_per_run(study_dir: Path, runs: pd.DataFrame, name: str, required, problems: list[str], what: str):
