@@ -11,7 +11,7 @@ import pytest
 from test_report_fixtures import write_study
 
 from gstsn.report import stats, verdicts
-from gstsn.report.load import load_study
+from gstsn.report.load import read_study_folder
 from gstsn.report.published import PUBLISHED
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared/spec/models.md"
@@ -70,7 +70,7 @@ def test_two_axis_contrasts_hold_the_other_axis_fixed(tmp_path):
     write_study(tmp_path, "input_type", {"input_type": ["set", "sequence"], "temporal": [False, True]},
                 {"input_type": "set", "temporal": False}, [0, 1], {}, synthetic=True, with_tables=False,
                 with_logs=False, with_eval=False)  # fmt: skip
-    group = verdicts.data_groups(load_study(tmp_path / "input_type"))[0]
+    group = verdicts.data_groups(read_study_folder(tmp_path / "input_type"))[0]
     pairs = {(c.cell, c.reference, c.axis) for c in verdicts.contrasts(group)}
     assert pairs == {
         ("input_type=sequence, temporal=false", "input_type=set, temporal=false", "input_type"),
@@ -95,7 +95,7 @@ def test_two_axis_contrasts_hold_the_other_axis_fixed(tmp_path):
 def test_paper_choice_verdict(tmp_path, effects, kind, start):
     write_study(tmp_path, "lstm_layers", {"lstm_layers": [2, 0, 1]}, {"lstm_layers": 2}, [0, 1, 2], effects,
                 synthetic=True, noise=0.3, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
-    study = load_study(tmp_path / "lstm_layers")
+    study = read_study_folder(tmp_path / "lstm_layers")
     box = verdicts.study_verdict(study, verdicts.data_groups(study)[0])
     assert box.kind == kind and box.answer.startswith(start), box.answer
     assert any("Synthetic data" in c for c in box.caveats)
@@ -107,7 +107,7 @@ def test_paper_choice_verdict(tmp_path, effects, kind, start):
 def test_one_seed_gives_no_difference_and_no_verdict(tmp_path):
     write_study(tmp_path, "idr_statistic", {"idr_stat": ["median", "max"]}, {"idr_stat": "median"}, [0],
                 {("max",): -10.0}, synthetic=True, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
-    study = load_study(tmp_path / "idr_statistic")
+    study = read_study_folder(tmp_path / "idr_statistic")
     box = verdicts.study_verdict(study, verdicts.data_groups(study)[0])
     assert box.kind == "missing" and "no intervals" in box.answer
     assert all("n/a (1 paired seed)" in line and "[" not in line for line in box.lines)
@@ -133,7 +133,7 @@ def _identity_cue(tmp_path):
                 {"temporal": False, "identity_cue": 0.5}, [0, 1, 2, 3],
                 {(True, 0.0): 1.2, (False, 1.0): 0.3, (True, 1.0): 0.4, (False, 0.0): -3.0}, synthetic=True,
                 noise=15.0, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
-    study = load_study(tmp_path / "identity_cue")
+    study = read_study_folder(tmp_path / "identity_cue")
     return study, verdicts.data_groups(study)[0]
 
 
@@ -169,7 +169,7 @@ def test_the_paper_choice_is_judged_on_adjusted_p(tmp_path):
     # the choice (lstm_layers = 2) against 0 and 1 layers: 6 comparisons, the same family as the contrasts
     write_study(tmp_path, "lstm_layers", {"lstm_layers": [2, 0, 1]}, {"lstm_layers": 2}, [0, 1, 2], {(0,): -10.0},
                 synthetic=True, noise=0.3, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
-    study = load_study(tmp_path / "lstm_layers")
+    study = read_study_folder(tmp_path / "lstm_layers")
     group = verdicts.data_groups(study)[0]
     assert group.choice == {"lstm_layers": 2} and verdicts.family_size(group, verdicts.MAIN_DISTANCE) == 6
     comp = verdicts.compare_cells(group, "lstm_layers=2", "lstm_layers=0", verdicts.MAIN_DISTANCE, "NM")

@@ -86,7 +86,9 @@ class TimingData:
 
 
 @dataclass
-class ResultsStore:
+class LoadedResults:
+    """A results folder as the report reads it: its studies, its timing folder, what is missing, merged stores."""
+
     root: Path
     studies: list[StudyData]
     timing: TimingData | None
@@ -240,7 +242,7 @@ def _read_per_run(study_dir: Path, runs: pd.DataFrame, name: str, required, prob
     return pd.concat(frames, ignore_index=True)
 
 
-def load_study(study_dir: Path) -> StudyData:
+def read_study_folder(study_dir: Path) -> StudyData:
     """Read one study folder; never raises for missing or malformed files (see ``StudyData.problems``)."""
     problems: list[str] = []
     definition = _read_json(study_dir / "study.json", problems, "the study's description, axes and seeds are unknown")
@@ -336,7 +338,7 @@ def study_order(study: StudyData) -> tuple[bool, int, str]:
     return (not known, order if known else 0, study.name)
 
 
-def load_results(root: Path) -> ResultsStore:
+def load_results(root: Path) -> LoadedResults:
     """Read every study folder and the timing folder under ``root`` (sorted, so the report is deterministic)."""
     root = Path(root)
     if not root.is_dir():
@@ -355,14 +357,14 @@ def load_results(root: Path) -> ResultsStore:
         if not SAFE_NAME.match(sub.name):
             problems.append(f"study folder {sub.name!r} is not a plain name (letters, digits, _ . = + -); skipped")
             continue
-        studies.append(load_study(sub))
+        studies.append(read_study_folder(sub))
     studies.sort(key=study_order)
     timing = load_timing(root / TIMING_DIR) if (root / TIMING_DIR).is_dir() else None
     if not studies:
         problems.append(f"no study folder under {root}: run `nox -s ablations` (or `gstsn ablations run`) first")
     if timing is None:
         problems.append(f"no {TIMING_DIR}/ folder under {root}: run `nox -s timing` for the timing page")
-    return ResultsStore(root, studies, timing, problems)
+    return LoadedResults(root, studies, timing, problems)
 
 
 def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -419,7 +421,7 @@ def _values(studies: list[StudyData], column: str) -> tuple[str, ...]:
     return tuple(sorted(values))
 
 
-def merge_reference(store: ResultsStore, ref: ResultsStore) -> ResultsStore:
+def merge_reference(store: LoadedResults, ref: LoadedResults) -> LoadedResults:
     """``store`` with the studies of the reference store ``ref`` merged in, study by study.
 
     A reference store holds finished rows only (committed, e.g. real CASIA-B runs at a stated profile); its runs
@@ -449,4 +451,4 @@ def merge_reference(store: ResultsStore, ref: ResultsStore) -> ResultsStore:
         profiles=_values(ref.studies, "profile"),
         data_sources=_values(ref.studies, "data_source"),
     )
-    return ResultsStore(store.root, studies, store.timing, problems, [*store.references, reference])
+    return LoadedResults(store.root, studies, store.timing, problems, [*store.references, reference])

@@ -21,7 +21,7 @@ import pandas as pd
 from gstsn.atomic import atomic_write_text
 from gstsn.report import figures, provenance, retrieval, tables, tta_curves, verdicts
 from gstsn.report.labels import field_label, show
-from gstsn.report.load import ResultsStore, StudyData, TimingData, load_results, merge_reference
+from gstsn.report.load import LoadedResults, StudyData, TimingData, load_results, merge_reference
 from gstsn.report.published import PUBLISHED_LABEL
 from gstsn.report.timing_view import timing_verdict_view
 
@@ -235,7 +235,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[Stud
     }
 
 
-def _index_context(store: ResultsStore, study_ctx: list[tuple[StudyData, dict[str, Any]]], timing_ctx) -> dict:
+def _index_context(store: LoadedResults, study_ctx: list[tuple[StudyData, dict[str, Any]]], timing_ctx) -> dict:
     studies = []
     for study, ctx in study_ctx:
         seeds = sorted(study.runs["seed"].unique().tolist()) if not study.runs.empty else []
