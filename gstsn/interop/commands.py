@@ -30,7 +30,8 @@ def cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from gstsn.config import ConfigError, resolve_profile
     from gstsn.interop.opengait import OPENGAIT_BINS, read_state_dict, to_gstsn_state
     from gstsn.models import build_model
-    from gstsn.train.commands import _open_data, _overrides, report_evaluation, retrieval_evaluation
+    from gstsn.train.commands import _open_data, _overrides
+    from gstsn.train.results_file import report_evaluation, retrieval_evaluation
     from gstsn.train.setup import resolve_device
 
     path = Path(args.checkpoint)
