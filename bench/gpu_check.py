@@ -51,7 +51,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gstsn.config import resolve_profile  # noqa: E402
+from gstsn.config import MODEL_NAMES, resolve_profile  # noqa: E402
 from gstsn.timing.budget import Budget, Phase  # noqa: E402
 
 DEFAULT_DATA = REPO / ".devdata" / "casia-b-sil-64x44.npz"
@@ -397,14 +397,14 @@ def run_matrix(ph: Phase, rep: Report, sizes: Sizes, device: torch.device, work:
     for setting in matrix_settings(sizes, device):
         label = setting["label"]
         if setting.get("skip"):
-            cells += [{"model": m, **setting, "status": f"skipped: {setting['skip']}"} for m in ("gaitset", "gstsn")]
+            cells += [{"model": m, **setting, "status": f"skipped: {setting['skip']}"} for m in MODEL_NAMES]
             continue
         need = (2 * max(compile_s or [sizes.compile_estimate_s]) if setting["mode"] == "compile" else 0.0) + (
             max(eager_pair_s) if eager_pair_s else 0.0
         )
         if not ph.fits(need):
             ph.cut(f"setting {label}", need)
-            cells += [{"model": m, **setting, "status": "skipped: phase allowance"} for m in ("gaitset", "gstsn")]
+            cells += [{"model": m, **setting, "status": "skipped: phase allowance"} for m in MODEL_NAMES]
             continue
         t_setting = time.perf_counter()
         benches: dict[str, StepBench] = {}
@@ -483,7 +483,7 @@ def run_matrix(ph: Phase, rep: Report, sizes: Sizes, device: torch.device, work:
             rep.raw(traceback.format_exc())
             rep.log(f"matrix {label}: error {type(exc).__name__}: {exc}")
             done = {c["model"] for c in cells if c.get("label") == label}
-            for model in ("gaitset", "gstsn"):
+            for model in MODEL_NAMES:
                 if model not in done:
                     status = f"error: {type(exc).__name__}: {exc}"
                     cells.append({"model": model, **setting, **row.get(model, {}), "status": status})

@@ -20,7 +20,7 @@ import seaborn as sns
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
-from gstsn.config import CONDITIONS, VIEWS
+from gstsn.config import CONDITIONS, DISTANCES, VIEWS
 from gstsn.report import stats
 from gstsn.report.labels import mpl_text, shape_label, variant_label, wrap_cell
 from gstsn.report.verdicts import DataGroup
@@ -98,7 +98,7 @@ def _t_errorbar(values: pd.Series) -> tuple[float, float]:
 def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
     """Rank-1 per cell (x) and condition (colour), mean with 95 % t-interval over seeds; one panel per distance."""
     records = []
-    for distance in ("per_part", "flat"):
+    for distance in DISTANCES:
         for cond in CONDITIONS:
             col = metric_key("rank1", distance, cond)
             if col not in group.runs.columns:
@@ -109,7 +109,7 @@ def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
     if not records:
         return None
     df = pd.DataFrame(records)
-    distances = [d for d in ("per_part", "flat") if d in set(df["distance"])]
+    distances = [d for d in DISTANCES if d in set(df["distance"])]
     order = [wrap_cell(mpl_text(c)) for c in group.cells]
     df["cell"] = df["cell"].map(lambda c: wrap_cell(mpl_text(c)))
     width = min(11.0, 1.6 + 0.9 * len(order) * len(distances))

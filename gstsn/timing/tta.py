@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gstsn.config import MODEL_NAMES
+from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.results import curves
 from gstsn.results.curves import PAIR_KEYS
 from gstsn.results.runs import RUNS_FILE, read_runs
@@ -114,7 +114,7 @@ def pair_result(gaitset: dict[str, Any], gstsn: dict[str, Any], distance: str, c
 def time_to_accuracy(
     results_dir: str | Path | None,
     distance: str = "per_part",
-    conditions: tuple[str, ...] = ("NM", "BG", "CL"),
+    conditions: tuple[str, ...] = CONDITIONS,
     primary: str = "NM",
 ) -> dict[str, Any]:
     """The time-to-accuracy reading per device (see the module docstring), JSON-ready."""

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from gstsn.config import (
+    CONDITIONS,
     RunConfig,
     config_hash,
     config_to_dict,
@@ -84,7 +85,7 @@ def retrieval_line(retrieval: Any, cross_view: Any) -> str:
     from gstsn.eval.retrieval import METRIC_LABELS
 
     def show(summary: Any) -> str:
-        return "/".join(f"{summary[c]:.1f}" for c in ("NM", "BG", "CL"))
+        return "/".join(f"{summary[c]:.1f}" for c in CONDITIONS)
 
     parts = [f"{METRIC_LABELS[m]} {show(retrieval.summary_excl[m])}" for m in ("rank5", "map", "minp")]
     cv = [f"{METRIC_LABELS[m]} {show(cross_view.summary[m])}" for m in ("cv_rank1", "cv_map")]
