@@ -13,8 +13,8 @@ import pytest
 from gstsn.ablate.merge import merge_stores
 from gstsn.ablate.plan import ShardError, dry_run, in_shard, parse_shard, plan_studies, run_states
 from gstsn.ablate.runner import run_plan
+from gstsn.ablate.spec import StudyError
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir, atomic_write_text
-from gstsn.ablate.study import StudyError
 from gstsn.train.checkpoint import checkpoint_path
 
 VIEWS = [f"{18 * i:03d}" for i in range(11)]

@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 
 from gstsn.ablate.plan import find_study_files, plan_studies
-from gstsn.ablate.study import (
-    StudyError,
-    StudyNotApplicable,
-    canonical_source,
-    load_study,
-    parse_override,
-    resolve_config,
-)
+from gstsn.ablate.spec import StudyError, StudyNotApplicable, canonical_source
+from gstsn.ablate.study import load_study, parse_override, resolve_config
 from gstsn.config import FIELD_SECTIONS, config_hash
 
 REPO = Path(__file__).resolve().parents[1]

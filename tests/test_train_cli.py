@@ -32,7 +32,9 @@ def test_train_help_lists_every_config_field(capsys):
         assert option(name) in out, name
     for extra in ("--profile", "--out", "--resume", "--device", "--time-limit", "--no-temporal", "--no-eval"):
         assert extra in out
-    assert "[smoke=4,8,16, quick=16,32,64, ablation=8,16,32, cpu-real=16,32,64, paper=32,64,128]" in " ".join(out.split())
+    assert "[smoke=4,8,16, quick=16,32,64, ablation=8,16,32, cpu-real=16,32,64, paper=32,64,128]" in " ".join(
+        out.split()
+    )
 
 
 def test_eval_help(capsys):

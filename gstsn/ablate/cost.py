@@ -84,7 +84,7 @@ def prior_seconds(spec_or_row: Any, device: str = "cpu") -> float:
 def estimate_run_seconds(
     spec: Any, measured_rows: Sequence[dict[str, Any]] = (), device: str = "cpu", done_fraction: float = 0.0
 ) -> float:
-    """The estimated seconds left for ``spec`` (a :class:`~gstsn.ablate.study.RunSpec`), rescaled by measured runs.
+    """The estimated seconds left for ``spec`` (a :class:`~gstsn.ablate.spec.RunSpec`), rescaled by measured runs.
 
     ``measured_rows``: results rows of finished runs (``train_time_s`` + ``eval_time_s`` against their own prior, same
     device kind); ``done_fraction``: the share of the iterations already done (a checkpoint to resume from).

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from gstsn.ablate.study import RunSpec
+from gstsn.ablate.spec import RunSpec
 from gstsn.config import DISTANCES, portable_source
 from gstsn.results.metrics import metric_key
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.cost import estimate_data_seconds, estimate_run_seconds, format_seconds
+from gstsn.ablate.spec import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun
 from gstsn.ablate.store import ResultsStore, WorkDir
-from gstsn.ablate.study import RunSpec, Study, StudyError, StudyNotApplicable, StudyRun, load_study
+from gstsn.ablate.study import load_study
 
 
 class ShardError(ValueError):

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.plan import Plan, RunState, run_states
+from gstsn.ablate.spec import StudyRun
 from gstsn.ablate.store import ResultsStore, WorkDir
-from gstsn.ablate.study import StudyRun
 from gstsn.config import CONDITIONS
 from gstsn.results.metrics import metric_key
 from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested

@@ -41,8 +41,8 @@ from typing import Any
 
 from gstsn.ablate.plan import Plan, RunState
 from gstsn.ablate.runner import RunReport, commit_result, sync_store
+from gstsn.ablate.spec import RunSpec, StudyRun
 from gstsn.ablate.store import ResultsStore, RunBusy, StoreError, WorkDir
-from gstsn.ablate.study import RunSpec, StudyRun
 from gstsn.locks import exclusive_lock
 from gstsn.signals import TrainingInterrupted
 
