@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from typing import Any
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -47,4 +48,9 @@ def device(text: str) -> str:
     return text
 
 
-__all__ = ["device", "positive_int", "positive_seconds"]
+def field_overrides(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
+    """The config fields among ``names`` that the command line has options for, as ``{field: value}``."""
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
+__all__ = ["device", "field_overrides", "positive_int", "positive_seconds"]

@@ -27,12 +27,12 @@ def _bins(text: str) -> tuple[int, ...]:
 
 
 def cmd_import_checkpoint(args: argparse.Namespace) -> int:
+    from gstsn import cli_args
     from gstsn.config import ConfigError, resolve_profile
     from gstsn.interop.opengait import OPENGAIT_BINS, read_state_dict, to_gstsn_state
     from gstsn.models import build_model
-    from gstsn.train.commands import _open_data, _overrides
     from gstsn.train.results_file import report_evaluation, retrieval_evaluation
-    from gstsn.train.setup import resolve_device
+    from gstsn.train.setup import open_run_data, resolve_device
 
     path = Path(args.checkpoint)
     mapped = to_gstsn_state(read_state_dict(path), args.bins or OPENGAIT_BINS)
@@ -42,7 +42,7 @@ def cmd_import_checkpoint(args: argparse.Namespace) -> int:
         "hpm_bins": mapped["hpm_bins"],
         "embed_dim": mapped["embed_dim"],
         "max_test_frames": None,
-        **_overrides(args, list(FIELDS)),
+        **cli_args.field_overrides(args, list(FIELDS)),
     }
     try:
         cfg = resolve_profile("paper", **fields)
@@ -51,7 +51,7 @@ def cmd_import_checkpoint(args: argparse.Namespace) -> int:
     model = build_model(cfg.model)
     model.load_state_dict(mapped["state"], strict=True)
     device = resolve_device(args.device)
-    dataset, split = _open_data(cfg)
+    dataset, split = open_run_data(cfg)
     from gstsn.eval.embed import evaluate_model
 
     result, feats = evaluate_model(model.to(device), dataset, split.test, cfg, device)

@@ -43,6 +43,7 @@ from gstsn.train.results_file import (
     retrieval_line,
     write_results,
 )
+from gstsn.train.setup import open_run_data
 
 log = logging.getLogger("gstsn.train")
 
@@ -169,22 +170,8 @@ def add_field_option(parser: Any, name: str, show_profiles: bool = True) -> None
     parser.add_argument(flag, **kwargs)
 
 
-def _overrides(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
-    return {n: getattr(args, n) for n in names if hasattr(args, n)}
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # Provenance and results
-
-
-def _open_data(cfg: RunConfig) -> tuple[Any, Any]:
-    """The dataset of ``cfg.data.source`` and its split ``cfg.data.split``."""
-    from gstsn.data import open_dataset
-    from gstsn.data.splits import load_split
-
-    dataset = open_dataset(cfg.data.source)
-    subjects = sorted(set(dataset.index["subject"]))
-    return dataset, load_split(cfg.data.split, subjects)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -196,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from gstsn.train.setup import resolve_device
 
     try:
-        cfg = resolve_profile(args.profile, **_overrides(args, list(FIELD_HELP)))
+        cfg = resolve_profile(args.profile, **cli_args.field_overrides(args, list(FIELD_HELP)))
     except ConfigError as exc:
         args._parser.error(str(exc))
     ctx = DistContext.from_env()
@@ -213,10 +200,10 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
     from gstsn.train.distributed import barrier
     from gstsn.train.trainer import TrainingDiverged, train
 
-    dataset, split = _open_data(cfg) if ctx.is_main else (None, None)  # rank 0 generates / imports the data once
+    dataset, split = open_run_data(cfg) if ctx.is_main else (None, None)  # rank 0 generates / imports the data once
     barrier(ctx)
     if not ctx.is_main:
-        dataset, split = _open_data(cfg)
+        dataset, split = open_run_data(cfg)
     out = Path(args.out) if args.out else Path("runs") / f"{args.profile}-{cfg.model.model_name}-{config_hash(cfg)}"
     try:
         res = train(
@@ -368,11 +355,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     payload = load_checkpoint(ckpt)
     saved = RunConfig.from_dict(payload["config"], where=str(ckpt))
     try:
-        cfg = resolve_profile("paper", **{**saved.flat(), **_overrides(args, list(EVAL_FIELDS))})
+        cfg = resolve_profile("paper", **{**saved.flat(), **cli_args.field_overrides(args, list(EVAL_FIELDS))})
     except ConfigError as exc:
         args._parser.error(str(exc))
     device = resolve_device(args.device)
-    dataset, split = _open_data(cfg)
+    dataset, split = open_run_data(cfg)
     trained_on = _training_data(payload, saved, dataset)
     overlap = sorted(set(trained_on["train_subjects"]) & set(split.test))
     if overlap and not args.allow_train_subjects:

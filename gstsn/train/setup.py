@@ -66,4 +66,14 @@ def apply_adam_options(optimizer: torch.optim.Optimizer, options: dict[str, bool
             state["step"] = state["step"].to(device=target, dtype=torch.float32)
 
 
-__all__ = ["adam_options", "apply_adam_options", "autocast", "resolve_device", "seeded_model"]
+def open_run_data(cfg: RunConfig) -> tuple[Any, Any]:
+    """The dataset of ``cfg.data.source`` and its split ``cfg.data.split``."""
+    from gstsn.data import open_dataset
+    from gstsn.data.splits import load_split
+
+    dataset = open_dataset(cfg.data.source)
+    subjects = sorted(set(dataset.index["subject"]))
+    return dataset, load_split(cfg.data.split, subjects)
+
+
+__all__ = ["adam_options", "apply_adam_options", "autocast", "open_run_data", "resolve_device", "seeded_model"]
