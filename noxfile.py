@@ -41,7 +41,7 @@ def install_project(session: nox.Session, *extras: str) -> None:
 def tests(session: nox.Session) -> None:
     """Fast unit tests (slow and data-bound tests are marked; pass `-- -m slow` or `-- -m real_data` to run them)."""
     install_project(session, "test", "browser")  # playwright, driving Debian's chromium (.ci/install-browser.sh)
-    args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile"]
+    args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile", "--durations=15"]
     # Two xdist workers on two cores: one torch thread each, and no OpenMP spin-waiting between kernels.
     session.env.setdefault("OMP_NUM_THREADS", "1")
     session.env.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,6 +1,7 @@
 """The report of a fixed results store is fixed: a smoke-scale run of every study (``tests/fixtures/smoke-store``,
 made by ``gstsn ablations run --profile smoke --seeds 0,1``) renders to the pages recorded in
-``tests/fixtures/smoke-pages.json``, byte for byte except the render-date line.
+``tests/fixtures/smoke-pages.json``, byte for byte except the render-date line and the line that names the results
+folder and the renderer's library versions.
 
 The SVG figures depend on the matplotlib / seaborn versions, so the full pages are compared only when those match the
 recorded ones; the text of the pages (everything outside ``<svg>…</svg>``: tables, numbers, verdicts, notes, links)
@@ -22,7 +23,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORE = FIXTURES / "smoke-store"
 EXPECTED = FIXTURES / "smoke-pages.json"
 WHEN = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
-DATE_LINE = re.compile(r'<p class="render-date">[^<]*</p>\n')
+# what differs between machines by design: the render date, and the line naming the results folder (its absolute path)
+# and the renderer's library versions
+DATE_LINE = re.compile(r'<p class="render-date">[^<]*</p>\n|<p>Results read from <code>.*</p>\n')
 SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 LIBRARIES = ("matplotlib", "seaborn")
 
@@ -41,9 +44,18 @@ def page_digests(out: Path) -> dict[str, dict[str, str]]:
 
 
 def render(out: Path) -> dict[str, dict[str, str]]:
+    """The pages of the fixed store, read by its path relative to ``tests/fixtures`` (so no page names where the
+    checkout is)."""
+    import os
+
     from gstsn.report.render import render_report
 
-    render_report(STORE, out, now=WHEN)
+    here = Path.cwd()
+    os.chdir(FIXTURES)
+    try:
+        render_report(Path(STORE.name), out, now=WHEN)
+    finally:
+        os.chdir(here)
     return page_digests(out)
 
 
