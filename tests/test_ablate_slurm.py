@@ -116,18 +116,18 @@ def _task(studies, max_requeues=2) -> RunTask:
 
 def test_an_interrupted_job_requeues_itself_then_exits_143(studies, monkeypatch):
     calls = []
-    monkeypatch.setattr(slurm.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or _Done())
+    monkeypatch.setattr(slurm.job.subprocess, "run", lambda cmd, **kw: calls.append(cmd) or _Done())
     monkeypatch.setenv("SLURM_JOB_ID", "77")
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "70")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     with pytest.raises(SystemExit) as info:
-        slurm._requeue_and_exit(_task(studies), TrainingInterrupted(signal.SIGTERM, 40, Path("ckpt-0000040.pt")))
+        slurm.job._requeue_and_exit(_task(studies), TrainingInterrupted(signal.SIGTERM, 40, Path("ckpt-0000040.pt")))
     assert info.value.code == 143 and calls == [["scontrol", "requeue", "70_1"]]
 
     monkeypatch.setenv("SLURM_RESTART_COUNT", "2")  # the most --max-requeues 2 allows: fail, naming the checkpoint
     with pytest.raises(RuntimeError, match="checkpoint ckpt-0000040.pt after 2 requeue"):
-        slurm._requeue_and_exit(_task(studies), TrainingInterrupted(signal.SIGTERM, 40, Path("ckpt-0000040.pt")))
+        slurm.job._requeue_and_exit(_task(studies), TrainingInterrupted(signal.SIGTERM, 40, Path("ckpt-0000040.pt")))
     assert len(calls) == 1
 
 
@@ -139,14 +139,14 @@ def test_sigusr2_becomes_the_trainers_stop_request_during_training_else_goes_to_
     seen = []
     old_usr2 = signal.signal(signal.SIGUSR2, lambda s, f: seen.append(s))  # stands for submitit's handler
     try:
-        with slurm._preempt_signal_to_trainer():
+        with slurm.job._preempt_signal_to_trainer():
             os.kill(os.getpid(), signal.SIGUSR2)  # outside training: submitit's handler
             assert seen == [signal.SIGUSR2]
             with stop_on_signals():  # what Trainer.run activates
                 os.kill(os.getpid(), signal.SIGUSR2)
                 assert stop_requested() == signal.SIGTERM  # the trainer checkpoints and stops after its step
             assert seen == [signal.SIGUSR2]
-        assert signal.getsignal(signal.SIGUSR2) is not slurm._preempt_signal_to_trainer
+        assert signal.getsignal(signal.SIGUSR2) is not slurm.job._preempt_signal_to_trainer
     finally:
         signal.signal(signal.SIGUSR2, old_usr2)
 
@@ -173,20 +173,20 @@ def test_status_from_store_records_and_scheduler(studies, monkeypatch):
         JobRecord(rest[0], "9_0", "o", "e0", str(folder / "nothing.pkl"), "t", ["layers"]),
         JobRecord(rest[1], "9_1", "o", str(failed_log), str(result), "t", ["layers"]),
     ]
-    slurm._append_records(folder, records)
-    monkeypatch.setattr(slurm, "scheduler_states", lambda jids: {"9_0": "RUNNING", "9_1": "FAILED"})
+    slurm.records.append_records(folder, records)
+    monkeypatch.setattr(slurm.records, "scheduler_states", lambda jids: {"9_0": "RUNNING", "9_1": "FAILED"})
     text = format_status(plan, run_statuses(plan, store, work, folder))
     row = next(line for line in text.splitlines() if line.startswith("layers"))
     assert row.split()[1:] == ["0", "1", "2", "1"]  # pending, running, done, failed
     assert f"[{rest[1]}]: job 9_1: TrainingError: CUDA is not available; log {failed_log}" in text
     assert f"[{rest[0]}]: job 9_0 RUNNING" in text
 
-    monkeypatch.setattr(slurm, "scheduler_states", lambda jids: {"9_0": "PENDING"})
+    monkeypatch.setattr(slurm.records, "scheduler_states", lambda jids: {"9_0": "PENDING"})
     statuses = run_statuses(plan, store, work, folder)
     assert statuses[rest[0]][0].state == "pending"
     assert statuses[rest[1]][0].state == "failed"  # gone from the queue with an error result
 
-    monkeypatch.setattr(slurm, "scheduler_states", lambda jids: {})  # killed (no result), no longer known
+    monkeypatch.setattr(slurm.records, "scheduler_states", lambda jids: {})  # killed (no result), no longer known
     status = run_statuses(plan, store, work, folder)[rest[0]][0]
     assert status.state == "failed" and "without a result" in status.detail and "log e0" in status.detail
 

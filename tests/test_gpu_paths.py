@@ -80,16 +80,16 @@ def _trainer(toy, out, device="cpu", **kwargs):
 
 
 def test_the_graph_body_is_the_step(toy, tmp_path):
-    """``_graph_body`` (what a CUDA graph captures) run eagerly updates the weights exactly as ``_step`` does."""
+    """``TrainStep.graph_body`` (what a CUDA graph captures) run eagerly updates the weights exactly as a step does."""
     a, b = _trainer(toy, tmp_path / "a", device_frames=True), _trainer(toy, tmp_path / "b", device_frames=True)
     from gstsn.train.batches import BatchStream
 
     stream = BatchStream(a.state.sampler, a.state.rng, 0, False, ids_only=True)
     for _ in range(3):
         batch = stream.next()
-        stats_a = a._step(batch)
+        stats_a = a.step(batch)
         b.state.optimizer.zero_grad(set_to_none=True)
-        stats_b = b._graph_body(batch.frame_ids)
+        stats_b = b.train_step.graph_body(batch.frame_ids)
         torch.testing.assert_close(stats_a, stats_b, rtol=0, atol=0)
     for pa, pb in zip(a.module.parameters(), b.module.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)

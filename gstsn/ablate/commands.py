@@ -19,6 +19,7 @@ from gstsn.ablate.slurm import add_slurm_options
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
 from gstsn.config import DISTANCES
+from gstsn.results.files import STUDY_FILE
 from gstsn.results.stats import format_study, markdown_summary
 
 DEFAULT_RESULTS = Path("results")
@@ -172,7 +173,7 @@ def _announce(plan: Any, store: ResultsStore, work: WorkDir, where: str) -> None
 
 
 def _run_on_slurm(args, plan, shard, store, work, cache_root) -> int:
-    """``run --launcher slurm``: one Slurm job per pending run (``gstsn/ablate/slurm.py``)."""
+    """``run --launcher slurm``: one Slurm job per pending run (``gstsn/ablate/slurm/``)."""
     from gstsn.ablate.slurm import options_from_args, run_slurm
 
     opts = options_from_args(args, work)
@@ -228,7 +229,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(f"no studies in {store.root}", file=sys.stderr)
         return 1
     for name in names:
-        if not (store.study_dir(name) / "study.json").is_file():
+        if not (store.study_dir(name) / STUDY_FILE).is_file():
             raise StoreError(f"{store.study_dir(name)} holds no study.json; studies there: {store.studies()}")
         if args.markdown:
             print(f"**{name}** (rank-1 %, {args.distance}, identical views excluded; mean ± 95 % CI over seeds)\n")

@@ -37,9 +37,9 @@ import numpy as np
 
 from gstsn.ablate.spec import RunSpec
 from gstsn.config import DISTANCES, portable_source
+from gstsn.results.files import MATCHES_FILE, RETRIEVAL_FILE, TRAIN_LOG_FILE
 from gstsn.results.metrics import metric_key
 
-RETRIEVAL_FILE = "retrieval.csv"
 RETRIEVAL_COLUMNS = ("protocol", "distance", "metric", "condition", "probe_view", "gallery_view", "value")
 
 
@@ -235,7 +235,7 @@ def execute_run(
     from gstsn.eval.embed import embed_for_run, rows_of_subjects
     from gstsn.eval.protocol import evaluate_rank1
     from gstsn.eval.retrieval import evaluate_retrieval
-    from gstsn.eval.who_matched import MATCHES_FILE, build_matches, gei_thumbnails, save_matches
+    from gstsn.eval.who_matched import build_matches, gei_thumbnails, save_matches
     from gstsn.train.setup import resolve_device
     from gstsn.train.trainer import Trainer
 
@@ -265,7 +265,7 @@ def execute_run(
         res = trainer.run()
         if res.status != "completed":
             raise RuntimeError(f"training stopped at iteration {res.iteration} ({res.status})")
-        last = _last_logged(run_dir / "train_log.csv")
+        last = _last_logged(run_dir / TRAIN_LOG_FILE)
         train = {
             "train_time_s": _num(res.train_time),
             "final_loss": _num(last.get("loss")),

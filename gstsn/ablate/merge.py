@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gstsn.ablate.store import RUN_FILES, ResultsStore, StoreError
-from gstsn.results.curves import EVAL_CURVE_FILE
+from gstsn.ablate.store import ResultsStore, StoreError
+from gstsn.results.files import EVAL_CURVE_FILE, RUN_FILES, TABLES_FILE, TRAIN_LOG_FILE
 from gstsn.results.tables import parse_value
 
 
@@ -31,14 +31,14 @@ def merge_stores(sources: Sequence[str | Path], dest: str | Path, log: Callable[
                 raise StoreError(f"{src_store.study_dir(study)} has runs.jsonl but no study.json; cannot merge it")
             out.write_definition(definition)
             have = {str(r["run_id"]): r for r in out.rows(study)}
-            tables = _tables_by_run(src_store.study_dir(study) / "tables.csv")
+            tables = _tables_by_run(src_store.study_dir(study) / TABLES_FILE)
             for row in src_store.rows(study):
                 rid = str(row["run_id"])
                 if rid in have:
                     if _metrics(have[rid]) != _metrics(row):
                         log(f"warning: {study} run {rid} differs between sources; kept the first one")
                     continue
-                log_path = src_store.study_dir(study) / "runs" / rid / "train_log.csv"
+                log_path = src_store.study_dir(study) / "runs" / rid / TRAIN_LOG_FILE
                 out.commit(study, row, tables.get(rid, []), log_path if log_path.is_file() else None)
                 for extra in (EVAL_CURVE_FILE, *RUN_FILES):
                     p = src_store.study_dir(study) / "runs" / rid / extra

@@ -32,13 +32,21 @@ from typing import Any
 
 from gstsn.atomic import atomic_copy, atomic_write_text
 from gstsn.locks import LockHeld, exclusive_lock
-from gstsn.results.curves import EVAL_CURVE_FILE, EVAL_LOG_FILE, eval_curve_text
+from gstsn.results.curves import eval_curve_text
+from gstsn.results.files import (
+    EVAL_CURVE_FILE,
+    EVAL_LOG_FILE,
+    RESULT_FILE,
+    RUN_FILES,
+    STUDY_FILE,
+    TABLES_FILE,
+    TRAIN_LOG_FILE,
+)
 from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, quarantine_text, read_runs
 from gstsn.results.tables import TABLES_COLUMNS
 
 RESULT_FORMAT = 1
 #: per-run evaluation files copied into ``<study>/runs/<run_id>/`` (written by ``gstsn.ablate.execute``)
-RUN_FILES = ("retrieval.csv", "matches.npz")
 
 
 class StoreError(ValueError):
@@ -66,7 +74,7 @@ class ResultsStore:
         return exclusive_lock(self.study_dir(study) / ".lock")
 
     def definition(self, study: str) -> dict[str, Any] | None:
-        path = self.study_dir(study) / "study.json"
+        path = self.study_dir(study) / STUDY_FILE
         if not path.is_file():
             return None
         try:
@@ -95,7 +103,7 @@ class ResultsStore:
                     )
                 seeds = sorted(set(old.get("seeds", [])) | set(definition["seeds"]))
                 definition = {**definition, "seeds": seeds}
-            atomic_write_text(self.study_dir(study) / "study.json", json.dumps(definition, indent=2) + "\n")
+            atomic_write_text(self.study_dir(study) / STUDY_FILE, json.dumps(definition, indent=2) + "\n")
 
     def runs_file(self, study: str) -> RunsFile:
         """The study's ``runs.jsonl``: its rows and its damaged lines (:func:`gstsn.results.read_runs`)."""
@@ -110,9 +118,7 @@ class ResultsStore:
     def studies(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            p.name for p in self.root.iterdir() if (p / "study.json").is_file() or (p / "runs.jsonl").is_file()
-        )
+        return sorted(p.name for p in self.root.iterdir() if (p / STUDY_FILE).is_file() or (p / RUNS_FILE).is_file())
 
     def commit(self, study: str, row: dict[str, Any], tables: list[list[Any]], train_log: Path | None) -> None:
         """Add (or replace) one run of ``study``: its train log (and the evaluation curve, when the trainer's
@@ -121,7 +127,7 @@ class ResultsStore:
         folder = self.study_dir(study)
         with self.lock(study):
             if train_log is not None and train_log.is_file():
-                atomic_copy(train_log, folder / "runs" / run_id / "train_log.csv")
+                atomic_copy(train_log, folder / "runs" / run_id / TRAIN_LOG_FILE)
                 curve = eval_curve_text(train_log.with_name(EVAL_LOG_FILE))
                 if curve is not None:
                     atomic_write_text(folder / "runs" / run_id / EVAL_CURVE_FILE, curve)
@@ -129,7 +135,7 @@ class ResultsStore:
                 for name in RUN_FILES:
                     if train_log.with_name(name).is_file():
                         atomic_copy(train_log.with_name(name), folder / "runs" / run_id / name)
-            self._replace_tables(folder / "tables.csv", run_id, tables)
+            self._replace_tables(folder / TABLES_FILE, run_id, tables)
             runs = self.runs_file(study)
             moved = quarantine_text(runs)  # damaged lines are moved, never dropped: quarantine first, then rewrite
             if moved is not None:
@@ -179,7 +185,7 @@ class WorkDir:
         return self.root / run_id
 
     def result_path(self, run_id: str) -> Path:
-        return self.run_dir(run_id) / "result.json"
+        return self.run_dir(run_id) / RESULT_FILE
 
     def load_result(self, run_id: str) -> dict[str, Any] | None:
         """The finished run's ``{"row": ..., "tables": ...}``, or None when it has not finished."""
@@ -198,7 +204,7 @@ class WorkDir:
         return result
 
     def train_log(self, run_id: str) -> Path:
-        return self.run_dir(run_id) / "train_log.csv"
+        return self.run_dir(run_id) / TRAIN_LOG_FILE
 
     def checkpoint_iteration(self, run_id: str) -> int | None:
         """Iteration of the newest checkpoint of an unfinished run (None when there is none)."""

@@ -47,9 +47,9 @@ import numpy as np
 
 from gstsn.atomic import atomic_open
 from gstsn.data.naming import SEQ_TYPES, VIEWS
+from gstsn.results.files import MATCHES_FILE
 
 MATCHES_FORMAT = 1
-MATCHES_FILE = "matches.npz"
 WORST_VIEW_CASES = 3
 CL_CASES = 6
 

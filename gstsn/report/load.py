@@ -28,6 +28,7 @@ from gstsn.results.curves import (
     EVAL_LOG_FILE,
     as_eval_curve,
 )
+from gstsn.results.files import RUNS_FILE, STUDY_FILE, TABLES_FILE, TRAIN_LOG_FILE
 from gstsn.results.runs import SAFE_NAME, read_runs
 from gstsn.results.stats import hashable, order_cells
 from gstsn.results.tables import TABLES_COLUMNS, numeric_values
@@ -232,7 +233,7 @@ def _read_per_run(study_dir: Path, runs: pd.DataFrame, name: str, required, prob
         df = _read_csv(path, required, problems, what)
         if not df.empty:
             frames.append(df.assign(run_id=run_id))
-    if absent and name == "train_log.csv":
+    if absent and name == TRAIN_LOG_FILE:
         problems.append(
             f"{name} is missing for {len(absent)} of {len(runs)} run(s) ({', '.join(absent[:5])}"
             f"{', …' if len(absent) > 5 else ''}): {what}"
@@ -245,19 +246,19 @@ def _read_per_run(study_dir: Path, runs: pd.DataFrame, name: str, required, prob
 def read_study_folder(study_dir: Path) -> StudyData:
     """Read one study folder; never raises for missing or malformed files (see ``StudyData.problems``)."""
     problems: list[str] = []
-    definition = _read_json(study_dir / "study.json", problems, "the study's description, axes and seeds are unknown")
-    runs = _read_runs(study_dir / "runs.jsonl", problems)
+    definition = _read_json(study_dir / STUDY_FILE, problems, "the study's description, axes and seeds are unknown")
+    runs = _read_runs(study_dir / RUNS_FILE, problems)
     axes = definition.get("axes") if isinstance(definition.get("axes"), dict) else {}
     if not runs.empty:
         runs = runs.sort_values(["cell", "seed", "run_id"], kind="stable").reset_index(drop=True)
         if "collapsed" in runs.columns:
             runs["collapsed"] = runs["collapsed"].fillna(False).astype(bool)
-    tables = _read_csv(study_dir / "tables.csv", TABLES_COLUMNS, problems, "no 11×11 probe×gallery heatmaps")
+    tables = _read_csv(study_dir / TABLES_FILE, TABLES_COLUMNS, problems, "no 11×11 probe×gallery heatmaps")
     if not tables.empty:
         tables["condition"] = tables["condition"].astype(str).str.upper()
         tables = numeric_values(tables, problems)
         tables = tables.sort_values(list(TABLES_COLUMNS[:5]), kind="stable").reset_index(drop=True)
-    train_logs = _read_per_run(study_dir, runs, "train_log.csv", TRAIN_LOG_COLUMNS, problems, "no training curves")
+    train_logs = _read_per_run(study_dir, runs, TRAIN_LOG_FILE, TRAIN_LOG_COLUMNS, problems, "no training curves")
     eval_curves = _read_per_run(study_dir, runs, EVAL_CURVE_FILE, EVAL_CURVE_COLUMNS, problems, "")
     legacy = _read_per_run(study_dir, runs, EVAL_LOG_FILE, EVAL_LOG_COLUMNS, problems, "")
     if not legacy.empty:  # the trainer's own log, read in place of eval_curve.csv (gstsn.results.curves)
@@ -349,7 +350,7 @@ def load_results(root: Path) -> LoadedResults:
     problems: list[str] = []
     studies = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name != TIMING_DIR):
-        if not ((sub / "study.json").is_file() or (sub / "runs.jsonl").is_file()):
+        if not ((sub / STUDY_FILE).is_file() or (sub / RUNS_FILE).is_file()):
             problems.append(
                 f"folder {sub.name}/ has neither study.json nor runs.jsonl; it is not a study and is skipped"
             )

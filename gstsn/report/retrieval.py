@@ -23,9 +23,9 @@ from gstsn.report.figures import _style, to_svg
 from gstsn.report.load import StudyData
 from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, _data_note, _metric, _value_cell
 from gstsn.report.verdicts import DataGroup, data_groups
+from gstsn.results.files import MATCHES_FILE
 from gstsn.results.metrics import metric_key
 
-MATCHES_FILE = "matches.npz"
 MATCHES_KEYS = (
     "format", "distance", "views", "subjects", "seq_types", "row_subject", "row_seq_type", "row_view", "probe_row",
     "probe_set", "top_index", "top_distance", "xy", "xy_variance", "case_probe", "case_view", "case_kind",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-EVAL_CURVE_FILE = "eval_curve.csv"
-EVAL_LOG_FILE = "eval_log.csv"
+from gstsn.results.files import EVAL_CURVE_FILE, EVAL_LOG_FILE
+
 EVAL_CURVE_COLUMNS: tuple[str, ...] = ("iteration", "wall_time", "distance", "condition", "rank1")
 EVAL_LOG_COLUMNS: tuple[str, ...] = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")
 PAIR_KEYS: tuple[str, ...] = (

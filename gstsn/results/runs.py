@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUNS_FILE = "runs.jsonl"
-QUARANTINE_FILE = "runs.quarantined.jsonl"
+from gstsn.results.files import QUARANTINE_FILE, RUNS_FILE
+
 METRIC_PREFIX = "rank1."
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")  # a run id or a file name part, never a path
 

@@ -33,6 +33,7 @@ import scipy.stats
 
 from gstsn.config import CONDITIONS, DISTANCES, MODEL_NAMES
 from gstsn.results import runs as runs_format
+from gstsn.results.files import STUDY_FILE
 from gstsn.results.metrics import headline_metrics
 
 LEVEL = 0.95
@@ -318,7 +319,7 @@ def study_statistics(
     """``(summary, comparisons)`` of one study folder (``study.json`` + ``runs.jsonl``), see :func:`summarize_runs`
     and :func:`compare_runs`; ``metrics`` defaults to :func:`rank1_metrics`."""
     study_dir = Path(study_dir)
-    definition = json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
+    definition = json.loads((study_dir / STUDY_FILE).read_text(encoding="utf-8"))
     runs = read_runs(study_dir)
     metrics = list(metrics or rank1_metrics())
     if runs.empty:

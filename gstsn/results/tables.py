@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-TABLES_FILE = "tables.csv"
+from gstsn.results.files import TABLES_FILE
+
 TABLES_COLUMNS = ("run_id", "distance", "condition", "probe_view", "gallery_view", "value")
 
 

@@ -3,7 +3,9 @@ files (``checkpoint``), data-parallel helpers (``distributed``) and the ``gstsn 
 (``commands``). See ``docs/training.md``.
 """
 
+from gstsn.train.errors import TrainingDiverged, TrainingError
 from gstsn.train.loss import batch_all_triplet
-from gstsn.train.trainer import TrainingDiverged, TrainingError, TrainResult, train
+from gstsn.train.result import TrainResult
+from gstsn.train.trainer import train
 
 __all__ = ["TrainResult", "TrainingDiverged", "TrainingError", "batch_all_triplet", "train"]

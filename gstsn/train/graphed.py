@@ -12,7 +12,7 @@ with one launch. The recipe is PyTorch's "whole network capture":
 
 The step function (``body``) must be capturable: no host synchronisation, no host-to-device copy of pageable memory,
 no data-dependent shapes, autocast without its weight cache, and a ``capturable`` optimizer. The trainer's
-``Trainer._graph_body`` is that function; CPU tests run ``body`` eagerly through :meth:`GraphedStep.run_eager`, and a
+``TrainStep.graph_body`` is that function; CPU tests run ``body`` eagerly through :meth:`GraphedStep.run_eager`, and a
 ``cuda``-marked test checks that replays give the eager step's numbers.
 """
 

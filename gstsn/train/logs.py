@@ -4,10 +4,13 @@ dropped), the optional TensorBoard events with the same scalars, and the progres
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from gstsn.config import RunConfig, config_hash, config_to_dict
+from gstsn.results.files import CONFIG_FILE, EVAL_LOG_FILE, TRAIN_LOG_FILE
 from gstsn.train.errors import TrainingError
 
 log = logging.getLogger("gstsn.train")
@@ -79,6 +82,44 @@ class TensorBoardLog:
         self._writer.close()
 
 
+class RunLogs:
+    """A run folder's logs while it trains: ``config.json`` (written on open), ``train_log.csv``, ``eval_log.csv``
+    and, when asked for, ``tensorboard/``. On a rank other than the main one every method does nothing."""
+
+    def __init__(
+        self, out: Path, cfg: RunConfig, resumed_from: int | None, *, tensorboard: bool, enabled: bool = True
+    ) -> None:
+        self.csv = self.eval = self.tb = None
+        if not enabled:
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        cfg_json = {"config": config_to_dict(cfg), "config_hash": config_hash(cfg)}
+        (out / CONFIG_FILE).write_text(json.dumps(cfg_json, indent=2) + "\n")
+        self.csv = CsvLog(out / TRAIN_LOG_FILE, LOG_COLUMNS, resumed_from)
+        self.eval = CsvLog(out / EVAL_LOG_FILE, EVAL_COLUMNS, resumed_from)
+        if tensorboard:
+            self.tb = TensorBoardLog(out / "tensorboard", resumed_from)
+
+    def train_row(self, iteration: int, stats: dict[str, float], wall_time: float, lr: float, collapsed: bool):
+        if self.csv is not None:
+            self.csv.write({"iteration": iteration, **stats, "wall_time": round(wall_time, 4), "lr": lr,
+                            "collapsed": int(collapsed)})  # fmt: skip
+        if self.tb is not None:
+            self.tb.train_row(iteration, stats, collapsed)
+
+    def eval_rows(self, rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            if self.eval is not None:
+                self.eval.write(r)
+            if self.tb is not None:
+                self.tb.eval_row(r)
+
+    def close(self) -> None:
+        for lg in (self.csv, self.eval, self.tb):
+            if lg is not None:
+                lg.close()
+
+
 def progress_bar(enabled: bool, start: int, total: int) -> Any:
     if not enabled:
         return _NoBar()
@@ -116,9 +157,12 @@ def summary_rows(result: Any, iteration: int, wall_time: float, distance: str) -
 
 
 __all__ = [
+    "CONFIG_FILE",
     "CsvLog",
     "EVAL_COLUMNS",
     "LOG_COLUMNS",
+    "TRAIN_LOG_FILE",
+    "RunLogs",
     "TensorBoardLog",
     "progress_bar",
     "summary_rows",

@@ -29,6 +29,25 @@ def resolve_device(name: str | torch.device) -> torch.device:
     raise TrainingError(f"device = {name!r} is invalid; expected one of ('auto', 'cpu', 'cuda')")
 
 
+def check_options(
+    cfg: RunConfig, dataset: Any, device: torch.device, distributed: bool, cuda_graph: bool, device_frames: bool
+) -> None:
+    """The trainer's options fit together and fit the data, or a :class:`TrainingError` says which do not."""
+    if (dataset.height, dataset.width) != (cfg.input.height, cfg.input.width):
+        raise TrainingError(
+            f"the data's frames are {dataset.height}×{dataset.width} but the config expects "
+            f"{cfg.input.height}×{cfg.input.width} (fields height/width)"
+        )
+    if not cuda_graph:
+        return
+    if device.type != "cuda" or distributed:
+        raise TrainingError("cuda_graph needs one CUDA device (no CPU, no DistributedDataParallel)")
+    if cfg.train.lr_schedule != "constant" or cfg.train.warmup:
+        raise TrainingError("cuda_graph captures the learning rate: it needs lr_schedule = constant, no warmup")
+    if not device_frames:
+        raise TrainingError("cuda_graph needs the frames on the device (device_frames)")
+
+
 def seeded_model(cfg: RunConfig, factory: Callable[[Any], nn.Module] = build_model) -> nn.Module:
     """Build the model with initial weights that depend on ``cfg.seed`` only (the global torch RNG is restored)."""
     with torch.random.fork_rng(devices=[]):
@@ -76,4 +95,12 @@ def open_run_data(cfg: RunConfig) -> tuple[Any, Any]:
     return dataset, load_split(cfg.data.split, subjects)
 
 
-__all__ = ["adam_options", "apply_adam_options", "autocast", "open_run_data", "resolve_device", "seeded_model"]
+__all__ = [
+    "adam_options",
+    "apply_adam_options",
+    "autocast",
+    "check_options",
+    "open_run_data",
+    "resolve_device",
+    "seeded_model",
+]

@@ -4,6 +4,7 @@ monitor) and which config fields may differ when a run is resumed."""
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ import torch
 from torch import nn
 
 from gstsn.config import RunConfig
+from gstsn.train.checkpoint import latest_checkpoint, load_checkpoint
 from gstsn.train.collapse import CollapseMonitor
 from gstsn.train.errors import TrainingError
+
+log = logging.getLogger("gstsn.train")
 
 # Fields that may change when a run is resumed: they do not change the trajectory of the iterations already done.
 RESUMABLE_FIELDS = (
@@ -89,8 +93,28 @@ def check_resume_config(saved: dict[str, Any], cfg: RunConfig, path: Path) -> No
         )
 
 
+def restore_newest(state: TrainState, ckpt_dir: Path, cfg: RunConfig, resume: bool) -> Path | None:
+    """With ``resume``, load the newest checkpoint of ``ckpt_dir`` into ``state`` (after checking that its config
+    may be resumed as ``cfg``) and return its path; None when there is none. Without ``resume`` an existing
+    checkpoint is an error, so a run is never silently overwritten."""
+    existing = latest_checkpoint(ckpt_dir)
+    if existing is None:
+        return None
+    if not resume:
+        raise TrainingError(
+            f"{ckpt_dir} already holds checkpoints (newest {existing.name}); pass --resume to continue that "
+            "run or choose another --out directory"
+        )
+    payload = load_checkpoint(existing)
+    check_resume_config(payload["config"], cfg, existing)
+    state.load_state_dict(payload)
+    log.info("resumed from %s (iteration %d)", existing, state.iteration)
+    return existing
+
+
 __all__ = [
     "RESUMABLE_FIELDS",
     "TrainState",
     "check_resume_config",
+    "restore_newest",
 ]

@@ -41,12 +41,10 @@ restores), :mod:`gstsn.train.logs` (CSV, TensorBoard, progress), :mod:`gstsn.tra
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +54,12 @@ from torch import nn
 
 from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
 from gstsn.locks import LockHeld, exclusive_lock
-from gstsn.models import build_model, prepare_frames
+from gstsn.models import build_model
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 from gstsn.train.batches import Batch, BatchStream
 from gstsn.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
-    latest_checkpoint,
-    load_checkpoint,
     save_checkpoint,
 )
 from gstsn.train.collapse import CollapseMonitor
@@ -72,15 +68,16 @@ from gstsn.train.distributed import (
     agree_on_stop,
     barrier,
     device_for_rank,
-    gather_with_local_grad,
     init_process_group,
     shard_rows,
 )
 from gstsn.train.errors import TrainingDiverged, TrainingError
-from gstsn.train.logs import EVAL_COLUMNS, LOG_COLUMNS, CsvLog, TensorBoardLog, progress_bar, summary_rows
-from gstsn.train.loss import STAT_NAMES, batch_all_triplet_tensor, is_pk_layout, pk_triplet_indices
-from gstsn.train.setup import adam_options, apply_adam_options, autocast, resolve_device, seeded_model
-from gstsn.train.state import TrainState, check_resume_config
+from gstsn.train.logs import RunLogs, TensorBoardLog, progress_bar, summary_rows
+from gstsn.train.loss import STAT_NAMES
+from gstsn.train.result import TrainResult
+from gstsn.train.setup import adam_options, apply_adam_options, check_options, resolve_device, seeded_model
+from gstsn.train.state import TrainState, restore_newest
+from gstsn.train.step import TrainStep
 
 log = logging.getLogger("gstsn.train")
 
@@ -91,26 +88,6 @@ RUN_LOCK = ".train.lock"
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The loop
-
-
-@dataclass
-class TrainResult:
-    """What a finished (or time-limited) run reports."""
-
-    out_dir: Path
-    iteration: int
-    status: str  # "completed" or "time_limit"
-    train_time: float  # cumulative seconds of training across resumes
-    last_stats: dict[str, float]
-    collapse: dict[str, Any]
-    checkpoint: Path | None
-    device: str
-    world_size: int
-    resumed_from: int | None
-    sec_per_iter: float  # this session's mean training step time (after the first step)
-    eval_rows: list[dict[str, Any]] = field(default_factory=list)  # rows written to eval_log.csv this session
-    final_eval: Any = None  # Rank1Result at the final iteration (main rank, when test subjects were given)
-    final_features: Any = None  # the test embeddings behind ``final_eval`` (rows of ``rows_of_subjects``), or None
 
 
 class Trainer:
@@ -151,18 +128,9 @@ class Trainer:
             TensorBoardLog.writer_class()  # a missing package fails here, before any work
         self.ctx = dist_ctx or DistContext.from_env()
         self.device = device_for_rank(resolve_device(device), self.ctx)
-        if (dataset.height, dataset.width) != (cfg.input.height, cfg.input.width):
-            raise TrainingError(
-                f"the data's frames are {dataset.height}×{dataset.width} but the config expects "
-                f"{cfg.input.height}×{cfg.input.width} (fields height/width)"
-            )
-        if cuda_graph and (self.device.type != "cuda" or self.ctx.enabled):
-            raise TrainingError("cuda_graph needs one CUDA device (no CPU, no DistributedDataParallel)")
-        if cuda_graph and (tc.lr_schedule != "constant" or tc.warmup):
-            raise TrainingError("cuda_graph captures the learning rate: it needs lr_schedule = constant, no warmup")
         self.use_device_frames = self.device.type == "cuda" if device_frames is None else bool(device_frames)
-        if cuda_graph and not self.use_device_frames:
-            raise TrainingError("cuda_graph needs the frames on the device (device_frames)")
+        check_options(cfg, dataset, self.device, self.ctx.enabled, cuda_graph, self.use_device_frames)
+        self.cudnn_benchmark = bool(cudnn_benchmark) and self.device.type == "cuda"
         init_process_group(self.ctx, self.device, dist_init_method)
         self.rows = shard_rows(tc.batch_p * tc.batch_k, self.ctx)
         self.ckpt_dir = self.out / "checkpoints"
@@ -174,7 +142,6 @@ class Trainer:
         except BaseException:
             self.close()
             raise
-        self.cudnn_benchmark = bool(cudnn_benchmark) and self.device.type == "cuda"
 
     def _build(
         self,
@@ -207,22 +174,12 @@ class Trainer:
         self.state = TrainState(model, optimizer, sampler, rng, CollapseMonitor(margin=tc.margin))
 
         self.resumed_from: int | None = None
-        self.last_ckpt: Path | None = None
         self.last_eval: tuple[int, Any] | None = None  # (iteration, Rank1Result) of the newest evaluation
-        existing = latest_checkpoint(self.ckpt_dir)
-        if resume and existing is not None:
-            payload = load_checkpoint(existing)
-            check_resume_config(payload["config"], cfg, existing)
-            self.state.load_state_dict(payload)
+        self.last_ckpt = restore_newest(self.state, self.ckpt_dir, cfg, resume)
+        if self.last_ckpt is not None:
+            self.resumed_from = self.state.iteration
             if self.device.type == "cuda":  # the checkpoint's own Adam flags (fused, capturable) give way to ours
                 apply_adam_options(optimizer, adam_options(self.device, cuda_graph))
-            self.resumed_from, self.last_ckpt = self.state.iteration, existing
-            log.info("resumed from %s (iteration %d)", existing, self.state.iteration)
-        elif not resume and existing is not None:
-            raise TrainingError(
-                f"{self.ckpt_dir} already holds checkpoints (newest {existing.name}); pass --resume to continue that "
-                "run or choose another --out directory"
-            )
         self.module = model  # the plain module: evaluation, checkpoints
         self.model = model
         if self.ctx.enabled:
@@ -237,13 +194,8 @@ class Trainer:
             from gstsn.data.device_frames import DeviceFrames
 
             self.frame_source = DeviceFrames.from_cache(dataset, self.device)
-        self.pk_indices = pk_triplet_indices(tc.batch_p, tc.batch_k, self.device)  # the loss's, built once
-        self.graph_step = None
-        if cuda_graph:
-            from gstsn.train.graphed import GraphedStep
-
-            shape = (tc.batch_p * tc.batch_k, tc.frames)  # one process: every row of the batch
-            self.graph_step = GraphedStep(self._graph_body, self.state.optimizer, shape)
+        self.train_step = TrainStep(cfg, self.state, self.model, self.ctx, self.device, self.rows, self.frame_source,
+                                    cuda_graph=cuda_graph, cudnn_benchmark=self.cudnn_benchmark)  # fmt: skip
 
     def _lock_run_folder(self) -> None:
         """One process trains in ``out_dir`` at a time: a second one fails here, before reading or writing anything,
@@ -276,57 +228,7 @@ class Trainer:
 
     def step(self, batch: Batch) -> torch.Tensor:
         """One training step as :meth:`run` takes it (for benchmarks); the stats ``(4,)`` stay on the device."""
-        return self._step(batch)
-
-    def _step(self, batch: Batch) -> torch.Tensor:
-        """One optimizer step on a global batch; returns the detached stats ``(4,)`` (still on the device)."""
-        if not self.cudnn_benchmark:
-            return self._step_body(batch)
-        saved = torch.backends.cudnn.benchmark
-        torch.backends.cudnn.benchmark = True  # fixed training shapes: let cuDNN time its algorithms once
-        try:
-            return self._step_body(batch)
-        finally:
-            torch.backends.cudnn.benchmark = saved  # evaluation's variable shapes would be re-timed each batch
-
-    def _step_body(self, batch: Batch) -> torch.Tensor:
-        tc = self.cfg.train
-        indices = self.pk_indices if is_pk_layout(batch.labels, tc.batch_p, tc.batch_k) else None
-        if self.graph_step is not None:
-            if indices is None:
-                raise TrainingError(f"a CUDA-graph step needs P×K batches; got labels {batch.labels.tolist()}")
-            stats = self.graph_step(batch.frame_ids[self.rows])
-        else:
-            if batch.frame_ids is not None:  # uint8 (m, frames, H, W), unpacked on the device
-                sils = self.frame_source.frames(batch.frame_ids[self.rows].to(self.device, non_blocking=True))
-            else:
-                sils = batch.sils[self.rows].to(self.device, non_blocking=True)
-            x = prepare_frames(sils, self.cfg.input)  # float (m, frames, h, w), converted on the device
-            with autocast(self.device, tc.amp):
-                emb = self.model(x)  # (m, parts, d)
-            emb = gather_with_local_grad(emb.float(), self.ctx)  # (P·K, parts, d); only this rank's rows carry grad
-            loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin, indices)
-            self.state.optimizer.zero_grad(set_to_none=True)
-            (loss * self.ctx.world_size).backward()  # undo DDP's gradient average: the update is the full-batch one
-            for group in self.state.optimizer.param_groups:
-                group["lr"] = learning_rate(tc, self.state.iteration + 1)
-            self.state.optimizer.step()
-        self.state.iteration += 1
-        self.state.sampler_state, self.state.np_rng_state = batch.sampler_state, batch.np_rng_state
-        return stats
-
-    def _graph_body(self, frame_ids: torch.Tensor) -> torch.Tensor:
-        """The step as :class:`GraphedStep` runs and captures it: frame ids already on the device, P×K labels, no
-        ``zero_grad`` (the graph rewrites the gradients it allocated at capture)."""
-        tc = self.cfg.train
-        x = prepare_frames(self.frame_source.frames(frame_ids), self.cfg.input)
-        with autocast(self.device, tc.amp, cache=False):
-            emb = self.model(x)
-        labels = torch.empty(self.pk_indices.n, dtype=torch.int64)  # only its length is read: indices are given
-        loss, stats = batch_all_triplet_tensor(emb.float(), labels, tc.margin, self.pk_indices)
-        loss.backward()
-        self.state.optimizer.step()
-        return stats
+        return self.train_step(batch)
 
     def _record(self, pending: list[tuple[int, torch.Tensor]]) -> dict[str, float]:
         """Check and log the stats of the steps since the last flush (one device sync); returns the newest."""
@@ -343,19 +245,7 @@ class Trainer:
             collapsed = self.state.collapse.update(i, row_stats)
             if collapsed and not was_collapsed:
                 log.warning("embedding collapsed at iteration %d (%s)", i, row_stats)
-            if self.csv_log is not None:
-                wall = round(self.state.train_time, 4)
-                self.csv_log.write(
-                    {
-                        "iteration": i,
-                        **row_stats,
-                        "wall_time": wall,
-                        "lr": learning_rate(tc, i),
-                        "collapsed": int(collapsed),
-                    }
-                )
-            if self.tb_log is not None:
-                self.tb_log.train_row(i, row_stats, collapsed)
+            self.logs.train_row(i, row_stats, self.state.train_time, learning_rate(tc, i), collapsed)
         return row_stats
 
     def _save(self) -> None:
@@ -387,31 +277,15 @@ class Trainer:
         self.last_eval_features = (self.state.iteration, feats)  # one copy kept: the final one feeds gstsn train
         barrier(self.ctx)
         rows = summary_rows(result, self.state.iteration, self.state.train_time, self.cfg.eval.distance)
-        if self.eval_log is not None:
-            for r in rows:
-                self.eval_log.write(r)
-        if self.tb_log is not None:
-            for r in rows:
-                self.tb_log.eval_row(r)
+        self.logs.eval_rows(rows)
         return rows
-
-    def _open_logs(self) -> None:
-        self.csv_log = self.eval_log = self.tb_log = None
-        if not self.ctx.is_main:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        cfg_json = {"config": config_to_dict(self.cfg), "config_hash": config_hash(self.cfg)}
-        (self.out / "config.json").write_text(json.dumps(cfg_json, indent=2) + "\n")
-        self.csv_log = CsvLog(self.out / "train_log.csv", LOG_COLUMNS, self.resumed_from)
-        self.eval_log = CsvLog(self.out / "eval_log.csv", EVAL_COLUMNS, self.resumed_from)
-        if self.tensorboard:
-            self.tb_log = TensorBoardLog(self.out / "tensorboard", self.resumed_from)
 
     # -- the loop ----------------------------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
         tc, state = self.cfg.train, self.state
-        self._open_logs()
+        main_rank = self.ctx.is_main
+        self.logs = RunLogs(self.out, self.cfg, self.resumed_from, tensorboard=self.tensorboard, enabled=main_rank)
         stream = self.batch_stream()
         bar = progress_bar(self.progress and self.ctx.is_main, state.iteration, tc.iterations)
         pending: list[tuple[int, torch.Tensor]] = []
@@ -426,7 +300,7 @@ class Trainer:
             self.model.train()
             t_mark = time.perf_counter()
             while state.iteration < tc.iterations:
-                stats = self._step(stream.next())
+                stats = self.train_step(stream.next())
                 it = state.iteration
                 pending.append((it, stats))
                 due_ckpt = it % tc.checkpoint_every == 0 or it == tc.iterations
@@ -466,9 +340,7 @@ class Trainer:
         finally:
             stream.close()
             bar.close()
-            for lg in (self.csv_log, self.eval_log, self.tb_log):
-                if lg is not None:
-                    lg.close()
+            self.logs.close()
             self.close()
         if stop:
             raise TrainingInterrupted(stop, state.iteration, self.last_ckpt)

@@ -1,0 +1,43 @@
+"""The file names of a results store and of a run folder: one place, read by every writer and reader.
+
+A store: ``<study>/study.json`` (the study's definition), ``runs.jsonl`` (one row per run; damaged lines move to
+``runs.quarantined.jsonl``), ``tables.csv`` (the 11×11 tables), ``runs/<run id>/`` (each run's logs and retrieval
+files). A run folder (the trainer's, under the work folder): ``config.json``, ``train_log.csv``, ``eval_log.csv``,
+``result.json`` (what the ablation runner commits), ``retrieval.csv`` and ``matches.npz`` (who matched).
+"""
+
+from __future__ import annotations
+
+# a study's folder in a results store
+STUDY_FILE = "study.json"
+RUNS_FILE = "runs.jsonl"
+QUARANTINE_FILE = "runs.quarantined.jsonl"
+TABLES_FILE = "tables.csv"
+RUNS_DIR = "runs"
+
+# a run's folder
+CONFIG_FILE = "config.json"
+TRAIN_LOG_FILE = "train_log.csv"
+EVAL_LOG_FILE = "eval_log.csv"  # the trainer's periodic evaluations
+EVAL_CURVE_FILE = "eval_curve.csv"  # the same, in the store's curve columns
+RESULT_FILE = "result.json"
+RETRIEVAL_FILE = "retrieval.csv"
+MATCHES_FILE = "matches.npz"
+#: per-run files the results store copies beside train_log.csv when a run has them
+RUN_FILES = (RETRIEVAL_FILE, MATCHES_FILE)
+
+__all__ = [
+    "CONFIG_FILE",
+    "EVAL_CURVE_FILE",
+    "EVAL_LOG_FILE",
+    "MATCHES_FILE",
+    "QUARANTINE_FILE",
+    "RESULT_FILE",
+    "RETRIEVAL_FILE",
+    "RUNS_DIR",
+    "RUNS_FILE",
+    "RUN_FILES",
+    "STUDY_FILE",
+    "TABLES_FILE",
+    "TRAIN_LOG_FILE",
+]
