@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 
 from gstsn.results import multiplicity as mu
-from gstsn.results import stats
+from gstsn.results import stats, summary
 
 
 def _interval(mean: float, sd: float, n: int) -> stats.Interval:
@@ -169,7 +169,7 @@ def test_format_study_prints_raw_and_adjusted(tmp_path):
         json.dumps({"axes": {"level": [f"a{i}" for i in range(8)]}, "baseline": {"level": "a0"}})
     )
     (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs.to_dict("records")))
-    text = stats.format_study(tmp_path)
+    text = summary.format_study(tmp_path)
     assert "Holm p over the study's 21 comparisons; verdict from the Holm p" in text
     line = next(x for x in text.splitlines() if x.startswith("  level=a1 vs"))
     assert "NM +2.5 [" in line and " Holm " in line and stats.UNCLEAR in line and "seeds for 80 % power (now 4)" in line

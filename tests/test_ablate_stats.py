@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from gstsn.results import stats
+from gstsn.results.summary import format_difference, format_mean, format_study
 
 # two-sided 95 % critical values t_{0.975, df} from the standard table
 T_TABLE = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 9: 2.262, 29: 2.045, 120: 1.980}
@@ -38,7 +39,7 @@ def test_mean_ci_by_hand():
     assert iv.low == pytest.approx(12 - half, abs=1e-9) and iv.high == pytest.approx(12 + half, abs=1e-9)
     one = stats.mean_ci([5.0, float("nan")])
     assert one.n == 1 and one.mean == 5.0 and not one.has_interval and math.isnan(one.half_width)
-    assert stats.format_mean(one) == "5.0 (1 seed)"
+    assert format_mean(one) == "5.0 (1 seed)"
     assert stats.mean_ci([]).n == 0
     constant = stats.mean_ci([3.0, 3.0, 3.0])
     assert constant.has_interval and constant.low == constant.high == 3.0
@@ -66,10 +67,10 @@ def test_verdicts(diffs, word):
 
 def test_no_difference_without_its_interval():
     assert stats.verdict(stats.mean_ci([2.0])) == stats.NO_INTERVAL
-    assert stats.format_difference(stats.mean_ci([2.0])) == "n/a (1 paired seed)"
-    text = stats.format_difference(stats.mean_ci([1.0, 2.0, 3.0]))
+    assert format_difference(stats.mean_ci([2.0])) == "n/a (1 paired seed)"
+    text = format_difference(stats.mean_ci([1.0, 2.0, 3.0]))
     assert text.startswith("+2.0 [") and text.endswith("]") and text.count(",") == 1
-    assert stats.format_mean(stats.mean_ci([1.0, 2.0, 3.0])).startswith("2.0 [")
+    assert format_mean(stats.mean_ci([1.0, 2.0, 3.0])).startswith("2.0 [")
 
 
 def test_contrasts_one_and_two_axes():
@@ -135,7 +136,7 @@ def test_summaries_and_comparisons_of_a_study(tmp_path):
     summary2, comp2 = stats.study_statistics(tmp_path, metrics)
     assert list(dict.fromkeys(summary2["cell"])) == ["idr_stat=median", "idr_stat=max", "method=gei"]
     assert len(comp2) == len(comp)
-    text = stats.format_study(tmp_path)
+    text = format_study(tmp_path)
     assert "idr_stat=max vs idr_stat=median: NM -" in text and stats.WORSE in text and "[" in text
 
 

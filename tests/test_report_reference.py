@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from test_report_fixtures import write_study, write_timing
 
-from gstsn.report.load import ResultsDirError, load_results, merge_reference
+from gstsn.report.load import ResultsDirError, load_results
+from gstsn.report.reference import merge_reference
 from gstsn.report.render import render_report
 
 WHEN = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -88,7 +89,7 @@ def test_committed_reference_store_loads_and_renders_without_notes(tmp_path):
 
 
 def test_markdown_summary_gives_means_with_intervals_seeds_and_minutes(stores):
-    from gstsn.results.stats import markdown_summary
+    from gstsn.results.summary import markdown_summary
 
     _, ref = stores
     lines = markdown_summary(ref / "gaitset_vs_gstsn").splitlines()

@@ -11,7 +11,7 @@ import pytest
 from gstsn.ablate.store import ResultsStore
 from gstsn.results import QUARANTINE_FILE, read_runs
 from gstsn.results.runs import check_row
-from gstsn.results.stats import format_study
+from gstsn.results.summary import format_study
 
 GOOD = {"run_id": "abc", "cell": "x", "seed": 0, "rank1.per_part.NM": 1.0}
 DAMAGED = [

@@ -20,7 +20,7 @@ from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
 from gstsn.config import DISTANCES
 from gstsn.results.files import STUDY_FILE
-from gstsn.results.stats import format_study, markdown_summary
+from gstsn.results.summary import format_study, markdown_summary
 
 DEFAULT_RESULTS = Path("results")
 MAX_AUTO_JOBS = 8

@@ -187,7 +187,7 @@ class _Session:
     echo: Callable[[str], None]
 
     def attempt_args(self, st: RunState, in_worker: bool) -> dict[str, Any]:
-        """The arguments of :func:`gstsn.ablate.execute.attempt_run` for ``st``."""
+        """The arguments of :func:`gstsn.ablate.worker.attempt_run` for ``st``."""
         progress = self.progress and not in_worker  # a worker's bar would garble the runner's
         return {"spec": st.spec, "work_root": str(self.work.root), "run_id": st.run_id, "executor": self.executor,
                 "device": self.device, "cache_root": self.cache_root, "progress": progress}  # fmt: skip
@@ -212,7 +212,7 @@ class _Session:
 
 
 def _run_serial(todo: list[RunState], session: _Session, threads: int | None) -> None:
-    from gstsn.ablate.execute import attempt_run, torch_threads
+    from gstsn.ablate.worker import attempt_run, torch_threads
 
     with torch_threads(threads):
         for st in todo:
@@ -230,7 +230,7 @@ def _headline(row: dict[str, Any]) -> str:
 def _run_parallel(todo: list[RunState], session: _Session, jobs: int, threads: int | None) -> None:
     """The same runs in ``jobs`` worker processes (spawned; ``threads`` torch threads each). On a stop signal the
     workers are told, the runs not started are dropped, and the finished ones are committed as they come in."""
-    from gstsn.ablate.execute import attempt_run, worker_init
+    from gstsn.ablate.worker import attempt_run, worker_init
 
     cpu = os.cpu_count() or 1
     threads = threads or max(1, cpu // jobs)

@@ -19,10 +19,11 @@ import jinja2
 import pandas as pd
 
 from gstsn.atomic import atomic_write_text
-from gstsn.report import figures, provenance, retrieval, tables, tta_curves, verdicts
+from gstsn.report import figures, provenance, retrieval, tables, timing_figures, tta_curves, verdicts
 from gstsn.report.labels import field_label, show
-from gstsn.report.load import LoadedResults, StudyData, TimingData, load_results, merge_reference
+from gstsn.report.load import LoadedResults, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
+from gstsn.report.reference import merge_reference
 from gstsn.report.timing_view import timing_verdict_view
 
 INDEX_FILE = "index.html"
@@ -179,7 +180,7 @@ def _tta_figures(studies: list[StudyData]) -> list[FigureBlock]:
     return [
         _figure(
             f"Rank-1 against training wall time: GaitSet vs GSTSN ({cs.title})",
-            figures.tta_curves(cs.curves, cs.distance, f"tta{i}"),
+            timing_figures.tta_curves(cs.curves, cs.distance, f"tta{i}"),
             caption,
             "these runs' curves hold no rank-1 values.",
         )
@@ -200,7 +201,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[Stud
             figs.append(
                 _figure(
                     f"Time per phase and variant: {device}, {dtype}",
-                    figures.timing_bars(df, f"t{i}-bars", device, dtype),
+                    timing_figures.timing_bars(df, f"t{i}-bars", device, dtype),
                     "Blue: GaitSet; orange: GSTSN variants. Error bars: 95 % interval over repeats.",
                     "No rows.",
                 )
@@ -208,7 +209,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[Stud
         figs.append(
             _figure(
                 "Share of the measured matmul peak",
-                figures.peak_fraction_bars(df, "t-peak"),
+                timing_figures.peak_fraction_bars(df, "t-peak"),
                 "Achieved GFLOP/s ÷ a matmul peak measured in the same run (so numbers compare across noisy machines).",
                 "timing.csv has no frac_of_peak values.",
             )
@@ -293,7 +294,7 @@ def render_report(
 
     ``now`` is the render date printed on each page (default: the current UTC time); it is the only input that is
     not read from the results directory. ``references``: committed results stores (e.g. ``reference/casia-b-cpu``)
-    whose studies are merged in (:func:`gstsn.report.load.merge_reference`): their runs appear in the same-named
+    whose studies are merged in (:func:`gstsn.report.reference.merge_reference`): their runs appear in the same-named
     study as their own data group. Raises :class:`gstsn.report.load.ResultsDirError` only when ``results_dir`` or a
     reference store does not exist.
     """

@@ -19,6 +19,7 @@ import pandas as pd
 
 from gstsn.results import multiplicity
 from gstsn.results import stats as results_stats
+from gstsn.results import summary as results_summary
 from gstsn.results.multiplicity import format_p, format_seeds_needed
 from gstsn.results.stats import BETTER, NO_INTERVAL, UNCLEAR, WORSE, Interval, StatsError, mean_ci
 
@@ -132,4 +133,4 @@ def format_value(iv: Interval, digits: int = 1) -> str:
 
 def format_difference(iv: Interval, digits: int = 1) -> str:
     """``"+1.3 [−0.2, +2.8]"`` (typographic minus); without an interval: ``"n/a (1 paired seed)"``."""
-    return results_stats.format_difference(iv, digits, minus="−")
+    return results_summary.format_difference(iv, digits, minus="−")

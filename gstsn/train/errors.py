@@ -1,4 +1,4 @@
-"""The trainer's errors (raised by the loop, its state and its logs)."""
+"""The trainer's errors (raised by the loop, its state and its logs) and those of the ``train`` / ``eval`` commands."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from pathlib import Path
 
 class TrainingError(ValueError):
     """The run cannot start or continue as configured (device, data, resume); the message says what to change."""
+
+
+class CommandError(ValueError):
+    """A command cannot run as asked (missing checkpoint, data mismatch); the message says what to do."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -23,4 +27,4 @@ class TrainingDiverged(RuntimeError):
         self.checkpoint = checkpoint
 
 
-__all__ = ["TrainingDiverged", "TrainingError"]
+__all__ = ["CommandError", "TrainingDiverged", "TrainingError"]

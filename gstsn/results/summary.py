@@ -1,0 +1,122 @@
+"""Text over a study's statistics: a mean or a difference always with its interval (:func:`format_mean`,
+:func:`format_difference`), the table ``gstsn ablations summary`` prints (:func:`format_study`) and its Markdown
+variant for the README (:func:`markdown_summary`). No torch import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from gstsn.config import CONDITIONS
+from gstsn.results import runs as runs_format
+from gstsn.results.stats import UNCLEAR, Interval, rank1_metrics, read_runs, study_statistics
+
+
+def _signed(x: float, digits: int, minus: str = "-") -> str:
+    text = f"{x:+.{digits}f}"
+    return f"{0:.{digits}f}" if float(text) == 0 else text.replace("-", minus)  # no "-0.0" or "+0.0"
+
+
+def format_mean(iv: Interval, digits: int = 1) -> str:
+    """``"95.1 [94.3, 95.9]"``; one value (no interval): ``"95.1 (1 seed)"``; none: ``"—"``."""
+    if iv.n == 0:
+        return "—"
+    if not iv.has_interval:
+        return f"{iv.mean:.{digits}f} (1 seed)"
+    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+
+
+def format_difference(iv: Interval, digits: int = 1, minus: str = "-") -> str:
+    """``"+1.3 [-0.2, +2.8]"`` (``minus="−"`` for typography). Without an interval there is no difference to print:
+    ``"n/a (1 paired seed)"``."""
+    if not iv.has_interval:
+        return f"n/a ({iv.n} paired seed{'s' if iv.n != 1 else ''})"
+    low, mean, high = (_signed(v, digits, minus) for v in (iv.low, iv.mean, iv.high))
+    return f"{mean} [{low}, {high}]"
+
+
+def format_study(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:
+    """A plain-text summary of one study: per cell the NM/BG/CL means with 95 % intervals, then every paired
+    comparison with its interval and verdict (``distance``'s identical-view-excluded rank-1)."""
+    study_dir = Path(study_dir)
+    metrics = rank1_metrics([distance])
+    summary, comparisons = study_statistics(study_dir, metrics)
+    lines = [f"== {study_dir.name}: rank-1 % ({distance}, identical views excluded), mean [95 % CI] over seeds"]
+    problems = runs_format.read_runs(study_dir / runs_format.RUNS_FILE).problems()
+    lines += [f"  WARNING: {p}" for p in problems]
+    if summary.empty:
+        return "\n".join([*lines, "  (no finished runs)"])
+    width = max(len(c) for c in summary["cell"]) + 2
+    lines.append(" " * width + "".join(f"{c:>24}" for c in CONDITIONS) + "   seeds")
+    for cell, part in summary.groupby("cell", sort=False):
+        cols = []
+        for metric in metrics:
+            r = part.loc[part["metric"] == metric].iloc[0]
+            cols.append(f"{format_mean(Interval(r['mean'], r['low'], r['high'], int(r['n'])), digits):>24}")
+        lines.append(f"{cell:<{width}}" + "".join(cols) + f"   {part['seeds'].iloc[0]}")
+    if not comparisons.empty:
+        from gstsn.results.multiplicity import format_p, format_seeds_needed  # imports this module
+
+        m = int(comparisons["m"].max())
+        lines.append(
+            f"paired differences (cell − reference, by seed), raw 95 % CI, p (paired t-test), Holm p over the study's "
+            f"{m} comparisons; verdict from the Holm p:"
+        )
+        for (cell, ref), part in comparisons.groupby(["cell", "reference"], sort=False):
+            items = []
+            for metric in metrics:
+                r = part.loc[part["metric"] == metric].iloc[0]
+                iv = Interval(r["diff"], r["low"], r["high"], int(r["n"]))
+                text = f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)}"
+                if iv.has_interval:
+                    text += f" p {format_p(r['p'])} Holm {format_p(r['p_holm'])} {r['verdict']}"
+                    if r["verdict"] == UNCLEAR:
+                        needed = None if pd.isna(r["seeds_needed"]) else int(r["seeds_needed"])
+                        text += f", {format_seeds_needed(needed, iv.n)}"
+                items.append(text)
+            lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
+    return "\n".join(lines)
+
+
+_METHOD_NAMES = {"gaitset": "GaitSet", "gstsn": "GSTSN", "gei": "GEI (non-learned)"}
+
+
+def _minutes(rows: pd.DataFrame, column: str) -> str:
+    col = pd.to_numeric(rows[column], errors="coerce") if column in rows.columns else pd.Series(dtype=float)
+    return f"{col.mean() / 60:.1f}" if col.notna().any() else "—"
+
+
+def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:
+    """A Markdown table of one study (README, docs): per cell its method, NM / BG / CL rank-1 as mean ± 95 %
+    t-interval half-width over seeds (``distance``, identical views excluded), the seeds, and the mean training and
+    evaluation minutes per run."""
+    study_dir = Path(study_dir)
+    metrics = rank1_metrics([distance])
+    summary, _ = study_statistics(study_dir, metrics)
+    runs = read_runs(study_dir)
+    lines = [
+        f"| cell | method | {' | '.join(CONDITIONS)} | seeds | train min / run | eval min / run |",
+        "|---|---|" + "---|" * len(CONDITIONS) + "---|---|---|",
+    ]
+    for cell, part in summary.groupby("cell", sort=False):
+        rows = runs[runs["cell"] == cell]
+        method = str(rows["method"].iloc[0]) if "method" in rows.columns and len(rows) else ""
+        values = []
+        for metric in metrics:
+            r = part.loc[part["metric"] == metric].iloc[0]
+            iv = Interval(r["mean"], r["low"], r["high"], int(r["n"]))
+            values.append(
+                f"{iv.mean:.{digits}f} ± {(iv.high - iv.low) / 2:.{digits}f}"
+                if iv.has_interval
+                else format_mean(iv, digits)
+            )
+
+        lines.append(
+            f"| {cell} | {_METHOD_NAMES.get(method, method)} | {' | '.join(values)} | {part['seeds'].iloc[0]} | "
+            f"{_minutes(rows, 'train_time_s')} | {_minutes(rows, 'eval_time_s')} |"
+        )
+    return "\n".join(lines)
+
+
+__all__ = ["format_difference", "format_mean", "format_study", "markdown_summary"]
