@@ -30,10 +30,10 @@ import pandas as pd
 import torch
 
 from gstsn.data.naming import VIEWS
-from gstsn.eval.inputs import validate_distance
+from gstsn.eval.inputs import EvalInputs
 from gstsn.eval.rank1_result import mean_present, same_floats
 from gstsn.eval.ranking import rank_relevant
-from gstsn.eval.retrieval import average_precision, cell_of_means, check_chunks, hits_at, prepare_inputs
+from gstsn.eval.retrieval import average_precision, cell_of_means, hits_at
 
 #: probe sets of the cross-view protocol: name -> probe sequence types
 CV_PROBE_SETS: Mapping[str, tuple[str, ...]] = MappingProxyType({"NM": ("nm-01",), "BG": ("bg-01",), "CL": ("cl-01",)})
@@ -105,15 +105,13 @@ def evaluate_cross_view(
     """
     from gstsn.data.naming import SEQ_TYPES
 
-    validate_distance(distance)
-    check_chunks(probe_chunk, part_chunk)
-    inp = prepare_inputs(features, subject, seq_type, view, device, SEQ_TYPES)
+    inp = EvalInputs.check(features, subject, seq_type, view, distance, device, probe_chunk, part_chunk, SEQ_TYPES)
     g_rows = np.flatnonzero(np.isin(inp.seq_type, CV_GALLERY_TYPES)).astype(np.int64)
     cond_rows = {c: np.flatnonzero(np.isin(inp.seq_type, t)).astype(np.int64) for c, t in CV_PROBE_SETS.items()}
     p_rows = np.concatenate(list(cond_rows.values()))
     ranking = rank_relevant(
         inp.x, p_rows, g_rows[None, :], inp.codes, inp.view_idx, distance,
-        exclude_own_view=True, top_k=0, probe_chunk=probe_chunk, part_chunk=part_chunk,
+        exclude_own_view=True, top_k=0, probe_chunk=inp.probe_chunk, part_chunk=inp.part_chunk,
     )  # fmt: skip
     hit = hits_at(ranking, 1)[:, 0]
     ap = average_precision(ranking)[:, 0]

@@ -4,12 +4,13 @@ and what was expected."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from gstsn.config import DISTANCES
+from gstsn.config import DISTANCES, VIEWS
 
 
 class ProtocolError(ValueError):
@@ -58,10 +59,64 @@ def check_names(values: np.ndarray, allowed: Sequence[str], name: str) -> None:
         raise ProtocolError(f"{name} holds unknown value(s) {bad[:5]}; expected names from {list(allowed)}")
 
 
+def check_chunks(probe_chunk: int | None, part_chunk: int | None) -> None:
+    if any(c is not None and int(c) < 1 for c in (probe_chunk, part_chunk)):
+        raise ProtocolError(f"probe_chunk={probe_chunk!r}, part_chunk={part_chunk!r}; expected positive integers")
+
+
+# ---------------------------------------------------------------------------------------------------- one object
+@dataclass(frozen=True)
+class EvalInputs:
+    """The evaluators' validated inputs, built once by :meth:`check` from the arguments every evaluator takes:
+    features on the compute device, the labels per row, subject codes and view indices, the distance and chunks."""
+
+    x: torch.Tensor
+    subject: np.ndarray
+    seq_type: np.ndarray
+    view: np.ndarray
+    codes: np.ndarray  # int64 subject code per row (order of np.unique)
+    view_idx: np.ndarray  # int64 index into VIEWS per row
+    distance: str
+    probe_chunk: int | None
+    part_chunk: int | None
+
+    @classmethod
+    def check(
+        cls,
+        features: Any,
+        subject: Any,
+        seq_type: Any,
+        view: Any,
+        distance: str,
+        device: Any,
+        probe_chunk: int | None,
+        part_chunk: int | None,
+        allowed_types: Sequence[str],
+    ) -> EvalInputs:
+        """Validate (each failure a :class:`ProtocolError` naming the argument) and derive codes and view indices."""
+        validate_distance(distance)
+        check_chunks(probe_chunk, part_chunk)
+        x = as_features(features, device)
+        n = int(x.shape[0])
+        subject = as_labels(subject, "subject", n)
+        seq_type = as_labels(seq_type, "seq_type", n).astype(str)
+        view = as_labels(view, "view", n).astype(str)
+        check_names(seq_type, list(allowed_types), "seq_type")
+        check_names(view, VIEWS, "view")
+        _, codes = np.unique(subject, return_inverse=True)
+        view_idx = np.searchsorted(np.asarray(VIEWS), view).astype(np.int64)
+        return cls(
+            x, subject, seq_type, view, codes.astype(np.int64).reshape(-1), view_idx, distance,
+            None if probe_chunk is None else int(probe_chunk), None if part_chunk is None else int(part_chunk),
+        )  # fmt: skip
+
+
 __all__ = [
+    "EvalInputs",
     "ProtocolError",
     "as_features",
     "as_labels",
+    "check_chunks",
     "check_names",
     "validate_distance",
 ]

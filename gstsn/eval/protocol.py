@@ -31,9 +31,9 @@ import torch
 
 from gstsn.data.naming import VIEWS
 from gstsn.eval.exact import canonical_distances, nearest_subjects
-from gstsn.eval.inputs import ProtocolError, as_features, as_labels, check_names, validate_distance
+from gstsn.eval.inputs import EvalInputs, ProtocolError
 from gstsn.eval.rank1_result import Rank1Result, build_result, protocol_notes
-from gstsn.eval.sets import GALLERY_TYPES, PROBE_SETS
+from gstsn.eval.sets import GALLERY_TYPES, PROBE_SETS, STANDARD_TYPES, standard_layout
 
 
 # --------------------------------------------------------------------------------------------------------- entry
@@ -61,45 +61,18 @@ def evaluate_rank1(
 
     Returns a :class:`Rank1Result`. Raises :class:`ProtocolError` on bad input.
     """
-    validate_distance(distance)
-    if any(c is not None and int(c) < 1 for c in (probe_chunk, part_chunk)):
-        raise ProtocolError(f"probe_chunk={probe_chunk!r}, part_chunk={part_chunk!r}; expected positive integers")
-    x = as_features(features, device)
-    n = int(x.shape[0])
-    subject = as_labels(subject, "subject", n)
-    seq_type = as_labels(seq_type, "seq_type", n).astype(str)
-    view = as_labels(view, "view", n).astype(str)
-    probe_types = [t for types in PROBE_SETS.values() for t in types]
-    check_names(seq_type, list(GALLERY_TYPES) + probe_types, "seq_type")
-    check_names(view, VIEWS, "view")
-
-    _, codes = np.unique(subject, return_inverse=True)
-    codes = codes.astype(np.int64).reshape(-1)
-    view_idx = np.searchsorted(np.asarray(VIEWS), view)
-    g_rows = np.flatnonzero(np.isin(seq_type, GALLERY_TYPES))
-    gallery_counts = np.bincount(view_idx[g_rows], minlength=len(VIEWS))
-    g_slots = np.full((len(VIEWS), int(gallery_counts.max(initial=0))), -1, dtype=np.int64)
-    for v in range(len(VIEWS)):
-        at_v = g_rows[view_idx[g_rows] == v]  # input order: ties go to the first
-        g_slots[v, : len(at_v)] = at_v
-    cond_rows = {c: np.flatnonzero(np.isin(seq_type, types)) for c, types in PROBE_SETS.items()}
-    p_rows = np.concatenate(list(cond_rows.values())).astype(np.int64)
-
+    inp = EvalInputs.check(features, subject, seq_type, view, distance, device, probe_chunk, part_chunk, STANDARD_TYPES)
+    layout = standard_layout(inp.seq_type, inp.view_idx)
+    codes, view_idx, cond_rows, gallery_counts = inp.codes, inp.view_idx, layout.cond_rows, layout.gallery_counts
     pred, n_rechecked = nearest_subjects(
-        x,
-        p_rows,
-        g_slots,
-        codes,
-        distance,
-        None if probe_chunk is None else int(probe_chunk),
-        None if part_chunk is None else int(part_chunk),
+        inp.x, layout.p_rows, layout.g_slots, codes, distance, inp.probe_chunk, inp.part_chunk
     )
     correct, probe_views, at = {}, {}, 0
     for cond, rows in cond_rows.items():
         correct[cond] = pred[at : at + len(rows)] == codes[rows][:, None]
         probe_views[cond] = view_idx[rows]
         at += len(rows)
-    notes = protocol_notes(subject, seq_type, view)
+    notes = protocol_notes(inp.subject, inp.seq_type, inp.view)
     return build_result(correct, probe_views, gallery_counts, distance, VIEWS, notes, n_rechecked)
 
 

@@ -34,10 +34,10 @@ import pandas as pd
 import torch
 
 from gstsn.data.naming import VIEWS
-from gstsn.eval.inputs import ProtocolError, as_features, as_labels, check_names, validate_distance
+from gstsn.eval.inputs import EvalInputs
 from gstsn.eval.rank1_result import mean_present, protocol_notes, same_floats, summarise_table
 from gstsn.eval.ranking import TOP_K, Ranking, rank_relevant
-from gstsn.eval.sets import GALLERY_TYPES, PROBE_SETS
+from gstsn.eval.sets import PROBE_SETS, STANDARD_TYPES, standard_layout
 
 #: metrics of the standard protocol, in display order
 METRICS: tuple[str, ...] = ("rank1", "rank5", "map", "minp")
@@ -46,39 +46,6 @@ EXTRA_METRICS: tuple[str, ...] = ("rank5", "map", "minp")
 METRIC_LABELS: Mapping[str, str] = MappingProxyType(
     {"rank1": "rank-1", "rank5": "rank-5", "map": "mAP", "minp": "mINP", "cv_rank1": "rank-1", "cv_map": "mAP"}
 )
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Validated evaluator inputs: features on the device, labels, subject codes and view indices per row."""
-
-    x: torch.Tensor
-    subject: np.ndarray
-    seq_type: np.ndarray
-    view: np.ndarray
-    codes: np.ndarray
-    view_idx: np.ndarray
-
-
-def prepare_inputs(
-    features: Any, subject: Any, seq_type: Any, view: Any, device: Any, allowed_types: Sequence[str]
-) -> Inputs:
-    """Validate like :func:`gstsn.eval.protocol.evaluate_rank1` and derive codes; raises :class:`ProtocolError`."""
-    x = as_features(features, device)
-    n = int(x.shape[0])
-    subject = as_labels(subject, "subject", n)
-    seq_type = as_labels(seq_type, "seq_type", n).astype(str)
-    view = as_labels(view, "view", n).astype(str)
-    check_names(seq_type, list(allowed_types), "seq_type")
-    check_names(view, VIEWS, "view")
-    _, codes = np.unique(subject, return_inverse=True)
-    view_idx = np.searchsorted(np.asarray(VIEWS), view).astype(np.int64)
-    return Inputs(x, subject, seq_type, view, codes.astype(np.int64).reshape(-1), view_idx)
-
-
-def check_chunks(probe_chunk: int | None, part_chunk: int | None) -> None:
-    if any(c is not None and int(c) < 1 for c in (probe_chunk, part_chunk)):
-        raise ProtocolError(f"probe_chunk={probe_chunk!r}, part_chunk={part_chunk!r}; expected positive integers")
 
 
 # ------------------------------------------------------------------------------------------- per-probe values
@@ -222,21 +189,12 @@ def evaluate_retrieval(
     Arguments as :func:`gstsn.eval.protocol.evaluate_rank1`; ``top_k`` first matches are kept per probe and gallery
     view (0: none). Chunk sizes, thread counts and the device never change the result. Raises :class:`ProtocolError`.
     """
-    validate_distance(distance)
-    check_chunks(probe_chunk, part_chunk)
-    probe_types = [t for types in PROBE_SETS.values() for t in types]
-    inp = prepare_inputs(features, subject, seq_type, view, device, list(GALLERY_TYPES) + probe_types)
-    g_rows = np.flatnonzero(np.isin(inp.seq_type, GALLERY_TYPES))
-    gallery_counts = np.bincount(inp.view_idx[g_rows], minlength=len(VIEWS))
-    g_slots = np.full((len(VIEWS), int(gallery_counts.max(initial=0))), -1, dtype=np.int64)
-    for v in range(len(VIEWS)):
-        at_v = g_rows[inp.view_idx[g_rows] == v]
-        g_slots[v, : len(at_v)] = at_v
-    cond_rows = {c: np.flatnonzero(np.isin(inp.seq_type, types)) for c, types in PROBE_SETS.items()}
-    p_rows = np.concatenate(list(cond_rows.values())).astype(np.int64)
+    inp = EvalInputs.check(features, subject, seq_type, view, distance, device, probe_chunk, part_chunk, STANDARD_TYPES)
+    layout = standard_layout(inp.seq_type, inp.view_idx)
+    g_slots, gallery_counts, cond_rows, p_rows = layout.g_slots, layout.gallery_counts, layout.cond_rows, layout.p_rows
     ranking = rank_relevant(
         inp.x, p_rows, g_slots, inp.codes, inp.view_idx, distance,
-        top_k=top_k, probe_chunk=probe_chunk, part_chunk=part_chunk,
+        top_k=top_k, probe_chunk=inp.probe_chunk, part_chunk=inp.part_chunk,
     )  # fmt: skip
     per_probe = {
         "rank1": hits_at(ranking, 1),
