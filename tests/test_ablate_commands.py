@@ -6,20 +6,12 @@ import argparse
 import json
 
 import pytest
+from study_files import layers_study
 
 from gstsn.ablate import commands
 from gstsn.cli import main
 
-STUDY = """
-description = "cli"
-seeds = [0, 1]
-[base]
-temporal = true
-[axes]
-lstm_layers = [0, 2]
-[baseline]
-lstm_layers = 2
-"""
+STUDY = layers_study("cli", seeds=(0, 1))
 
 
 @pytest.fixture

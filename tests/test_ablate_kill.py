@@ -15,32 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from study_files import layers_study, models_study
 
 from gstsn.data import open_dataset
 
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"
 # two studies sharing their GSTSN-2-layers cell; the GEI reference row in one of them
-STUDY_LAYERS = """
-description = "kill test: layers"
-seeds = [0]
-[base]
-temporal = true
-[axes]
-lstm_layers = [0, 2]
-[baseline]
-lstm_layers = 2
-"""
-STUDY_MODELS = """
-description = "kill test: models"
-seeds = [0]
-references = ["gei"]
-[base]
-lstm_layers = 2
-[axes]
-temporal = [false, true]
-[baseline]
-temporal = false
-"""
+STUDY_LAYERS = layers_study("kill test: layers")
+STUDY_MODELS = models_study("kill test: models")
 ITERATIONS = 20
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 VOLATILE = {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads"}

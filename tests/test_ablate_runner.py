@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from study_files import layers_study, models_study
 
 from gstsn.ablate.merge import merge_stores
 from gstsn.ablate.plan import ShardError, dry_run, in_shard, parse_shard, plan_studies, run_states
@@ -19,27 +20,8 @@ from gstsn.train.checkpoint import checkpoint_path
 
 VIEWS = [f"{18 * i:03d}" for i in range(11)]
 
-STUDY_A = """
-description = "a"
-seeds = [0, 1, 2]
-references = ["gei"]
-[base]
-lstm_layers = 2
-[axes]
-temporal = [false, true]
-[baseline]
-temporal = false
-"""
-STUDY_B = """
-description = "b"
-seeds = [0, 1, 2]
-[base]
-temporal = true
-[axes]
-lstm_layers = [0, 2]
-[baseline]
-lstm_layers = 2
-"""
+STUDY_A = models_study("a", seeds=(0, 1, 2))
+STUDY_B = layers_study("b", seeds=(0, 1, 2))
 
 
 class FakeExecutor:

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from study_files import layers_study
 from submitit.core.utils import cloudpickle_dump
 
 from gstsn.ablate import slurm
@@ -28,16 +29,7 @@ from gstsn.ablate.store import ResultsStore, WorkDir
 from gstsn.cli import main
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 
-STUDY = """
-description = "slurm unit"
-seeds = [0, 1]
-[base]
-temporal = true
-[axes]
-lstm_layers = [0, 2]
-[baseline]
-lstm_layers = 2
-"""
+STUDY = layers_study("slurm unit", seeds=(0, 1))
 
 
 @pytest.fixture

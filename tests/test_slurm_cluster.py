@@ -19,43 +19,16 @@ import time
 from pathlib import Path
 
 import pytest
+from study_files import layers_study, models_study
 
 from gstsn.data import open_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"
 ITERATIONS = 120
-STUDY_LAYERS = """
-description = "slurm test: layers"
-seeds = [0]
-[base]
-temporal = true
-[axes]
-lstm_layers = [0, 2]
-[baseline]
-lstm_layers = 2
-"""
-STUDY_MODELS = """
-description = "slurm test: models"
-seeds = [0]
-references = ["gei"]
-[base]
-lstm_layers = 2
-[axes]
-temporal = [false, true]
-[baseline]
-temporal = false
-"""
-STUDY_ONE = """
-description = "slurm test: one run"
-seeds = [0]
-[base]
-temporal = false
-[axes]
-lstm_layers = [2]
-[baseline]
-lstm_layers = 2
-"""
+STUDY_LAYERS = layers_study("slurm test: layers")
+STUDY_MODELS = models_study("slurm test: models")
+STUDY_ONE = layers_study("slurm test: one run", layers=(2,), temporal=False)
 #: fields that legitimately differ between two executions of one run: times, the date, where a run resumed from
 VOLATILE = {"train_time_s", "eval_time_s", "sec_per_iter", "date", "resumed_from"}
 FOLDERS = ("local", "slurm")

@@ -18,6 +18,10 @@ from gstsn.config.run import FIELD_SECTIONS, RUN_SECTIONS, RunConfig
 #   40-frame clip (on a CPU, embedding every frame costs as much as training). Minutes per run on 2 free cores.
 # - paper: the spec's scale, i.e. the dataclass defaults: 64×44, (32, 64, 128), bins 1/2/4/8/16, P×K 8×16 × 30
 #   frames, Adam 1e-4, 80,000 iterations, every test frame. For a GPU.
+#: the reduced structure shared by the quick and cpu-real profiles: widths (16, 32, 64), HPM bins 1/2/4/8 (15 parts
+#: per pyramid), input 2×-downsampled (64×44 → 32×22)
+QUICK_STRUCTURE: dict[str, Any] = {"channels": (16, 32, 64), "hpm_bins": (1, 2, 4, 8), "downsample": 2}
+
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {
         "channels": (4, 8, 16),
@@ -36,9 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "eval_batch_frames": 4096,
     },
     "quick": {
-        "channels": (16, 32, 64),
-        "hpm_bins": (1, 2, 4, 8),
-        "downsample": 2,
+        **QUICK_STRUCTURE,
         "batch_p": 8,
         "batch_k": 8,
         "frames": 16,
@@ -84,9 +86,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # free cores), test sequences capped to a centred 40-frame clip. Sized so that the reference studies (GaitSet vs
     # GSTSN × 4 seeds, 5 IDR statistics × 3 seeds) fit in about 90 minutes on 2 cores.
     "cpu-real": {
-        "channels": (16, 32, 64),
-        "hpm_bins": (1, 2, 4, 8),
-        "downsample": 2,
+        **QUICK_STRUCTURE,
         "batch_p": 8,
         "batch_k": 4,
         "frames": 16,
