@@ -225,13 +225,9 @@ def execute_run(
     """
     from gstsn.data import open_dataset
     from gstsn.data.splits import load_split
-    from gstsn.eval.crossview import evaluate_cross_view
-    from gstsn.eval.embed import embed_for_run, rows_of_subjects
-    from gstsn.eval.protocol import evaluate_rank1
-    from gstsn.eval.retrieval import evaluate_retrieval
+    from gstsn.eval.embed import rows_of_subjects
     from gstsn.eval.who_matched import build_matches, gei_thumbnails, save_matches
     from gstsn.train.setup import resolve_device
-    from gstsn.train.trainer import Trainer
 
     cfg = spec.config
     run_dir = Path(run_dir)
@@ -239,46 +235,21 @@ def execute_run(
     dataset = open_dataset(cfg.data.source, _cache_root(cache_root))
     split = load_split(cfg.data.split, sorted(set(dataset.index["subject"])))
     rows, _ = rows_of_subjects(dataset, split.test)
-    train: dict[str, Any] = {}
     if spec.method == "gei":
         from gstsn.eval.gei import gei_features
 
+        train: dict[str, Any] = {}
         t0 = time.perf_counter()
         feats = gei_features(dataset, rows)
     else:
-        trainer = Trainer(
-            cfg,
-            run_dir,
-            dataset=dataset,
-            train_subjects=split.train,
-            test_subjects=split.test if cfg.train.eval_every > 0 else None,  # curves for time to accuracy
-            device=dev,
-            resume=True,
-            progress=progress,
-        )
-        res = trainer.run()
-        if res.status != "completed":
-            raise RuntimeError(f"training stopped at iteration {res.iteration} ({res.status})")
-        last = _last_logged(run_dir / TRAIN_LOG_FILE)
-        train = {
-            "train_time_s": _num(res.train_time),
-            "final_loss": _num(last.get("loss")),
-            "final_dist_ap": _num(last.get("dist_ap")),
-            "final_dist_an": _num(last.get("dist_an")),
-            "final_nonzero_frac": _num(last.get("nonzero_frac")),
-            "collapsed": bool(res.collapse.get("detected")),
-            "collapse_at_end": bool(res.collapse.get("collapsed_at_end")),
-            "sec_per_iter": _num(res.sec_per_iter) if res.resumed_from != cfg.train.iterations else None,
-            "resumed_from": res.resumed_from,
-        }
-        module = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
+        from gstsn.eval.embed import embed_for_run
+
+        train, module = _train(spec, run_dir, dataset, split, dev, progress)
         t0 = time.perf_counter()
         feats = embed_for_run(module, dataset, rows, cfg, dev)
     index = dataset.index.iloc[rows]
     labels = (index["subject"].to_numpy(), index["seq_type"].to_numpy(), index["view"].to_numpy())
-    results = {d: evaluate_rank1(feats, *labels, distance=d, device=dev) for d in DISTANCES}
-    retrieval = {d: evaluate_retrieval(feats, *labels, distance=d, device=dev) for d in DISTANCES}
-    cross_view = {d: evaluate_cross_view(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    results, retrieval, cross_view = _evaluate(feats, labels, dev)
     eval_time = time.perf_counter() - t0
     metrics, tables, notes = metrics_of(results)
     extra, retrieval_rows = retrieval_metrics_of(retrieval, cross_view)
@@ -291,12 +262,11 @@ def execute_run(
     lengths = index["length"].to_numpy()
     cap = cfg.eval.max_test_frames
     eval_frames = int(np.minimum(lengths, cap).sum()) if cap is not None else int(lengths.sum())
-    fields = spec.fields()
     row: dict[str, Any] = {
         "run_id": spec.run_id,
         "seed": spec.seed,
         "method": spec.method,
-        **fields,
+        **spec.fields(),
         "profile": spec.profile,
         "data_source": portable_source(cfg.data.source),  # no machine-local path: rows travel (the fingerprint is next)
         "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
@@ -311,7 +281,7 @@ def execute_run(
         "final_dist_an": None,
         "final_nonzero_frac": None,
         "collapsed": False,
-        **train,
+        **train,  # a trained run's values replace the Nones in place (the GEI reference keeps them)
         "eval_sequences": len(rows),
         "eval_frames": eval_frames,
         **metrics,
@@ -321,6 +291,52 @@ def execute_run(
         "config_hash": spec.run_id,
     }
     return {"row": row, "tables": tables}
+
+
+def _train(spec: RunSpec, run_dir: Path, dataset: Any, split: Any, dev: Any, progress: bool) -> tuple[dict, Any]:
+    """Train ``spec`` in ``run_dir`` (resuming from its newest checkpoint): the row's training keys and the model."""
+    from gstsn.train.trainer import Trainer
+
+    cfg = spec.config
+    trainer = Trainer(
+        cfg,
+        run_dir,
+        dataset=dataset,
+        train_subjects=split.train,
+        test_subjects=split.test if cfg.train.eval_every > 0 else None,  # curves for time to accuracy
+        device=dev,
+        resume=True,
+        progress=progress,
+    )
+    res = trainer.run()
+    if res.status != "completed":
+        raise RuntimeError(f"training stopped at iteration {res.iteration} ({res.status})")
+    last = _last_logged(run_dir / TRAIN_LOG_FILE)
+    train = {
+        "train_time_s": _num(res.train_time),
+        "final_loss": _num(last.get("loss")),
+        "final_dist_ap": _num(last.get("dist_ap")),
+        "final_dist_an": _num(last.get("dist_an")),
+        "final_nonzero_frac": _num(last.get("nonzero_frac")),
+        "collapsed": bool(res.collapse.get("detected")),
+        "collapse_at_end": bool(res.collapse.get("collapsed_at_end")),
+        "sec_per_iter": _num(res.sec_per_iter) if res.resumed_from != cfg.train.iterations else None,
+        "resumed_from": res.resumed_from,
+    }
+    module = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
+    return train, module
+
+
+def _evaluate(feats: Any, labels: tuple[np.ndarray, ...], dev: Any) -> tuple[dict, dict, dict]:
+    """Rank-1, retrieval and cross-view results of ``feats`` for both distances."""
+    from gstsn.eval.crossview import evaluate_cross_view
+    from gstsn.eval.protocol import evaluate_rank1
+    from gstsn.eval.retrieval import evaluate_retrieval
+
+    results = {d: evaluate_rank1(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    retrieval = {d: evaluate_retrieval(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    cross_view = {d: evaluate_cross_view(feats, *labels, distance=d, device=dev) for d in DISTANCES}
+    return results, retrieval, cross_view
 
 
 __all__ = [

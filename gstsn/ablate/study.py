@@ -217,54 +217,17 @@ def load_study(
     """
     path = Path(path)
     where = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyError(f"study file {where} does not exist") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise StudyError(f"{where}: not a readable TOML file: {exc}") from None
-    unknown = [k for k in raw if k not in STUDY_KEYS]
-    if unknown:
-        k = unknown[0]
-        raise StudyError(f"{where}: unknown key {k!r}{_suggest(k, STUDY_KEYS)}; valid keys: {', '.join(STUDY_KEYS)}")
-    for key in ("axes", "baseline"):
-        if key not in raw:
-            raise StudyError(f"{where}: missing [{key}] table; a study needs axes and the baseline cell")
-
+    raw = _read_study_file(path)
     head = _study_header(raw, where, profile, seeds)
     prof = head.profile
-
-    tables = {}
-    for key in ("base", "axes", "baseline"):
-        value = raw.get(key, {})
-        if not isinstance(value, dict):
-            raise StudyError(f"{where}: {key} must be a table ([{key}]), got {value!r}")
-        _check_fields(where, key, list(value))
-        tables[key] = value
-    base, axes, baseline = tables["base"], tables["axes"], tables["baseline"]
-    if not axes:
-        raise StudyError(f"{where}: [axes] is empty; name at least one field and its values")
-    for name, values in axes.items():
-        if not isinstance(values, list) or not values:
-            raise StudyError(f"{where}: axes.{name} = {values!r} is invalid; expected a non-empty list of values")
-        if len({json.dumps(plain_value(v)) for v in values}) != len(values):
-            raise StudyError(f"{where}: axes.{name} = {values!r} lists a value twice")
-        if name in base:
-            raise StudyError(f"{where}: {name!r} is both in [base] and in [axes]; keep it in one of them")
+    base, axes, baseline = _study_tables(raw, where)
     overrides = dict(overrides or {})
     _check_fields("command line", "--set", list(overrides))
     clash = sorted(set(overrides) & set(axes))
     if clash:
         raise StudyError(f"{where}: --set {clash[0]}=... overrides an axis of this study; its values come from [axes]")
     base = {**base, **overrides}
-
-    synth_keys = sorted(k for k in SYNTH_FIELDS if k in axes or k in base)
-    source = data if data is not None else base.get("source", profile_values(prof).get("source", DataConfig().source))
-    if synth_keys and not is_synth(str(source)):
-        raise StudyNotApplicable(
-            f"{where}: the study sets the synthetic generator's {synth_keys}, which do not exist for data {source!r}; "
-            "it runs on synthetic data only"
-        )
+    _check_data_applies(where, base, axes, prof, data)
     # every value alone, so that an error names its key
     for key, value in base.items():
         _resolve(where, f"base.{key}", prof, {key: value}, data)
@@ -272,7 +235,6 @@ def load_study(
     for name, values in axes.items():
         for v in values:
             _resolve(where, f"axes.{name} = {cell_value(v)}", prof, {**base, name: v}, data)
-
     missing = [a for a in axes if a not in baseline]
     extra = [b for b in baseline if b not in axes]
     if missing or extra:
@@ -298,13 +260,73 @@ def load_study(
         order=head.order,
         base_config=base_cfg,
     )
+    _expand(study, where, data)
+    return study
+
+
+def _read_study_file(path: Path) -> dict[str, Any]:
+    """The TOML of a study file, its top-level keys known and its [axes] and [baseline] tables present."""
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"study file {where} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise StudyError(f"{where}: not a readable TOML file: {exc}") from None
+    unknown = [k for k in raw if k not in STUDY_KEYS]
+    if unknown:
+        k = unknown[0]
+        raise StudyError(f"{where}: unknown key {k!r}{_suggest(k, STUDY_KEYS)}; valid keys: {', '.join(STUDY_KEYS)}")
+    for key in ("axes", "baseline"):
+        if key not in raw:
+            raise StudyError(f"{where}: missing [{key}] table; a study needs axes and the baseline cell")
+    return raw
+
+
+def _study_tables(raw: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, list], dict[str, Any]]:
+    """``[base]``, ``[axes]`` and ``[baseline]``: tables of known fields; each axis a non-empty list of distinct
+    values, not also in ``[base]``."""
+    tables = {}
+    for key in ("base", "axes", "baseline"):
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise StudyError(f"{where}: {key} must be a table ([{key}]), got {value!r}")
+        _check_fields(where, key, list(value))
+        tables[key] = value
+    base, axes, baseline = tables["base"], tables["axes"], tables["baseline"]
+    if not axes:
+        raise StudyError(f"{where}: [axes] is empty; name at least one field and its values")
+    for name, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise StudyError(f"{where}: axes.{name} = {values!r} is invalid; expected a non-empty list of values")
+        if len({json.dumps(plain_value(v)) for v in values}) != len(values):
+            raise StudyError(f"{where}: axes.{name} = {values!r} lists a value twice")
+        if name in base:
+            raise StudyError(f"{where}: {name!r} is both in [base] and in [axes]; keep it in one of them")
+    return base, axes, baseline
+
+
+def _check_data_applies(where: str, base: dict[str, Any], axes: dict[str, list], prof: str, data: str | None) -> None:
+    """A study that sets the synthetic generator's fields runs on synthetic data only (else StudyNotApplicable)."""
+    synth_keys = sorted(k for k in SYNTH_FIELDS if k in axes or k in base)
+    source = data if data is not None else base.get("source", profile_values(prof).get("source", DataConfig().source))
+    if synth_keys and not is_synth(str(source)):
+        raise StudyNotApplicable(
+            f"{where}: the study sets the synthetic generator's {synth_keys}, which do not exist for data {source!r}; "
+            "it runs on synthetic data only"
+        )
+
+
+def _expand(study: Study, where: str, data: str | None) -> None:
+    """The study's cells (the axes' grid, then the reference rows) and its runs (seed × cell)."""
+    prof, base, axes, baseline = study.profile, study.base, study.axes, study.baseline
     for combo in itertools.product(*axes.values()):
         values = dict(zip(axes, combo, strict=True))
         is_base = all(plain_value(values[a]) == plain_value(baseline[a]) for a in axes)
         cfg0 = _resolve(where, f"cell {cell_label(values)}", prof, {**base, **values}, data)
         cell = Cell(cell_label(values), values, cfg0.model.model_name, is_base)
         study.cells.append(cell)
-    for ref in head.references:
+    for ref in study.references:
         study.cells.append(Cell(f"method={ref}", {}, ref, False))
     base_cell_values = {**base, **baseline}
     for seed in study.seeds:
@@ -314,7 +336,6 @@ def load_study(
             else:
                 cfg = resolve_config(prof, base_cell_values, seed, data)
             study.runs.append(StudyRun(study.name, cell, RunSpec(cell.method, cfg, prof)))
-    return study
 
 
 def _display_path(path: Path) -> str:

@@ -344,7 +344,13 @@ class Trainer:
             self.close()
         if stop:
             raise TrainingInterrupted(stop, state.iteration, self.last_ckpt)
-        timed = step_times[1:] or step_times
+        return self._result(status, last_stats, eval_rows, step_times)
+
+    def _result(
+        self, status: str, last_stats: dict[str, float], eval_rows: list[dict[str, Any]], step_times: list[float]
+    ) -> TrainResult:
+        state = self.state
+        timed = step_times[1:] or step_times  # the first step includes warm-up
         return TrainResult(
             out_dir=self.out,
             iteration=state.iteration,
