@@ -18,7 +18,8 @@ from test_train_trainer import make_toy_cache
 
 from gstsn.config import resolve_profile
 from gstsn.signals import TrainingInterrupted, exit_code, request_stop, stop_on_signals, stop_requested
-from gstsn.train.trainer import RUN_LOCK, Trainer, TrainingError
+from gstsn.train.setup import RUN_LOCK
+from gstsn.train.trainer import Trainer, TrainingError
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 

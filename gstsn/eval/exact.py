@@ -301,6 +301,24 @@ def _host_rows(x: torch.Tensor, rows: np.ndarray) -> np.ndarray:
     return xs.cpu().numpy()
 
 
+def canonical_pairs(x: torch.Tensor, probe_rows: np.ndarray, gallery_rows: np.ndarray, distance: str) -> np.ndarray:
+    """Canonical float64 distances of the row pairs ``(probe_rows[i], gallery_rows[i])`` of ``x``, ``(n,)``."""
+    out = np.empty(len(probe_rows), dtype=np.float64)
+    if len(out) == 0:
+        return out
+    parts, d = int(x.shape[1]), int(x.shape[2])
+    step = max(1, RECHECK_BYTES // (8 * parts * d))
+    host = x.numpy() if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) else None
+    for lo in range(0, len(out), step):
+        pr, gr = probe_rows[lo : lo + step], gallery_rows[lo : lo + step]
+        if host is not None:
+            p, g = host[pr], host[gr]
+        else:
+            p, g = _host_rows(x, pr), _host_rows(x, gr)
+        out[lo : lo + len(pr)] = canonical_rows(p, g, distance)
+    return out
+
+
 def canonical_rows(probe: np.ndarray, gallery: np.ndarray, distance: str, work: np.ndarray | None = None) -> np.ndarray:
     """Canonical float64 distances of row pairs: ``probe``, ``gallery`` float ``(n, parts, d)`` -> ``(n,)``.
 
@@ -355,6 +373,7 @@ __all__ = [
     "SAFETY",
     "U32",
     "canonical_distances",
+    "canonical_pairs",
     "canonical_rows",
     "check_finite",
     "gamma_bound",

@@ -37,9 +37,8 @@ import torch
 
 from gstsn.eval.exact import (
     DISTANCE_SLACK,
-    RECHECK_BYTES,
     SAFETY,
-    canonical_rows,
+    canonical_pairs,
     check_finite,
     gamma_bound,
     tile_chunks,
@@ -145,29 +144,6 @@ def _operand(x: torch.Tensor, rows: np.ndarray, centre: torch.Tensor, out: torch
 
 
 # ----------------------------------------------------------------------------------------------- canonical
-def canonical_pairs(x: torch.Tensor, probe_rows: np.ndarray, gallery_rows: np.ndarray, distance: str) -> np.ndarray:
-    """Canonical float64 distances of the row pairs ``(probe_rows[i], gallery_rows[i])`` of ``x``, ``(n,)``."""
-    out = np.empty(len(probe_rows), dtype=np.float64)
-    if len(out) == 0:
-        return out
-    parts, d = int(x.shape[1]), int(x.shape[2])
-    step = max(1, RECHECK_BYTES // (8 * parts * d))
-    host = x.numpy() if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) else None
-    for lo in range(0, len(out), step):
-        pr, gr = probe_rows[lo : lo + step], gallery_rows[lo : lo + step]
-        if host is not None:
-            p, g = host[pr], host[gr]
-        else:
-            p, g = _host_rows(x, pr), _host_rows(x, gr)
-        out[lo : lo + len(pr)] = canonical_rows(p, g, distance)
-    return out
-
-
-def _host_rows(x: torch.Tensor, rows: np.ndarray) -> np.ndarray:
-    xs = x.index_select(0, torch.as_tensor(rows, device=x.device))
-    return (xs if xs.dtype in (torch.float32, torch.float64) else xs.float()).cpu().numpy()
-
-
 # ------------------------------------------------------------------------------------------------- engine
 def rank_relevant(
     x: torch.Tensor,
@@ -411,4 +387,4 @@ def _first_k(x, tile: _Tile, distance: str, parts: int, k: int, top_index: np.nd
     return len(dist)
 
 
-__all__ = ["TOP_K", "Ranking", "canonical_pairs", "rank_relevant"]
+__all__ = ["TOP_K", "Ranking", "rank_relevant"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from gstsn.config import RunConfig
+from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.models import build_model
 from gstsn.train.errors import TrainingError
 
@@ -27,6 +29,27 @@ def resolve_device(name: str | torch.device) -> torch.device:
             raise TrainingError(f"device {name!r} was asked for but torch sees no CUDA device; use --device cpu/auto")
         return torch.device(name)
     raise TrainingError(f"device = {name!r} is invalid; expected one of ('auto', 'cpu', 'cuda')")
+
+
+#: the lock file of a run folder, held by the process training in it
+RUN_LOCK = ".train.lock"
+
+
+def lock_run_folder(out: Path) -> contextlib.ExitStack:
+    """One process trains in ``out`` at a time: a second one fails here, before reading or writing anything, and
+    names the holder (two writers would interleave the logs and race on the checkpoints). Returns the held lock (an
+    ExitStack: closing it releases the folder)."""
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {out} is a file; expected a run folder (a new or existing directory)")
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(exclusive_lock(out / RUN_LOCK, blocking=False))
+        return held
+    except LockHeld as exc:
+        raise TrainingError(
+            f"{out} is in use by another training process ({exc.holder or 'holder unknown'}); wait for it "
+            "to finish or choose another --out directory"
+        ) from None
 
 
 def check_options(
@@ -96,10 +119,12 @@ def open_run_data(cfg: RunConfig) -> tuple[Any, Any]:
 
 
 __all__ = [
+    "RUN_LOCK",
     "adam_options",
     "apply_adam_options",
     "autocast",
     "check_options",
+    "lock_run_folder",
     "open_run_data",
     "resolve_device",
     "seeded_model",

@@ -53,7 +53,6 @@ import torch
 from torch import nn
 
 from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
-from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.models import build_model
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 from gstsn.train.batches import Batch, BatchStream
@@ -75,15 +74,18 @@ from gstsn.train.errors import TrainingDiverged, TrainingError
 from gstsn.train.logs import RunLogs, TensorBoardLog, progress_bar, summary_rows
 from gstsn.train.loss import STAT_NAMES
 from gstsn.train.result import TrainResult
-from gstsn.train.setup import adam_options, apply_adam_options, check_options, resolve_device, seeded_model
+from gstsn.train.setup import (
+    adam_options,
+    apply_adam_options,
+    check_options,
+    lock_run_folder,
+    resolve_device,
+    seeded_model,
+)
 from gstsn.train.state import TrainState, restore_newest
 from gstsn.train.step import TrainStep
 
 log = logging.getLogger("gstsn.train")
-
-
-#: the lock file of a run folder, held by the process training in it
-RUN_LOCK = ".train.lock"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ class Trainer:
         self.ckpt_dir = self.out / "checkpoints"
         self._held = contextlib.ExitStack()  # the run folder's lock, from here to the end of run()
         if self.ctx.is_main:
-            self._lock_run_folder()
+            self._held.enter_context(lock_run_folder(self.out))
         try:
             self._build(cfg, resume, model_factory, sampler_factory, train_subjects, compile_model, cuda_graph)
         except BaseException:
@@ -196,19 +198,6 @@ class Trainer:
             self.frame_source = DeviceFrames.from_cache(dataset, self.device)
         self.train_step = TrainStep(cfg, self.state, self.model, self.ctx, self.device, self.rows, self.frame_source,
                                     cuda_graph=cuda_graph, cudnn_benchmark=self.cudnn_benchmark)  # fmt: skip
-
-    def _lock_run_folder(self) -> None:
-        """One process trains in ``out_dir`` at a time: a second one fails here, before reading or writing anything,
-        and names the holder (two writers would interleave the logs and race on the checkpoints)."""
-        if self.out.exists() and not self.out.is_dir():
-            raise TrainingError(f"--out {self.out} is a file; expected a run folder (a new or existing directory)")
-        try:
-            self._held.enter_context(exclusive_lock(self.out / RUN_LOCK, blocking=False))
-        except LockHeld as exc:
-            raise TrainingError(
-                f"{self.out} is in use by another training process ({exc.holder or 'holder unknown'}); wait for it "
-                "to finish or choose another --out directory"
-            ) from None
 
     def close(self) -> None:
         """Release the run folder (:meth:`run` does this at its end; call it when a built trainer is not run)."""
