@@ -341,7 +341,6 @@ def _evaluate(feats: Any, labels: tuple[np.ndarray, ...], dev: Any) -> tuple[dic
 
 __all__ = [
     "RETRIEVAL_COLUMNS",
-    "RETRIEVAL_FILE",
     "check_splits",
     "execute_run",
     "metrics_of",

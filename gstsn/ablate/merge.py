@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.store import ResultsStore, StoreError
-from gstsn.results.files import EVAL_CURVE_FILE, RUN_FILES, TABLES_FILE, TRAIN_LOG_FILE
+from gstsn.results.files import EVAL_CURVE_FILE, RUN_FILES, RUNS_DIR, TABLES_FILE, TRAIN_LOG_FILE
 from gstsn.results.tables import parse_value
 
 
@@ -38,13 +38,13 @@ def merge_stores(sources: Sequence[str | Path], dest: str | Path, log: Callable[
                     if _metrics(have[rid]) != _metrics(row):
                         log(f"warning: {study} run {rid} differs between sources; kept the first one")
                     continue
-                log_path = src_store.study_dir(study) / "runs" / rid / TRAIN_LOG_FILE
+                log_path = src_store.study_dir(study) / RUNS_DIR / rid / TRAIN_LOG_FILE
                 out.commit(study, row, tables.get(rid, []), log_path if log_path.is_file() else None)
                 for extra in (EVAL_CURVE_FILE, *RUN_FILES):
-                    p = src_store.study_dir(study) / "runs" / rid / extra
+                    p = src_store.study_dir(study) / RUNS_DIR / rid / extra
                     if p.is_file():
-                        (out.study_dir(study) / "runs" / rid).mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(p, out.study_dir(study) / "runs" / rid / extra)
+                        (out.study_dir(study) / RUNS_DIR / rid).mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(p, out.study_dir(study) / RUNS_DIR / rid / extra)
                 have[rid] = row
                 added[study] = added.get(study, 0) + 1
     return added

@@ -38,6 +38,7 @@ from gstsn.results.files import (
     EVAL_LOG_FILE,
     RESULT_FILE,
     RUN_FILES,
+    RUNS_DIR,
     STUDY_FILE,
     TABLES_FILE,
     TRAIN_LOG_FILE,
@@ -127,14 +128,14 @@ class ResultsStore:
         folder = self.study_dir(study)
         with self.lock(study):
             if train_log is not None and train_log.is_file():
-                atomic_copy(train_log, folder / "runs" / run_id / TRAIN_LOG_FILE)
+                atomic_copy(train_log, folder / RUNS_DIR / run_id / TRAIN_LOG_FILE)
                 curve = eval_curve_text(train_log.with_name(EVAL_LOG_FILE))
                 if curve is not None:
-                    atomic_write_text(folder / "runs" / run_id / EVAL_CURVE_FILE, curve)
+                    atomic_write_text(folder / RUNS_DIR / run_id / EVAL_CURVE_FILE, curve)
             if train_log is not None:  # the evaluation's per-run files (retrieval tables, who matched) beside it
                 for name in RUN_FILES:
                     if train_log.with_name(name).is_file():
-                        atomic_copy(train_log.with_name(name), folder / "runs" / run_id / name)
+                        atomic_copy(train_log.with_name(name), folder / RUNS_DIR / run_id / name)
             self._replace_tables(folder / TABLES_FILE, run_id, tables)
             runs = self.runs_file(study)
             moved = quarantine_text(runs)  # damaged lines are moved, never dropped: quarantine first, then rewrite

@@ -68,7 +68,8 @@ def check_chunks(probe_chunk: int | None, part_chunk: int | None) -> None:
 @dataclass(frozen=True)
 class EvalInputs:
     """The evaluators' validated inputs, built once by :meth:`check` from the arguments every evaluator takes:
-    features on the compute device, the labels per row, subject codes and view indices, the distance and chunks."""
+    features on the compute device, the labels per row, subject codes and view indices, and the chunk sizes (the
+    distance is checked here and passed on by the caller)."""
 
     x: torch.Tensor
     subject: np.ndarray
@@ -76,7 +77,6 @@ class EvalInputs:
     view: np.ndarray
     codes: np.ndarray  # int64 subject code per row (order of np.unique)
     view_idx: np.ndarray  # int64 index into VIEWS per row
-    distance: str
     probe_chunk: int | None
     part_chunk: int | None
 
@@ -106,7 +106,7 @@ class EvalInputs:
         _, codes = np.unique(subject, return_inverse=True)
         view_idx = np.searchsorted(np.asarray(VIEWS), view).astype(np.int64)
         return cls(
-            x, subject, seq_type, view, codes.astype(np.int64).reshape(-1), view_idx, distance,
+            x, subject, seq_type, view, codes.astype(np.int64).reshape(-1), view_idx,
             None if probe_chunk is None else int(probe_chunk), None if part_chunk is None else int(part_chunk),
         )  # fmt: skip
 

@@ -47,7 +47,6 @@ import numpy as np
 
 from gstsn.atomic import atomic_open
 from gstsn.data.naming import SEQ_TYPES, VIEWS
-from gstsn.results.files import MATCHES_FILE
 
 MATCHES_FORMAT = 1
 WORST_VIEW_CASES = 3
@@ -185,7 +184,6 @@ def save_matches(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
 
 __all__ = [
     "CL_CASES",
-    "MATCHES_FILE",
     "MATCHES_FORMAT",
     "WORST_VIEW_CASES",
     "build_matches",

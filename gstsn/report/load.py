@@ -28,7 +28,7 @@ from gstsn.results.curves import (
     EVAL_LOG_FILE,
     as_eval_curve,
 )
-from gstsn.results.files import RUNS_FILE, STUDY_FILE, TABLES_FILE, TRAIN_LOG_FILE
+from gstsn.results.files import RUNS_DIR, RUNS_FILE, STUDY_FILE, TABLES_FILE, TRAIN_LOG_FILE
 from gstsn.results.runs import SAFE_NAME, read_runs
 from gstsn.results.stats import hashable, order_cells
 from gstsn.results.tables import TABLES_COLUMNS, numeric_values
@@ -65,7 +65,7 @@ class StudyData:
 
     def run_dir(self, run_id: str) -> Path:
         """The folder of run ``run_id``'s files (``runs/<id>/`` of the study folder that holds its row)."""
-        return self.run_roots.get(run_id, self.path) / "runs" / run_id
+        return self.run_roots.get(run_id, self.path) / RUNS_DIR / run_id
 
     @property
     def axes(self) -> dict[str, list[Any]]:
@@ -226,7 +226,7 @@ def _read_per_run(study_dir: Path, runs: pd.DataFrame, name: str, required, prob
     if not runs.empty and "method" in runs:
         runs = runs[runs["method"] != "gei"]  # non-learned reference rows have no training logs or curves
     for run_id in sorted(runs["run_id"]) if not runs.empty else []:
-        path = study_dir / "runs" / run_id / name
+        path = study_dir / RUNS_DIR / run_id / name
         if not path.is_file():
             absent.append(run_id)
             continue
@@ -269,9 +269,9 @@ def read_study_folder(study_dir: Path) -> StudyData:
         eval_curves["condition"] = eval_curves["condition"].astype(str).str.upper()
     baseline = _find_baseline(runs, definition, problems)
     missing = _missing_runs(runs, definition)
-    if not runs.empty and (study_dir / "runs").is_dir():
+    if not runs.empty and (study_dir / RUNS_DIR).is_dir():
         unfinished = sorted(
-            p.name for p in (study_dir / "runs").iterdir() if p.is_dir() and p.name not in set(runs.run_id)
+            p.name for p in (study_dir / RUNS_DIR).iterdir() if p.is_dir() and p.name not in set(runs.run_id)
         )
         if unfinished:
             problems.append(

@@ -26,6 +26,7 @@ import pandas as pd
 from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.results import curves
 from gstsn.results.curves import PAIR_KEYS
+from gstsn.results.files import RUNS_DIR
 from gstsn.results.runs import RUNS_FILE, read_runs
 from gstsn.timing.variants import TimingConfigError, Variant
 
@@ -48,7 +49,7 @@ def read_curve(run: dict[str, Any]) -> pd.DataFrame | None:
     """The run's evaluation curve in the ``eval_curve.csv`` columns, or None when it has none
     (:func:`gstsn.results.curves.read_curve`; a file missing columns raises a ``TimingConfigError`` naming it)."""
     try:
-        return curves.read_curve(Path(run["_study_dir"]) / "runs" / str(run["run_id"]))
+        return curves.read_curve(Path(run["_study_dir"]) / RUNS_DIR / str(run["run_id"]))
     except curves.CurveError as exc:
         raise TimingConfigError(str(exc)) from exc
 

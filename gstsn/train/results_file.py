@@ -51,7 +51,8 @@ def retrieval_evaluation(feats: np.ndarray, dataset: Any, test_subjects: list[st
     from gstsn.eval.crossview import evaluate_cross_view
     from gstsn.eval.embed import rows_of_subjects
     from gstsn.eval.retrieval import evaluate_retrieval
-    from gstsn.eval.who_matched import MATCHES_FILE, build_matches, gei_thumbnails, save_matches
+    from gstsn.eval.who_matched import build_matches, gei_thumbnails, save_matches
+    from gstsn.results.files import MATCHES_FILE
 
     rows, _ = rows_of_subjects(dataset, test_subjects)
     index = dataset.index.iloc[rows]
