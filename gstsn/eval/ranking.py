@@ -197,6 +197,7 @@ def rank_relevant(
     slot_views = torch.as_tensor(np.where(pad_np, -1, view_idx[g_rows]), device=dev)
     pt_max, kc = tile_chunks(parts, n_p, n_g, probe_chunk, part_chunk)
     buf = torch.empty((min(kc, parts), min(pt_max, n_p), n_g), dtype=torch.float64, device=dev)
+    part_sum = torch.empty((min(pt_max, n_p), n_g), dtype=torch.float64, device=dev)  # one part chunk's sum
     p_buf = torch.empty((parts, min(pt_max, n_p), d + 2), dtype=torch.float64, device=dev)
     rechecked = 0
     with _SquareRoots(dev) as roots:
@@ -214,8 +215,8 @@ def rank_relevant(
                     roots(s)  # a negative s~ (true distance ~ 0) gives NaN: that pair's interval is (-inf, inf)
                 if k0 == 0:
                     torch.sum(s, dim=0, out=acc)
-                else:
-                    acc.add_(s.sum(dim=0))
+                else:  # into a reused buffer: a fresh (pt, G) temporary per chunk costs ~2x the sum
+                    acc.add_(torch.sum(s, dim=0, out=part_sum[:pt]))
             lower, upper = _error(acc, p_tot, g_tot, bounds, parts, distance)
             p_codes = torch.as_tensor(codes[rows], device=dev)
             same = slot_codes[None, :] == p_codes[:, None]  # (pt, n_g)
@@ -347,16 +348,16 @@ def _first_k(x, tile: _Tile, distance: str, parts: int, k: int, top_index: np.nd
     """Fill the first ``k`` gallery rows and distances of the tile's probes in exact order; returns rechecks."""
     inf = math.inf
     acc = tile.acc.nan_to_num(nan=inf).masked_fill_(tile.excluded, inf)
-    upper = tile.upper.masked_fill(tile.excluded, inf)
-    lower = tile.lower.masked_fill(tile.excluded, inf)
     avail = (~tile.excluded).sum(2)  # (pt, V)
     k_row = torch.clamp(avail, max=k)
-    thr = torch.topk(upper, k, dim=2, largest=False).values.gather(2, (k_row - 1).clamp_min(0)[..., None])[..., 0]
-    cand = (lower <= thr[..., None]) & ~tile.excluded
-    n_cand = cand.sum(2)
     approx, order = torch.topk(acc, k, dim=2, largest=False, sorted=True)  # (pt, V, k)
-    lo_o, hi_o = lower.gather(2, order), upper.gather(2, order)
+    lo_o, hi_o = tile.lower.gather(2, order), tile.upper.gather(2, order)
     live = torch.arange(k, device=acc.device)[None, None, :] < k_row[..., None]
+    # any k entries' largest upper end is >= the k-th smallest one: entries whose lower end exceeds it have k entries
+    # surely before them, so those with a lower end below it are all the candidates (when exactly k: the first k)
+    thr = hi_o.masked_fill(~live, -inf).amax(2)
+    cand = (tile.lower <= thr[..., None]) & ~tile.excluded
+    n_cand = cand.sum(2)
     overlap = (hi_o[..., :-1] >= lo_o[..., 1:]) & live[..., 1:]
     exact = (n_cand == k_row) & ~overlap.any(2)
     order_np, k_np = order.cpu().numpy(), k_row.cpu().numpy()
