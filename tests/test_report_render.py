@@ -248,3 +248,13 @@ def test_report_package_never_imports_torch_models_or_train(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_long_point_plot_labels_break_after_their_equals_sign_all_alike():
+    from gstsn.report.figures import _fit_labels, _label_chars
+
+    labels = ["idr_stat=median", "idr_stat=max", "idr_stat=max+median"]
+    fits = _label_chars(11.0, 2, 5)  # the idr_statistic page: 5 cells, two distance panels
+    assert len("idr_stat=max+median") > fits
+    assert _fit_labels(labels, fits) == ["idr_stat=\nmedian", "idr_stat=\nmax", "idr_stat=\nmax+median"]
+    assert _fit_labels(["layers=1", "layers=2"], fits) == ["layers=1", "layers=2"]  # they fit: unchanged

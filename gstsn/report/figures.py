@@ -95,6 +95,34 @@ def _t_errorbar(values: pd.Series) -> tuple[float, float]:
     return (iv.low, iv.high) if iv.has_interval else (iv.mean, iv.mean)
 
 
+#: average width of a 7.5 pt tick-label character, inches (DejaVu Sans)
+_TICK_CHAR_IN = 0.062
+
+
+def _label_chars(width: float, panels: int, cells: int) -> int:
+    """Characters of 7.5 pt tick label that fit under one of ``cells`` categories of a ``width``-inch figure with
+    ``panels`` panels (less the y axis and the legend, ~1.6 in)."""
+    slot = max(0.1, (width - 1.6) / max(1, panels) / max(1, cells))
+    return max(4, int(slot / _TICK_CHAR_IN))
+
+
+def _fit_labels(labels: list[str], chars: int) -> list[str]:
+    """The tick labels, each line broken after its ``=`` (``idr_stat=max+median`` → ``idr_stat=`` / ``max+median``)
+    when any line is longer than ``chars``, so that neighbouring labels do not run into each other (all of them, so
+    that they stay alike)."""
+    if all(len(line) <= chars for label in labels for line in label.split("\n")):
+        return labels
+
+    def broken(label: str) -> str:
+        lines = []
+        for line in label.split("\n"):
+            key, eq, value = line.partition("=")
+            lines.extend([key + eq, value] if eq and value else [line])
+        return "\n".join(lines)
+
+    return [broken(label) for label in labels]
+
+
 def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
     """Rank-1 per cell (x) and condition (colour), mean with 95 % t-interval over seeds; one panel per distance."""
     records = []
@@ -110,9 +138,12 @@ def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
         return None
     df = pd.DataFrame(records)
     distances = [d for d in DISTANCES if d in set(df["distance"])]
-    order = [wrap_cell(mpl_text(c)) for c in group.cells]
-    df["cell"] = df["cell"].map(lambda c: wrap_cell(mpl_text(c)))
-    width = min(11.0, 1.6 + 0.9 * len(order) * len(distances))
+    width = min(11.0, 1.6 + 0.9 * len(group.cells) * len(distances))
+    cells = list(dict.fromkeys([*group.cells, *df["cell"]]))
+    labels = _fit_labels([wrap_cell(mpl_text(c)) for c in cells], _label_chars(width, len(distances), len(cells)))
+    labels = dict(zip(cells, labels, strict=True))
+    order = [labels[c] for c in group.cells]
+    df["cell"] = df["cell"].map(labels)
     with _style():
         fig = Figure(figsize=(width, 3.4), layout="constrained")
         axes = fig.subplots(1, len(distances), sharey=True, squeeze=False)[0]
