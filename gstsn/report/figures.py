@@ -139,8 +139,8 @@ def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
     df = pd.DataFrame(records)
     distances = [d for d in DISTANCES if d in set(df["distance"])]
     width = min(11.0, 1.6 + 0.9 * len(group.cells) * len(distances))
-    cells = list(dict.fromkeys([*group.cells, *df["cell"]]))
-    labels = _fit_labels([wrap_cell(mpl_text(c)) for c in cells], _label_chars(width, len(distances), len(cells)))
+    cells = list(dict.fromkeys([*group.cells, *df["cell"]]))  # the plotted order is group.cells
+    labels = _fit_labels([wrap_cell(mpl_text(c)) for c in cells], _label_chars(width, len(distances), len(group.cells)))
     labels = dict(zip(cells, labels, strict=True))
     order = [labels[c] for c in group.cells]
     df["cell"] = df["cell"].map(labels)
