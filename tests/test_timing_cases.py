@@ -48,10 +48,13 @@ def test_profiles_resolve_per_device():
         Repeats(0, 0, 0)
 
 
-def test_cpu_cases_are_fp32_and_cuda_cases_cover_three_precisions():
+def test_cpu_cases_cover_fp32_and_bf16_and_cuda_cases_cover_three_precisions():
     cpu = enumerate_cases("train_step", "cpu", "cpu")
-    assert {c.dtype for c in cpu} == {"fp32"}
+    assert {c.dtype for c in cpu} == {"fp32", "bf16"}
     assert [c.id for c in cpu][:2] == ["gaitset-cpu-fp32-32x16", "gstsn-median-L2-cpu-fp32-32x16"]
+    bf16 = next(c for c in cpu if c.dtype == "bf16")
+    assert bf16.run_config().train.cpu_precision == "bf16"
+    assert next(c for c in cpu if c.dtype == "fp32").run_config().train.cpu_precision == "fp32"
     cuda = enumerate_cases("train_step", "auto", "cuda")
     assert {c.dtype for c in cuda} == {"fp32", "tf32", "bf16"} and len(cuda) == 3 * 8
     assert all(c.profile.name == "paper" for c in cuda)
@@ -84,7 +87,9 @@ def test_case_run_config_follows_the_profile():
 
 def test_pairs_compare_gstsn_paper_with_gaitset_at_the_main_shape():
     pairs = enumerate_pairs("cpu", "cpu")
-    assert [p.phase for p in pairs] == ["inference", "train_step", "evaluation"]
+    assert [(p.phase, p.b.dtype) for p in pairs] == [
+        (phase, dtype) for phase in ("inference", "train_step", "evaluation") for dtype in ("fp32", "bf16")
+    ]
     for p in pairs:
         assert (p.a.variant, p.b.variant) == (GAITSET, GSTSN_PAPER)
         assert (p.a.batch, p.a.frames) == (p.b.batch, p.b.frames)
@@ -142,9 +147,6 @@ def test_workloads_do_not_touch_the_global_rng():
 def test_precision_rules():
     with precision("fp32", torch.device("cpu")):
         pass
-    with pytest.raises(TimingConfigError, match="CUDA only"):
-        with precision("bf16", torch.device("cpu")):
-            pass
     with pytest.raises(TimingConfigError, match="unknown"):
         with precision("fp8", torch.device("cpu")):
             pass
@@ -158,13 +160,17 @@ def test_skip_reasons_name_the_missing_piece():
     assert device_unavailable("cpu") is None
 
 
-def test_the_evaluation_phase_is_timed_for_both_models_and_scores_rank1(tmp_path):
+def test_the_evaluation_phase_is_timed_for_both_models_and_scores_rank1(tmp_path, monkeypatch):
     # The evaluation code ships with this package, so on the CPU the evaluation phase always runs: it is never
-    # skipped, and its callable embeds the test subjects and scores the CASIA-B protocol (NM / BG / CL rank-1 in %).
+    # skipped, and its callable embeds the test subjects and scores the CASIA-B protocol (NM / BG / CL rank-1 in %),
+    # in fp32 and in bf16 (here as on a CPU with bf16 in hardware; emulated where it has none)
+    monkeypatch.setenv("GSTSN_CPU_BF16", "1")
     assert evaluation_unavailable() is None
     cases = enumerate_cases("evaluation", "tiny", "cpu")
-    assert [c.variant.id for c in cases] == ["gaitset", "gstsn-median-L2"]
-    assert [skip_reason(c) for c in cases] == [None, None]
+    assert [(c.variant.id, c.dtype) for c in cases] == [
+        (v, d) for d in ("fp32", "bf16") for v in ("gaitset", "gstsn-median-L2")
+    ]
+    assert [skip_reason(c) for c in cases] == [None] * 4
     inp = cases[0].run_config().input
     cache = SilhouetteCache.open(write_synthetic_cache(tmp_path / "c", PROFILES["tiny"], inp.height, inp.width))
     for case in cases:
@@ -173,3 +179,24 @@ def test_the_evaluation_phase_is_timed_for_both_models_and_scores_rank1(tmp_path
         assert all(0.0 <= v <= 100.0 for v in result.summary.values()), (case.id, dict(result.summary))
         # 2 test subjects x 11 views x 6 probe sequences (NM-05/06, BG-01/02, CL-01/02): every one embedded and scored
         assert int(result.n_probes.to_numpy().sum()) == 2 * len(VIEWS) * 6, case.id
+
+
+def test_cpu_bf16_cases_are_skipped_with_a_reason_where_the_cpu_lacks_bf16(monkeypatch):
+    case = next(c for c in enumerate_cases("train_step", "cpu", "cpu") if c.dtype == "bf16")
+    fp32 = next(c for c in enumerate_cases("train_step", "cpu", "cpu") if c.dtype == "fp32")
+    monkeypatch.setenv("GSTSN_CPU_BF16", "0")
+    assert "no bf16 in hardware" in skip_reason(case) and skip_reason(fp32) is None
+    monkeypatch.setenv("GSTSN_CPU_BF16", "1")
+    assert skip_reason(case) is None
+
+
+def test_cpu_bf16_precision_autocasts_the_forward_pass():
+    x = torch.randn(4, 8)
+    w = torch.randn(8, 3)
+    with precision("bf16", torch.device("cpu")):
+        assert (x @ w).dtype == torch.bfloat16
+    with precision("fp32", torch.device("cpu")):
+        assert (x @ w).dtype == torch.float32
+    with pytest.raises(TimingConfigError, match="CUDA only"):
+        with precision("tf32", torch.device("cpu")):
+            pass

@@ -19,6 +19,7 @@ from gstsn.ablate.slurm import add_slurm_options
 from gstsn.ablate.store import ResultsStore, StoreError, WorkDir
 from gstsn.ablate.study import DEFAULT_PROFILE, parse_override, profile_names
 from gstsn.config import DISTANCES
+from gstsn.precision import PRECISION_CHOICES
 from gstsn.results.files import STUDY_FILE
 from gstsn.results.summary import format_study, markdown_summary
 
@@ -74,6 +75,12 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
         help="override a config field in every study's [base] (TOML value: --set iterations=200); not an axis",
     )  # fmt: skip
     p.add_argument(
+        "--precision", choices=PRECISION_CHOICES, default="auto",
+        help="the CPU's precision (TrainConfig.cpu_precision): auto (default) = the precision of the study's runs "
+        "already in --results, else bf16 where the CPU computes bf16 in hardware and fp32 elsewhere; fp32; bf16 "
+        "(emulated and slow on a CPU without it). One precision per study; ignored on CUDA, where amp decides",
+    )  # fmt: skip
+    p.add_argument(
         "--shard", type=str, default=None, metavar="I/N",
         help="only the runs of shard I of N (0 ≤ I < N, by run id: deterministic); merge the folders afterwards",
     )  # fmt: skip
@@ -89,9 +96,33 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
 def _plan(args: argparse.Namespace) -> tuple[Any, tuple[int, int] | None]:
     overrides = dict(parse_override(t) for t in args.overrides)
     files = find_study_files(args.studies, args.studies_dir)
-    plan = plan_studies(files, profile=args.profile, data=args.data, seeds=args.seeds, overrides=overrides)
+    defaults = _study_precisions(args, files, overrides)
+    plan = plan_studies(
+        files, profile=args.profile, data=args.data, seeds=args.seeds, overrides=overrides, defaults=defaults
+    )
     shard = parse_shard(args.shard) if args.shard else None
     return plan, shard
+
+
+def _study_precisions(args: argparse.Namespace, files: list[Path], overrides: dict[str, Any]) -> dict[str, dict]:
+    """``--precision`` resolved per study into a ``cpu_precision`` default (:func:`gstsn.precision.
+    resolve_cpu_precision`): a study already in ``--results`` keeps its runs' precision (a definition written before
+    the field was fp32), so one folder never mixes precisions; on CUDA nothing is set. Each choice is said on stderr."""
+    from gstsn.precision import resolve_cpu_precision
+
+    if "cpu_precision" in overrides or _device_kind(args.device) != "cpu":
+        return {}
+    store, chosen = ResultsStore(args.results), {}
+    for f in files:
+        stored = None
+        if args.precision == "auto":
+            definition = store.definition(Path(f).stem)
+            if definition is not None:
+                stored = str(definition.get("base", {}).get("cpu_precision", "fp32"))
+        value, why = resolve_cpu_precision(args.precision, stored)
+        chosen[Path(f).stem] = {"cpu_precision": value}
+        print(f"{Path(f).stem}: {why}", file=sys.stderr)
+    return chosen
 
 
 def _dirs(args: argparse.Namespace) -> tuple[ResultsStore, WorkDir, Path]:

@@ -196,6 +196,7 @@ def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
         "device": str(device),
         "device_name": p.get("device_name"),
         "cpu_model": p.get("cpu_model"),
+        "precision": p.get("precision"),
         "threads": torch.get_num_threads(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "gstsn_version": getattr(gstsn, "__version__", None) or _package_version(),

@@ -5,7 +5,7 @@ finished in the work folder, checkpoint at iteration k, to do) and the dry run's
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,15 +109,18 @@ def plan_studies(
     data: str | None = None,
     seeds: Sequence[int] | None = None,
     overrides: dict[str, Any] | None = None,
+    defaults: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
-    """Load every study (all validated before anything runs) and merge their runs by id.
+    """Load every study (all validated before anything runs) and merge their runs by id. ``defaults``: per study
+    name (file stem), field values under the file's ``[base]`` (e.g. the resolved ``--precision``).
 
     A study that varies a synthetic-only field is skipped (listed in ``Plan.skipped``) when the data is not synthetic.
     """
     studies, skipped = [], []
     for f in files:
         try:
-            studies.append(load_study(f, profile=profile, data=data, seeds=seeds, overrides=overrides))
+            own = (defaults or {}).get(Path(f).stem)
+            studies.append(load_study(f, profile=profile, data=data, seeds=seeds, overrides=overrides, defaults=own))
         except StudyNotApplicable as exc:
             skipped.append((str(f), str(exc)))
     names = [s.name for s in studies]

@@ -211,9 +211,11 @@ def load_study(
     data: str | None = None,
     seeds: Sequence[int] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> Study:
     """Read, validate and expand a study file. ``profile`` / ``data`` / ``seeds`` / ``overrides`` (field → value, like
     ``[base]`` entries) come from the command line and win over the file; ``overrides`` may not name an axis.
+    ``defaults`` (field → value) sit under the file's ``[base]``: the file and ``overrides`` win over them.
     """
     path = Path(path)
     where = str(path)
@@ -226,7 +228,7 @@ def load_study(
     clash = sorted(set(overrides) & set(axes))
     if clash:
         raise StudyError(f"{where}: --set {clash[0]}=... overrides an axis of this study; its values come from [axes]")
-    base = {**base, **overrides}
+    base = {**{k: v for k, v in (defaults or {}).items() if k not in axes}, **base, **overrides}
     _check_data_applies(where, base, axes, prof, data)
     # every value alone, so that an error names its key
     for key, value in base.items():

@@ -48,6 +48,7 @@ from gstsn.config.run import (
 )
 from gstsn.config.vocabulary import (
     CONDITIONS,
+    CPU_PRECISIONS,
     DISTANCES,
     IDR_STATS,
     INPUT_TYPES,
@@ -60,6 +61,7 @@ from gstsn.config.vocabulary import (
 )
 
 __all__ = [
+    "CPU_PRECISIONS",
     "CONDITIONS",
     "ConfigError",
     "DISTANCES",

@@ -11,7 +11,7 @@ from typing import Any
 from gstsn.config.checks import ConfigError, check_int, check_positive_float, fail_field
 from gstsn.config.hashing import config_from_dict, config_to_dict
 from gstsn.config.model import InputConfig, ModelConfig, trunk_output_height
-from gstsn.config.vocabulary import DISTANCES, INPUT_TYPES, LR_SCHEDULES
+from gstsn.config.vocabulary import CPU_PRECISIONS, DISTANCES, INPUT_TYPES, LR_SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,11 @@ class TrainConfig:
     - ``batch_p`` × ``batch_k``: subjects per batch × sequences per subject; ``frames``: frames per sequence.
     - ``iterations``: optimizer steps in total (a resumed run continues up to this number).
     - ``lr``: Adam learning rate (constant, no schedule); ``margin``: BA+ margin.
-    - ``amp``: bf16 autocast on CUDA (ignored on the CPU, which always runs fp32).
+    - ``amp``: bf16 autocast on CUDA (ignored on the CPU, see ``cpu_precision``).
+    - ``cpu_precision``: the CPU's autocast precision for the forward passes of training and test embedding, ``fp32``
+      (the default) or ``bf16`` (the loss stays fp32). ``gstsn ablations run`` and ``gstsn train`` choose ``bf16``
+      where the CPU computes bf16 in hardware (``--precision auto``, :func:`gstsn.machine.cpu_has_bf16`). Hashed only
+      when ``bf16``, so the run id names the precision and every fp32 run id from before the field is unchanged.
     - ``log_every``: one CSV row every this many iterations (every iteration's loss is still checked for NaN/inf).
     - ``checkpoint_every``: write a checkpoint every this many iterations (and at the end); ``keep_checkpoints``: how
       many of the newest to keep.
@@ -65,6 +69,7 @@ class TrainConfig:
     warmup: int = 0
     margin: float = 0.2
     amp: bool = True
+    cpu_precision: str = "fp32"
     log_every: int = 10
     checkpoint_every: int = 1_000
     keep_checkpoints: int = 2
@@ -90,6 +95,8 @@ class TrainConfig:
         object.__setattr__(self, "margin", float(self.margin))
         if not isinstance(self.amp, bool):
             fail_field("TrainConfig", "amp", self.amp, "true or false")
+        if self.cpu_precision not in CPU_PRECISIONS:
+            fail_field("TrainConfig", "cpu_precision", self.cpu_precision, f"one of {CPU_PRECISIONS}")
 
 
 def learning_rate(tc: TrainConfig, step: int) -> float:

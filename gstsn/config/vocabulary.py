@@ -7,6 +7,7 @@ IDR_STATS = ("median", "max", "min", "mean")
 LSTM_LAYER_CHOICES = (0, 1, 2)
 INPUT_TYPES = ("set", "sequence")
 LR_SCHEDULES = ("constant", "cosine")
+CPU_PRECISIONS = ("fp32", "bf16")  # TrainConfig.cpu_precision: the CPU's autocast precision (docs/training.md)
 DISTANCES = ("per_part", "flat")
 # The CASIA-B vocabulary every layer shares (data, evaluation, results, report), declared once here:
 CONDITIONS = ("NM", "BG", "CL")  # the probe sets (walking conditions), in the protocol's order
@@ -22,6 +23,7 @@ def model_name(temporal: bool) -> str:
 
 __all__ = [
     "CONDITIONS",
+    "CPU_PRECISIONS",
     "DISTANCES",
     "IDR_STATS",
     "INPUT_TYPES",

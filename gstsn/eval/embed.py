@@ -4,15 +4,15 @@ Every test sequence is embedded with all its frames in order (or, when ``EvalCon
 centred contiguous clip of that many frames, in order). Sequences of different lengths are packed back to back
 (``iter_test_batches``) and the model receives their lengths, so each sequence's embedding depends on its own frames
 only: it does not change with the batch it shares (tested), with ``eval_batch_frames`` or with the order of rows.
-Runs under ``torch.inference_mode`` with the model in eval mode; on CUDA with ``amp`` the forward pass is bf16 and the
-features are returned as float32. With a ``frame_source`` (:class:`gstsn.data.device_frames.DeviceFrames`) the frames
-are unpacked on the device and the host only lists frame ids; the features are gathered on the device and copied back
-once, so the host never waits for the device between batches.
+Runs under ``torch.inference_mode`` with the model in eval mode; with ``precision="bf16"`` (a run's
+:func:`gstsn.precision.precision_used`) the forward pass is under bf16 autocast and the features are returned as
+float32. With a ``frame_source`` (:class:`gstsn.data.device_frames.DeviceFrames`) the frames are unpacked on the
+device and the host only lists frame ids; the features are gathered on the device and copied back once, so the host
+never waits for the device between batches.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from gstsn.config import InputConfig, RunConfig
+from gstsn.precision import autocast_to, precision_used
 
 
 class EmbeddingError(ValueError):
@@ -70,7 +71,7 @@ def embed_sequences(
     *,
     batch_frames: int = 4096,
     max_test_frames: int | None = None,
-    amp: bool = False,
+    precision: str = "fp32",
     frame_source: Any = None,
     as_tensor: bool = False,
 ) -> np.ndarray | torch.Tensor:
@@ -93,11 +94,7 @@ def embed_sequences(
     pieces: list[torch.Tensor] = []
     order: list[int] = []
     done: list[int] = []
-    autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        if amp and device.type == "cuda"
-        else contextlib.nullcontext()
-    )
+    autocast = autocast_to(precision, device)
     was_training = model.training
     model.eval()
     try:
@@ -193,7 +190,7 @@ def embed_for_run(
         device,
         batch_frames=cfg.eval.eval_batch_frames,
         max_test_frames=cfg.eval.max_test_frames,
-        amp=cfg.train.amp,
+        precision=precision_used(device, cfg.train),
         frame_source=frame_source,
         as_tensor=as_tensor,
     )

@@ -74,6 +74,20 @@ def commit_item(df: pd.DataFrame, unit: str = "run") -> ProvItem:
     return ProvItem("commit", _join([(str(v), int(n)) for v, n in values], len(df), unit), warn=warn)
 
 
+def precision_item(runs: pd.DataFrame) -> ProvItem:
+    """What the runs' forward passes computed in (``precision``); a CPU row written before the field was fp32. Warns
+    when a study mixes precisions or one is not recorded."""
+    recorded = runs["precision"] if "precision" in runs.columns else pd.Series([None] * len(runs), index=runs.index)
+    device = runs["device"] if "device" in runs.columns else pd.Series([None] * len(runs), index=runs.index)
+    words = [
+        str(p) if isinstance(p, str) else "fp32" if str(d).startswith("cpu") else "not recorded"
+        for p, d in zip(recorded, device, strict=True)
+    ]
+    values = sorted((str(k), int(v)) for k, v in pd.Series(words, dtype=object).value_counts().items())
+    warn = len(values) > 1 or any(v == "not recorded" for v, _ in values)
+    return ProvItem("precision", _join(values, len(runs)), warn=warn)
+
+
 def study_provenance(study: StudyData) -> list[ProvItem]:
     """Provenance lines of a study page (from its runs and its study.json)."""
     runs, definition = study.runs, study.definition
@@ -86,6 +100,7 @@ def study_provenance(study: StudyData) -> list[ProvItem]:
             values_item(runs, "gstsn_version", "gstsn version", warn_if_many=True),
             values_item(runs, "torch", "torch", warn_if_many=True),
             values_item(runs, "device", "device"),
+            precision_item(runs),
             values_item(runs, "data_source", "data source"),
             values_item(runs, "data_fingerprint", "data fingerprint", warn_if_many=True),
             values_item(runs, "synthetic", "synthetic data"),

@@ -1,8 +1,9 @@
 """The timing suite's cases: phase × variant × device × precision × shape, each with a readable id.
 
-The CPU is timed in fp32 only. CUDA is timed in ``fp32`` (TF32 off), ``tf32`` (TF32 matmuls and convolutions) and
-``bf16`` (autocast; the loss in fp32). CUDA cases are always generated and skipped with a reason where no GPU is
-present, so a CPU run's report shows what was not measured.
+The CPU is timed in ``fp32`` and ``bf16`` (autocast; the loss in fp32), the bf16 cases skipped with a reason where the
+CPU has no bf16 in hardware (:func:`gstsn.machine.cpu_has_bf16`). CUDA is timed in ``fp32`` (TF32 off), ``tf32`` (TF32
+matmuls and convolutions) and ``bf16`` (autocast; the loss in fp32). CUDA cases are always generated and skipped with
+a reason where no GPU is present, so a CPU run's report shows what was not measured.
 
 - ``inference`` / ``train_step`` / ``evaluation``: one case per variant at the profile's main shape; inference also at
   each of ``extra_inference``'s shapes for GaitSet and the paper's GSTSN.
@@ -20,7 +21,7 @@ from gstsn.timing.synthetic import evaluation_set_shape
 from gstsn.timing.variants import GAITSET, GSTSN_PAPER, TimingConfigError, Variant, select_variants
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
-DTYPES_BY_DEVICE: dict[str, tuple[str, ...]] = {"cpu": ("fp32",), "cuda": ("fp32", "tf32", "bf16")}
+DTYPES_BY_DEVICE: dict[str, tuple[str, ...]] = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "tf32", "bf16")}
 MODEL_PHASES: tuple[str, ...] = ("inference", "train_step", "evaluation")
 
 
@@ -63,6 +64,7 @@ class Case:
             batch_k=self.profile.batch_k,
             frames=self.profile.frames,
             amp=self.dtype == "bf16",
+            cpu_precision="bf16" if self.dtype == "bf16" else "fp32",
         )
 
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from gstsn.models import build_model, prepare_frames
+from gstsn.precision import autocast_to
 from gstsn.timing.cases import Case
 from gstsn.timing.flops import synchronize
 from gstsn.timing.variants import TimingConfigError
@@ -58,9 +59,22 @@ def evaluation_unavailable() -> str | None:
     return None
 
 
+def precision_unavailable(device: str, dtype: str) -> str | None:
+    """Why ``dtype`` cannot be timed on ``device`` here (bf16 on a CPU without it in hardware), or None."""
+    from gstsn.machine import BF16_CPU_FLAGS, cpu_has_bf16
+
+    if device == "cpu" and dtype == "bf16" and not cpu_has_bf16():
+        return (
+            f"this CPU has no bf16 in hardware ({' / '.join(BF16_CPU_FLAGS)} absent): CPU bf16 is timed where the CPU "
+            "has it"
+        )
+    return None
+
+
 def skip_reason(case: Case) -> str | None:
-    """Why ``case`` cannot run here (absent device, evaluation code not available yet), or None."""
-    reason = device_unavailable(case.device)
+    """Why ``case`` cannot run here (absent device, CPU bf16 without hardware support, evaluation code not available
+    yet), or None."""
+    reason = device_unavailable(case.device) or precision_unavailable(case.device, case.dtype)
     if reason is None and case.phase == "evaluation":
         reason = evaluation_unavailable()
     return reason
@@ -71,10 +85,11 @@ def precision(dtype: str, device: torch.device) -> Iterator[None]:
     """Run the block in ``dtype`` (``fp32`` / ``tf32`` / ``bf16``), restoring the TF32 flags afterwards."""
     if dtype not in DTYPES:
         raise TimingConfigError(f"precision {dtype!r} is unknown; expected one of {list(DTYPES)}")
-    if dtype != "fp32" and device.type != "cuda":
-        raise TimingConfigError(f"precision {dtype!r} is timed on CUDA only; the CPU is timed in fp32")
+    if dtype == "tf32" and device.type != "cuda":
+        raise TimingConfigError("precision 'tf32' is timed on CUDA only; the CPU is timed in fp32 and bf16")
     if device.type != "cuda":
-        yield
+        with autocast_to("bf16" if dtype == "bf16" else "fp32", device):
+            yield
         return
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = dtype == "tf32"
@@ -181,7 +196,8 @@ def evaluation_workload(case: Case, dataset: Any, test_subjects: list[str], seed
     model = seeded_model(case, device, seed).eval()
 
     def fn() -> Any:
-        with precision("fp32" if case.dtype == "bf16" else case.dtype, device):  # bf16: cfg.train.amp autocasts
+        # bf16: the run config's amp / cpu_precision autocasts the embedding (gstsn.precision), as in a real run
+        with precision("fp32" if case.dtype == "bf16" else case.dtype, device):
             result, _ = evaluate_model(model, dataset, test_subjects, cfg, device)
         synchronize(device)
         return result
@@ -247,6 +263,7 @@ __all__ = [
     "precision",
     "random_frames",
     "seeded_model",
+    "precision_unavailable",
     "skip_reason",
     "train_step_workload",
 ]

@@ -21,6 +21,7 @@ import torch
 
 from gstsn import cli_args
 from gstsn.config import (
+    CPU_PRECISIONS,
     DISTANCES,
     IDR_STATS,
     INPUT_TYPES,
@@ -74,6 +75,8 @@ FIELD_HELP: dict[str, str] = {
     "warmup": "iterations of linear learning-rate warm-up (0 = none)",
     "margin": "BA+ triplet margin",
     "amp": "bf16 autocast on CUDA (ignored on the CPU)",
+    "cpu_precision": "the CPU's precision for training and test embedding: auto (default: bf16 where the CPU computes "
+    "bf16 in hardware, else fp32; a resumed run keeps its own), fp32 or bf16 (ignored on CUDA)",
     "log_every": "write a train_log.csv row every N iterations",
     "checkpoint_every": "write a checkpoint every N iterations (and at the end)",
     "keep_checkpoints": "how many of the newest checkpoints to keep",
@@ -92,6 +95,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "distance": DISTANCES,
     "lstm_layers": LSTM_LAYER_CHOICES,
     "lr_schedule": LR_SCHEDULES,
+    "cpu_precision": ("auto", *CPU_PRECISIONS),
 }
 OPTION_NAMES: dict[str, str] = {"source": "--data"}  # field -> option where it is not --field-name
 
@@ -178,8 +182,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from gstsn.train.distributed import DistContext, device_for_rank, init_process_group
     from gstsn.train.setup import resolve_device
 
+    fields = cli_args.field_overrides(args, list(FIELD_HELP))
+    fields["cpu_precision"] = _cpu_precision(args, fields.get("cpu_precision", "auto"))
     try:
-        cfg = resolve_profile(args.profile, **cli_args.field_overrides(args, list(FIELD_HELP)))
+        cfg = resolve_profile(args.profile, **fields)
     except ConfigError as exc:
         args._parser.error(str(exc))
     ctx = DistContext.from_env()
@@ -189,6 +195,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_and_report(cfg, args, ctx)
     finally:
         _leave_process_group()
+
+
+def _cpu_precision(args: argparse.Namespace, choice: str) -> str:
+    """``--cpu-precision`` resolved (:func:`gstsn.precision.resolve_cpu_precision`): ``auto`` keeps a resumed run's
+    own precision, else bf16 where this CPU has it in hardware; on CUDA (where ``amp`` decides) ``auto`` is fp32, so
+    the run id does not depend on the host CPU. The choice is logged."""
+    from gstsn.precision import resolve_cpu_precision
+    from gstsn.results.files import CONFIG_FILE
+    from gstsn.train.setup import resolve_device
+
+    if choice == "auto" and resolve_device(args.device).type != "cpu":
+        return "fp32"
+    stored = None
+    if choice == "auto" and args.resume and args.out and (Path(args.out) / CONFIG_FILE).is_file():
+        import json
+
+        try:
+            saved = json.loads((Path(args.out) / CONFIG_FILE).read_text(encoding="utf-8"))
+            stored = str(saved.get("train", {}).get("cpu_precision", "fp32"))
+        except (OSError, ValueError, AttributeError):
+            stored = None  # the trainer names the damaged file when it resumes
+    value, why = resolve_cpu_precision(choice, stored)
+    log.info(why)
+    return value
 
 
 def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int:

@@ -1,7 +1,8 @@
 """Where a result came from: the provenance a run directory's ``results.json`` records (docs/results.md).
 
-Code version (git commit and whether tracked files differ from it), library versions, device and CPU model, torch
-threads, data source and fingerprint, config hash, seed, profile, date and command line.
+Code version (git commit and whether tracked files differ from it), library versions, device and CPU model (with its
+bf16 hardware flags), the precision the forward passes computed in, torch threads, data source and fingerprint, config
+hash, seed, profile, date and command line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 
 from gstsn.config import RunConfig, config_hash
-from gstsn.machine import cpu_model
+from gstsn.machine import cpu_bf16_flags, cpu_model
+from gstsn.precision import precision_used
 
 
 def _git(*cmd: str) -> str | None:
@@ -45,6 +47,8 @@ def provenance(cfg: RunConfig, device: torch.device, dataset: Any, profile: str 
         "device_name": device_name,
         "cpu_model": cpu_model(),
         "cpu_threads": torch.get_num_threads(),
+        "cpu_bf16": list(cpu_bf16_flags()),
+        "precision": precision_used(device, cfg.train),
         "data_source": cfg.data.source,
         "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
         "config_hash": config_hash(cfg),

@@ -1,4 +1,5 @@
-"""What a run is built from: the device, the seeded initial weights, autocast and the Adam options per device."""
+"""What a run is built from: the device, the seeded initial weights and the Adam options per device (autocast:
+:mod:`gstsn.precision`)."""
 
 from __future__ import annotations
 
@@ -78,13 +79,6 @@ def seeded_model(cfg: RunConfig, factory: Callable[[Any], nn.Module] = build_mod
         return factory(cfg.model)
 
 
-def autocast(device: torch.device, enabled: bool, cache: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when ``enabled``; ``cache=False`` inside a CUDA graph capture (PyTorch requires it)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, cache_enabled=cache)
-    return contextlib.nullcontext()
-
-
 def adam_options(device: torch.device, capturable: bool = False) -> dict[str, bool]:
     """Adam's implementation: the fused CUDA kernel on a GPU (one launch for every parameter), ``capturable`` for a
     CUDA graph; the default (for-each) one on the CPU, whose steps the CPU tests pin bit for bit."""
@@ -122,7 +116,6 @@ __all__ = [
     "RUN_LOCK",
     "adam_options",
     "apply_adam_options",
-    "autocast",
     "check_options",
     "lock_run_folder",
     "open_run_data",

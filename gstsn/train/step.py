@@ -11,11 +11,11 @@ from torch import nn
 
 from gstsn.config import RunConfig, learning_rate
 from gstsn.models import prepare_frames
+from gstsn.precision import autocast
 from gstsn.train.batches import Batch
 from gstsn.train.distributed import DistContext, gather_with_local_grad
 from gstsn.train.errors import TrainingError
 from gstsn.train.loss import batch_all_triplet_tensor, is_pk_layout, pk_triplet_indices
-from gstsn.train.setup import autocast
 from gstsn.train.state import TrainState
 
 
@@ -74,7 +74,7 @@ class TrainStep:
             else:
                 sils = batch.sils[self.rows].to(self.device, non_blocking=True)
             x = prepare_frames(sils, self.cfg.input)  # float (m, frames, h, w), converted on the device
-            with autocast(self.device, tc.amp):
+            with autocast(self.device, tc):
                 emb = self.model(x)  # (m, parts, d)
             emb = gather_with_local_grad(emb.float(), self.ctx)  # (P·K, parts, d); only this rank's rows carry grad
             loss, stats = batch_all_triplet_tensor(emb, batch.labels, tc.margin, indices)
@@ -92,7 +92,7 @@ class TrainStep:
         device, P×K labels, no ``zero_grad`` (the graph rewrites the gradients it allocated at capture)."""
         tc = self.cfg.train
         x = prepare_frames(self.frame_source.frames(frame_ids), self.cfg.input)
-        with autocast(self.device, tc.amp, cache=False):
+        with autocast(self.device, tc, cache=False):
             emb = self.model(x)
         labels = torch.empty(self.pk_indices.n, dtype=torch.int64)  # only its length is read: indices are given
         loss, stats = batch_all_triplet_tensor(emb.float(), labels, tc.margin, self.pk_indices)

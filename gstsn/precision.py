@@ -1,0 +1,85 @@
+"""The compute precision of a run, decided in one place: bf16 autocast on CUDA with ``TrainConfig.amp`` and on the CPU
+with ``TrainConfig.cpu_precision = "bf16"``, fp32 otherwise. Training's forward pass and test embedding both run under
+:func:`autocast`; the loss, the distances and the stored features are always fp32.
+
+:func:`resolve_cpu_precision` turns the command lines' ``--precision auto|fp32|bf16`` into the field's value: ``auto``
+is bf16 where the CPU computes bf16 in hardware (:func:`gstsn.machine.cpu_has_bf16`), else fp32; a study already in
+a results folder keeps the precision its runs were trained in (one precision per study, see docs/training.md)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from gstsn.config import CPU_PRECISIONS
+from gstsn.machine import cpu_has_bf16
+
+if TYPE_CHECKING:  # torch is imported where autocast is used: the command lines resolve --precision without it
+    import torch
+
+#: the choices of ``--precision`` on the command lines
+PRECISION_CHOICES: tuple[str, ...] = ("auto", *CPU_PRECISIONS)
+
+
+def autocast_dtype(device: torch.device, train: Any) -> torch.dtype | None:
+    """bf16 when ``train`` (a :class:`~gstsn.config.TrainConfig`) asks for autocast on ``device``, else None."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.bfloat16 if train.amp else None
+    if device.type == "cpu":
+        return torch.bfloat16 if train.cpu_precision == "bf16" else None
+    return None
+
+
+def precision_used(device: torch.device, train: Any) -> str:
+    """``bf16`` or ``fp32``: what the forward passes of a run on ``device`` compute in (provenance, results rows)."""
+    return "bf16" if autocast_dtype(device, train) is not None else "fp32"
+
+
+def autocast(device: torch.device, train: Any, cache: bool = True) -> contextlib.AbstractContextManager:
+    """The run's autocast context (:func:`autocast_dtype`); ``cache=False`` inside a CUDA graph capture."""
+    import torch
+
+    dtype = autocast_dtype(device, train)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
+
+
+def autocast_to(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast to ``precision`` (``fp32``: none; ``bf16``) on ``device``, whatever the config says."""
+    if precision not in CPU_PRECISIONS:
+        raise ValueError(f"precision {precision!r} is unknown; expected one of {CPU_PRECISIONS}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def resolve_cpu_precision(choice: str, stored: str | None = None) -> tuple[str, str]:
+    """``(cpu_precision, why)`` for ``--precision choice``: ``fp32`` / ``bf16`` as given; ``auto`` → ``stored`` (the
+    precision of a study's runs already in the results folder) when there is one, else bf16 where the CPU computes
+    bf16 in hardware and fp32 elsewhere. ``why`` is one line for the log."""
+    if choice not in PRECISION_CHOICES:
+        raise ValueError(f"--precision {choice!r} is invalid; expected one of {PRECISION_CHOICES}")
+    native = cpu_has_bf16()
+    if choice != "auto":
+        note = (
+            " (emulated: this CPU has no bf16 in hardware, expect it slower)" if choice == "bf16" and not native else ""
+        )
+        return choice, f"CPU precision {choice}: asked for{note}"
+    if stored is not None:
+        note = ""
+        if stored == "bf16" and not native:
+            note = "; this CPU has no bf16 in hardware, so it is emulated and slower"
+        elif stored == "fp32" and native:
+            note = " although this CPU has bf16 in hardware"
+        return stored, f"CPU precision {stored}: the precision of the runs already stored{note}"
+    if native:
+        return "bf16", "CPU precision bf16: this CPU computes bf16 in hardware"
+    return "fp32", "CPU precision fp32: this CPU has no bf16 in hardware"
+
+
+__all__ = ["PRECISION_CHOICES", "autocast", "autocast_dtype", "autocast_to", "precision_used", "resolve_cpu_precision"]
