@@ -108,3 +108,42 @@ def test_data_lacking_the_splits_subjects_fails_once_before_any_training(studies
     assert code == 2 and "split needs-more needs 1 subject(s) that the data lacks (099; it has 10 subjects)" in err
     assert "data synth:" in err and "subjects=10:" in err
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
+
+
+def _run_ids(out: str) -> set[str]:
+    return {line.split()[3] for line in out.splitlines() if line.startswith("layers ")}
+
+
+def test_precision_auto_follows_the_cpu_and_a_stored_study_keeps_its_own(studies, capsys, monkeypatch):
+    """``--precision auto``: bf16 run ids where the CPU has bf16, fp32 ones where it has not; a study whose
+    study.json is already in --results (one written before the field counts as fp32) keeps its precision, and an
+    explicit other precision is refused by the store (one precision per study)."""
+    base = ["--studies-dir", str(studies / "ablations"), "--results", str(studies / "r"), "--device", "cpu"]
+    dry = ["dry-run", *base, "--profile", "smoke"]
+    monkeypatch.setenv("GSTSN_CPU_BF16", "0")
+    code, out, err = run(dry, capsys)
+    fp32 = _run_ids(out)
+    assert code == 0 and "layers: CPU precision fp32: this CPU has no bf16 in hardware" in err
+    monkeypatch.setenv("GSTSN_CPU_BF16", "1")
+    code, out, err = run(dry, capsys)
+    bf16 = _run_ids(out)
+    assert code == 0 and "layers: CPU precision bf16: this CPU computes bf16 in hardware" in err
+    assert len(fp32) == len(bf16) == 4 and not fp32 & bf16
+    assert _run_ids(run([*dry, "--precision", "fp32"], capsys)[1]) == fp32
+    # a study already stored in fp32 (its study.json predates the field): auto keeps fp32 on a bf16 CPU
+    code, _, err = run(["run", *base, "--profile", "smoke", "--set", "iterations=1", "--seeds", "0", "--no-progress",
+                        "--jobs", "1", "--cache-root", str(studies / "c"), "--work", str(studies / "w"),
+                        "--data", "synth:subjects=6,frames_min=8,frames_max=12", "--precision", "fp32"], capsys)  # fmt: skip
+    assert code == 0, err
+    definition = json.loads((studies / "r" / "layers" / "study.json").read_text())
+    assert definition["base"]["cpu_precision"] == "fp32"
+    del definition["base"]["cpu_precision"]
+    (studies / "r" / "layers" / "study.json").write_text(json.dumps(definition))
+    code, out, err = run(dry, capsys)
+    assert code == 0 and "CPU precision fp32: the precision of the runs already stored" in err
+    assert _run_ids(out) == fp32
+    code, _, err = run(["run", *base, "--profile", "smoke", "--precision", "bf16", "--set", "iterations=1",
+                        "--seeds", "0", "--no-progress", "--cache-root", str(studies / "c"),
+                        "--work", str(studies / "w"), "--data", "synth:subjects=6,frames_min=8,frames_max=12"],
+                       capsys)  # fmt: skip
+    assert code == 2 and "holds study 'layers' with another definition" in err

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.atomic import atomic_copy, atomic_write_text
+from gstsn.config import HASHED_WHEN_SET
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.results.curves import eval_curve_text
 from gstsn.results.files import (
@@ -93,6 +94,8 @@ class ResultsStore:
             if old is not None:
                 differs = [k for k in ("axes", "baseline", "references") if k in old and old[k] != definition.get(k)]
                 old_base, new_base = old.get("base", {}), definition.get("base", {})
+                # a field added later (HASHED_WHEN_SET) that an older study.json lacks had its default value there
+                old_base = {**{k: v for k, v in HASHED_WHEN_SET.items() if k in new_base}, **old_base}
                 differs += [f"base.{k}" for k in new_base if k in old_base and old_base[k] != new_base[k]]
                 if differs:
                     detail = "; ".join(
