@@ -85,6 +85,9 @@ def test_smoke_run_writes_log_checkpoints_and_config(toy, tmp_path):
     payload = load_checkpoint(res.checkpoint)
     assert payload["iteration"] == 4 and payload["config"]["train"]["iterations"] == 4
     assert not res.collapse["detected"]
+    # the share of the CPUs others took while it trained: measured over the training time, kept for a resume
+    assert res.cpu_others_share is not None and 0.0 <= res.cpu_others_share <= 1.0
+    assert payload["cpu_capacity_s"] > 0 and "cpu_others_s" in payload
 
 
 def test_training_leaves_the_global_torch_rng_alone_and_draws_nothing_from_it(toy, tmp_path):

@@ -323,6 +323,7 @@ def _train(spec: RunSpec, run_dir: Path, dataset: Any, split: Any, dev: Any, pro
         "collapse_at_end": bool(res.collapse.get("collapsed_at_end")),
         "sec_per_iter": _num(res.sec_per_iter) if res.resumed_from != cfg.train.iterations else None,
         "resumed_from": res.resumed_from,
+        "cpu_others_share": _num(res.cpu_others_share) if res.cpu_others_share is not None else None,
     }
     module = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
     return train, module

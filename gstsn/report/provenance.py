@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from gstsn.contention import CONTENDED_SHARE, contended
 from gstsn.report.load import StudyData, TimingData
 
 
@@ -88,6 +89,25 @@ def precision_item(runs: pd.DataFrame) -> ProvItem:
     return ProvItem("precision", _join(values, len(runs)), warn=warn)
 
 
+def contention_item(runs: pd.DataFrame) -> ProvItem:
+    """The share of the CPUs other processes took while the runs trained (``cpu_others_share``): median and largest,
+    and a warning naming how many runs' times were measured under contention (over ``CONTENDED_SHARE``)."""
+    label = "CPU taken by other processes while training"
+    if "cpu_others_share" not in runs.columns:
+        return ProvItem(label, "not recorded (runs from before the measurement)")
+    shares = pd.to_numeric(runs["cpu_others_share"], errors="coerce").dropna()
+    if shares.empty:
+        return ProvItem(label, "not recorded (runs from before the measurement)")
+    busy = int(sum(contended(v) for v in shares))
+    text = f"median {shares.median():.0%}, largest {shares.max():.0%} ({len(shares)} runs)"
+    if busy:
+        text += (
+            f"; {busy} run{'s' if busy != 1 else ''} trained under contention (over {CONTENDED_SHARE:.0%}): "
+            "their training times are not comparable with quiet ones"
+        )
+    return ProvItem(label, text, warn=bool(busy))
+
+
 def study_provenance(study: StudyData) -> list[ProvItem]:
     """Provenance lines of a study page (from its runs and its study.json)."""
     runs, definition = study.runs, study.definition
@@ -107,6 +127,7 @@ def study_provenance(study: StudyData) -> list[ProvItem]:
             values_item(runs, "split", "split"),
             values_item(runs, "profile", "profile"),
             values_item(runs, "iterations", "iterations"),
+            contention_item(runs),
             ProvItem("seeds", ", ".join(str(s) for s in sorted(runs["seed"].unique()))),
         ]
         dates = sorted(str(d) for d in runs["date"].dropna()) if "date" in runs.columns else []

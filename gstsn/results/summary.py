@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from gstsn.config import CONDITIONS
+from gstsn.contention import CONTENDED_SHARE, contended
 from gstsn.results import runs as runs_format
 from gstsn.results.stats import UNCLEAR, Interval, rank1_metrics, read_runs, study_statistics
 
@@ -87,10 +88,17 @@ def _minutes(rows: pd.DataFrame, column: str) -> str:
     return f"{col.mean() / 60:.1f}" if col.notna().any() else "—"
 
 
+def _contended(rows: pd.DataFrame) -> bool:
+    """Whether any run of ``rows`` trained while other processes took over :data:`CONTENDED_SHARE` of the CPUs."""
+    if "cpu_others_share" not in rows.columns:
+        return False
+    return any(contended(v) for v in pd.to_numeric(rows["cpu_others_share"], errors="coerce").dropna())
+
+
 def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:
     """A Markdown table of one study (README, docs): per cell its method, NM / BG / CL rank-1 as mean ± 95 %
     t-interval half-width over seeds (``distance``, identical views excluded), the seeds, and the mean training and
-    evaluation minutes per run."""
+    evaluation minutes per run (marked † where a run trained under contention, with a note below the table)."""
     study_dir = Path(study_dir)
     metrics = rank1_metrics([distance])
     summary, _ = study_statistics(study_dir, metrics)
@@ -99,8 +107,11 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
         f"| cell | method | {' | '.join(CONDITIONS)} | seeds | train min / run | eval min / run |",
         "|---|---|" + "---|" * len(CONDITIONS) + "---|---|---|",
     ]
+    marked = False
     for cell, part in summary.groupby("cell", sort=False):
         rows = runs[runs["cell"] == cell]
+        mark = " †" if _contended(rows) else ""
+        marked = marked or bool(mark)
         method = str(rows["method"].iloc[0]) if "method" in rows.columns and len(rows) else ""
         values = []
         for metric in metrics:
@@ -114,8 +125,11 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
 
         lines.append(
             f"| {cell} | {_METHOD_NAMES.get(method, method)} | {' | '.join(values)} | {part['seeds'].iloc[0]} | "
-            f"{_minutes(rows, 'train_time_s')} | {_minutes(rows, 'eval_time_s')} |"
+            f"{_minutes(rows, 'train_time_s')}{mark} | {_minutes(rows, 'eval_time_s')} |"
         )
+    if marked:
+        note = f"† measured under contention: other processes took over {CONTENDED_SHARE:.0%} of the CPUs while"
+        lines += ["", note + " at least one of these runs trained (`cpu_others_share`); compare those times with care."]
     return "\n".join(lines)
 
 

@@ -305,6 +305,7 @@ def _train_payload(
             training={
                 "train_time_s": res.train_time,
                 "sec_per_iter": res.sec_per_iter,
+                "cpu_others_share": res.cpu_others_share,
                 "last_stats": res.last_stats,
                 "collapse": res.collapse,
                 "resumed_from": res.resumed_from,

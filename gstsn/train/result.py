@@ -22,6 +22,7 @@ class TrainResult:
     world_size: int
     resumed_from: int | None
     sec_per_iter: float  # this session's mean training step time (after the first step)
+    cpu_others_share: float | None = None  # share of the CPUs other processes took while it trained (all sessions)
     eval_rows: list[dict[str, Any]] = field(default_factory=list)  # rows written to eval_log.csv this session
     final_eval: Any = None  # Rank1Result at the final iteration (main rank, when test subjects were given)
     final_features: Any = None  # the test embeddings behind ``final_eval`` (rows of ``rows_of_subjects``), or None

@@ -5,7 +5,8 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
 - Batches come from :class:`gstsn.data.sampling.TripletSampler` as uint8 ``(P·K, frames, H, W)``; a background
   thread (``TrainConfig.prefetch`` batches ahead) draws and, on CUDA, pins them, so the GPU does not wait for data.
   Frames travel to the device as uint8 (non-blocking) and become float there (``prepare_frames``).
-- On CUDA with ``TrainConfig.amp`` the forward pass runs under bf16 autocast; the loss is always computed in fp32.
+- The forward pass runs under the run's autocast (:mod:`gstsn.precision`: bf16 with ``amp`` on CUDA, with
+  ``cpu_precision = "bf16"`` on the CPU); the loss is always computed in fp32.
 - On CUDA the packed frames live on the GPU (:class:`gstsn.data.device_frames.DeviceFrames`, ``device_frames``): the
   background thread draws only frame ids and the frames are unpacked on the device. The loss's P×K index tensors are
   built once, Adam is the fused CUDA kernel, and the loop synchronises only at log, checkpoint and evaluation points.
@@ -20,17 +21,16 @@ One explicit loop (:func:`train`) serves the CPU, one GPU and ``torchrun`` with 
 - SIGTERM / SIGINT (:mod:`gstsn.signals`): the step in progress finishes, a checkpoint is written and
   :class:`~gstsn.signals.TrainingInterrupted` is raised (the ``gstsn`` command exits 143 / 130); ``resume=True``
   continues from there as from any checkpoint.
-- One process trains in a run folder at a time: the folder's lock (``.train.lock``) is taken when the trainer is built
-  and released when :meth:`Trainer.run` ends; a second trainer on the same folder fails at once, naming the holder.
+- One process trains in a run folder at a time (its ``.train.lock``); a second trainer fails at once, naming the holder.
 - A collapsed embedding (loss stuck at the margin, distances → 0) is flagged in the CSV log (``collapsed`` column),
   in the Python log and in the returned summary.
 
 Outputs in the run directory: ``config.json`` (resolved config), ``train_log.csv`` (one row per logged iteration:
 iteration, loss, dist_ap, dist_an, nonzero_frac, wall_time, lr, collapsed), ``eval_log.csv`` (rank-1 rows of the
 periodic evaluations, with the training wall time), ``checkpoints/`` and, when asked for, ``tensorboard/`` (the same
-scalars as TensorBoard events). ``wall_time`` is the cumulative training
-time in seconds across resumes, periodic evaluations and checkpoint writes excluded: the x axis of a time-to-accuracy
-curve.
+scalars as TensorBoard events). ``wall_time`` is the cumulative training time in seconds across resumes, periodic
+evaluations and checkpoint writes excluded: the x axis of a time-to-accuracy curve; over the same time
+:class:`gstsn.contention.ContentionMeter` measures the share of the CPUs other processes took.
 
 Beside the loop: :mod:`gstsn.train.batches` (batches, the prefetch thread), :mod:`gstsn.train.state` (what a resume
 restores), :mod:`gstsn.train.logs` (CSV, TensorBoard, progress), :mod:`gstsn.train.collapse` (the collapse monitor),
@@ -53,6 +53,7 @@ import torch
 from torch import nn
 
 from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
+from gstsn.contention import ContentionMeter
 from gstsn.models import build_model
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 from gstsn.train.batches import Batch, BatchStream
@@ -287,7 +288,9 @@ class Trainer:
         try:
             self._held.enter_context(stop_on_signals())
             self.model.train()
+            meter = ContentionMeter(state.cpu_others_s, state.cpu_capacity_s)
             t_mark = time.perf_counter()
+            meter.start()
             while state.iteration < tc.iterations:
                 stats = self.train_step(stream.next())
                 it = state.iteration
@@ -308,8 +311,10 @@ class Trainer:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 now = time.perf_counter()
+                meter.stop()
                 step_times.append((now - t_mark) / len(pending))
                 state.train_time += now - t_mark
+                state.cpu_others_s, state.cpu_capacity_s = meter.others_s, meter.capacity_s
                 n_done = len(pending)
                 last_stats = self._record(pending)
                 pending.clear()
@@ -321,11 +326,11 @@ class Trainer:
                     break
                 if due_eval:
                     eval_rows.extend(self._evaluate())
-                    t_mark = time.perf_counter()
                 if over_time and it < tc.iterations:
                     status = "time_limit"
                     break
                 t_mark = time.perf_counter()
+                meter.start()
         finally:
             stream.close()
             bar.close()
@@ -352,6 +357,7 @@ class Trainer:
             world_size=self.ctx.world_size,
             resumed_from=self.resumed_from,
             sec_per_iter=float(np.mean(timed)) if timed else float("nan"),
+            cpu_others_share=ContentionMeter(state.cpu_others_s, state.cpu_capacity_s).share,
             eval_rows=eval_rows,
             final_eval=self.last_eval[1] if self.last_eval and self.last_eval[0] == state.iteration else None,
             final_features=_features_at(getattr(self, "last_eval_features", None), state.iteration),
@@ -378,11 +384,8 @@ def train(cfg: RunConfig, out_dir: str | Path, **kwargs: Any) -> TrainResult:
     - ``device_frames``: keep the packed frames on the device and unpack batches there (default: on CUDA only).
     - ``compile_model``: ``torch.compile`` the model for the training forward (evaluation runs it uncompiled).
     - ``cuda_graph``: capture the whole step in a CUDA graph after a few eager steps (one CUDA device, device frames).
-    - ``cudnn_benchmark``: let cuDNN time its convolution algorithms for the (fixed) training shapes; evaluation keeps
-      the global setting, since its batch shapes vary.
-    - ``progress``: tqdm bar with it/s and the loss.
-    - ``tensorboard``: also write the logged scalars as TensorBoard events to ``out_dir/tensorboard``
-      (:class:`TensorBoardLog`; needs the ``tensorboard`` package).
+    - ``cudnn_benchmark``: cuDNN times its algorithms for the (fixed) training shapes (evaluation keeps the global).
+    - ``progress``: tqdm bar; ``tensorboard``: the logged scalars also as events in ``out_dir/tensorboard``.
     """
     return Trainer(cfg, out_dir, **kwargs).run()
 
