@@ -110,6 +110,9 @@ def test_data_lacking_the_splits_subjects_fails_once_before_any_training(studies
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
 
 
+TINY = "synth:subjects=6,frames_min=8,frames_max=12"
+
+
 def _run_ids(out: str) -> set[str]:
     return {line.split()[3] for line in out.splitlines() if line.startswith("layers ")}
 
@@ -131,9 +134,9 @@ def test_precision_auto_follows_the_cpu_and_a_stored_study_keeps_its_own(studies
     assert len(fp32) == len(bf16) == 4 and not fp32 & bf16
     assert _run_ids(run([*dry, "--precision", "fp32"], capsys)[1]) == fp32
     # a study already stored in fp32 (its study.json predates the field): auto keeps fp32 on a bf16 CPU
-    code, _, err = run(["run", *base, "--profile", "smoke", "--set", "iterations=1", "--seeds", "0", "--no-progress",
-                        "--jobs", "1", "--cache-root", str(studies / "c"), "--work", str(studies / "w"),
-                        "--data", "synth:subjects=6,frames_min=8,frames_max=12", "--precision", "fp32"], capsys)  # fmt: skip
+    train = ["run", *base, "--profile", "smoke", "--set", "iterations=1", "--seeds", "0", "--no-progress", "--jobs",
+             "1", "--cache-root", str(studies / "c"), "--work", str(studies / "w"), "--data", TINY]  # fmt: skip
+    code, _, err = run([*train, "--precision", "fp32"], capsys)
     assert code == 0, err
     definition = json.loads((studies / "r" / "layers" / "study.json").read_text())
     assert definition["base"]["cpu_precision"] == "fp32"
@@ -142,8 +145,5 @@ def test_precision_auto_follows_the_cpu_and_a_stored_study_keeps_its_own(studies
     code, out, err = run(dry, capsys)
     assert code == 0 and "CPU precision fp32: the precision of the runs already stored" in err
     assert _run_ids(out) == fp32
-    code, _, err = run(["run", *base, "--profile", "smoke", "--precision", "bf16", "--set", "iterations=1",
-                        "--seeds", "0", "--no-progress", "--cache-root", str(studies / "c"),
-                        "--work", str(studies / "w"), "--data", "synth:subjects=6,frames_min=8,frames_max=12"],
-                       capsys)  # fmt: skip
+    code, _, err = run([*train, "--precision", "bf16"], capsys)
     assert code == 2 and "holds study 'layers' with another definition" in err
