@@ -1,0 +1,43 @@
+"""bench/profile_search.py: every candidate is a valid ``gstsn train`` command on LT-val, and the table reads a
+candidate's validation curve (quarters, final, plateau test) from its run folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import profile_search  # noqa: E402
+
+from gstsn.cli import build_parser  # noqa: E402
+
+
+@pytest.mark.parametrize("name", list(profile_search.CANDIDATES))
+def test_each_candidate_is_a_train_command_on_the_validation_split(name, tmp_path):
+    cmd = profile_search.train_command(name, "casia-b:/data/casia-b-sil-64x44.npz", tmp_path, "auto")
+    args = build_parser().parse_args(cmd[cmd.index("train") :])
+    assert args.split == "LT-val" and args.temporal is False and args.resume
+    assert args.iterations == profile_search.CANDIDATES[name][1]["iterations"]
+    assert args.eval_every * profile_search.EVAL_POINTS == args.iterations
+
+
+def test_the_table_reads_quarters_final_and_the_plateau(tmp_path):
+    run = tmp_path / "B"
+    run.mkdir()
+    iterations = profile_search.CANDIDATES["B"][1]["iterations"]
+    lines = ["iteration,wall_time,distance,probe_set,rank1_excl"]
+    for q, nm in zip((1, 2, 3, 4), (70.0, 80.0, 84.0, 84.5), strict=True):
+        for cond, value in (("NM", nm), ("BG", nm - 10), ("CL", nm - 30)):
+            lines.append(f"{iterations * q // 4},{q * 100},per_part,{cond},{value}")
+    (run / "eval_log.csv").write_text("\n".join(lines) + "\n")
+    training = {"sec_per_iter": 0.7, "train_time_s": 2400.0, "cpu_others_share": 0.25}
+    (run / "results.json").write_text(json.dumps({"training": training}))
+    row = profile_search.summarise("B", run)
+    assert row["done"] and row["q2"] == {"NM": 80.0, "BG": 70.0, "CL": 50.0}
+    assert row["nm_rise_last_quarter"] == pytest.approx(0.5) and row["plateau"]
+    table = profile_search.markdown([row, profile_search.summarise("C", tmp_path / "C")])
+    assert "84.5 / 74.5 / 54.5" in table and "+0.5 (plateau)" in table and "25% (contended)" in table
+    assert "| C: " in table and table.count("—") >= 8  # the candidate not run yet: dashes, no error
