@@ -73,7 +73,8 @@ def timing(session: nox.Session) -> None:
     failure). Arguments go to bench/run_timing.py, e.g. `nox -s timing -- --threads 1` on a shared machine."""
     install_project(session, "bench")
     session.run("python", "bench/run_timing.py", *session.posargs)
-    session.run("gstsn", "report", "results", "--out", "reports")  # the timing page (and any studies in results/)
+    # the timing page and any studies in results/, with the committed real-data store as the main job renders them
+    session.run("gstsn", "report", "results", *reference_args("results"), "--out", "reports")
 
 
 @nox.session(python=PYTHON)
@@ -102,13 +103,15 @@ def ablations(session: nox.Session) -> None:
             results = args[i + 1]
         elif arg.startswith("--results="):
             results = arg.split("=", 1)[1]
-    # the committed real-data reference store renders with the fresh runs, as its own data group in each study
-    refs = (
-        []
-        if Path(results).resolve() == Path(REFERENCE).resolve() or not Path(REFERENCE).is_dir()
-        else ["--reference", REFERENCE]
-    )
-    session.run("gstsn", "report", results, *refs, "--out", "reports")
+    session.run("gstsn", "report", results, *reference_args(results), "--out", "reports")
+
+
+def reference_args(results: str) -> list[str]:
+    """``--reference`` of the committed real-data store, so that every session that renders reports/ (ablations,
+    timing) renders the same pages from the same inputs: the store as its own data group in each study."""
+    if Path(results).resolve() == Path(REFERENCE).resolve() or not Path(REFERENCE).is_dir():
+        return []
+    return ["--reference", REFERENCE]
 
 
 # The real CASIA-B reference results (docs/reference.md): which studies, with which seeds, at the cpu-real profile.
