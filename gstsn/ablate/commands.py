@@ -235,11 +235,14 @@ def _run_on_slurm(args, plan, shard, store, work, cache_root) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Per study: runs pending, running, done and failed, from the store and (for Slurm jobs) the scheduler."""
-    from gstsn.ablate.slurm import format_status, run_statuses, slurm_dir
+    from gstsn.ablate.slurm import check_slurm_dir, format_status, run_statuses, slurm_dir
 
     plan, shard = _plan(args)
     store, work, _ = _dirs(args)
+    if args.slurm_dir is not None:  # named: it must hold an earlier submission's records, else all would look pending
+        check_slurm_dir(args.slurm_dir, "--slurm-dir", must_exist=True)
     folder = args.slurm_dir if args.slurm_dir is not None else slurm_dir(work)
+    check_slurm_dir(folder, "the Slurm folder")
     print(format_status(plan, run_statuses(plan, store, work, folder, shard)))
     return 0
 

@@ -30,9 +30,9 @@ def merge_stores(sources: Sequence[str | Path], dest: str | Path, log: Callable[
             if definition is None:
                 raise StoreError(f"{src_store.study_dir(study)} has runs.jsonl but no study.json; cannot merge it")
             out.write_definition(definition)
-            have = {str(r["run_id"]): r for r in out.rows(study)}
+            have = {str(r["run_id"]): r for r in out.runs_file(study).stored_rows}
             tables = _tables_by_run(src_store.study_dir(study) / TABLES_FILE)
-            for row in src_store.rows(study):
+            for row in src_store.runs_file(study).stored_rows:  # as stored: an impossible value stays named
                 rid = str(row["run_id"])
                 if rid in have:
                     if _metrics(have[rid]) != _metrics(row):

@@ -144,7 +144,7 @@ class ResultsStore:
             moved = quarantine_text(runs)  # damaged lines are moved, never dropped: quarantine first, then rewrite
             if moved is not None:
                 atomic_write_text(folder / QUARANTINE_FILE, moved)
-            kept = [r for r in runs.rows if str(r.get("run_id")) != run_id]
+            kept = [r for r in runs.stored_rows if str(r.get("run_id")) != run_id]  # as stored: values not blanked
             text = "".join(json_line(r) + "\n" for r in [*kept, row])
             atomic_write_text(folder / RUNS_FILE, text)
 

@@ -2,9 +2,10 @@
 
 - :mod:`gstsn.results.runs`: ``runs.jsonl``, one JSON object per finished run, read with one error policy: every line
   that is not a valid row is named (file, line, why), left out of the rows, and never dropped: a writer moves it to
-  ``runs.quarantined.jsonl`` beside the file, verbatim.
+  ``runs.quarantined.jsonl`` beside the file, verbatim. An impossible metric value of a valid row (a percentage
+  outside [0, 100] or not finite, :mod:`gstsn.results.metrics`) is named the same way and left out of the rows.
 """
 
-from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, DamagedLine, RunsFile, read_runs
+from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, DamagedLine, DamagedValue, RunsFile, read_runs
 
-__all__ = ["QUARANTINE_FILE", "RUNS_FILE", "DamagedLine", "RunsFile", "read_runs"]
+__all__ = ["QUARANTINE_FILE", "RUNS_FILE", "DamagedLine", "DamagedValue", "RunsFile", "read_runs"]

@@ -6,6 +6,12 @@ A line is damaged when it is not JSON, not an object, has no plain ``run_id``, o
 not a number or null. A writer that rewrites ``runs.jsonl`` never drops such a line: it first appends it, verbatim with
 its reason, to ``runs.quarantined.jsonl`` beside the file (:func:`quarantine`), where ``gstsn report`` and ``gstsn
 ablations summary`` keep naming it until a person deals with it.
+
+A valid row can still hold an impossible metric value: a percentage (rank-1, rank-5, mAP, mINP, ... see
+:mod:`gstsn.results.metrics`) that is not finite or lies outside [0, 100]. Such a value is a :class:`DamagedValue`
+(file, line, run, key, value, why): it is left out of :attr:`RunsFile.rows` (null there, as a metric not measured),
+so no mean, interval or comparison ever uses it, and the reader names it beside the damaged lines. The row itself
+stays in ``runs.jsonl`` verbatim (:attr:`RunsFile.stored_rows`, what a writer rewrites), and stays named.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.results.files import QUARANTINE_FILE, RUNS_FILE
+from gstsn.results.metrics import PERCENT_RULE, impossible_percentage, is_percentage_key
 
 METRIC_PREFIX = "rank1."
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")  # a run id or a file name part, never a path
@@ -36,23 +43,65 @@ class DamagedLine:
         return f"{self.path.name} line {self.lineno} {self.reason}"
 
 
+@dataclass(frozen=True)
+class DamagedValue:
+    """One impossible metric value of a valid row (see the module doc)."""
+
+    path: Path
+    lineno: int
+    run_id: str
+    key: str
+    value: Any
+    reason: str
+
+    def describe(self) -> str:
+        return f"{_short(self.key)} = {_short(repr(self.value))} ({self.reason})"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass
 class RunsFile:
-    """The rows of one ``runs.jsonl`` (in file order), its damaged lines, and the lines quarantined from it before."""
+    """The rows of one ``runs.jsonl`` (in file order), its damaged lines, and the lines quarantined from it before.
+
+    ``rows``: the valid rows with every impossible metric value left out (null); ``stored_rows``: the same rows as
+    stored (what a writer that rewrites the file keeps); ``damaged_values``: the values left out."""
 
     path: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
     damaged: list[DamagedLine] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
+    stored_rows: list[dict[str, Any]] = field(default_factory=list)
+    damaged_values: list[DamagedValue] = field(default_factory=list)
 
     def problems(self) -> list[str]:
-        """One sentence per damaged or quarantined line, for a report or a summary."""
+        """One sentence per damaged or quarantined line and per row with impossible values, for a report or a
+        summary."""
         out = [f"{d.describe()}; it is not used (the next commit moves it to {QUARANTINE_FILE})" for d in self.damaged]
+        out += self._value_problems()
         out += [
             f"{QUARANTINE_FILE} holds a line taken out of {RUNS_FILE} on {q.get('quarantined', '?')} "
             f"(was line {q.get('line', '?')}: {q.get('reason', '?')})"
             for q in self.quarantined
         ]
+        return out
+
+    def _value_problems(self, shown: int = 5) -> list[str]:
+        by_line: dict[int, list[DamagedValue]] = {}
+        for d in self.damaged_values:
+            by_line.setdefault(d.lineno, []).append(d)
+        out = []
+        for lineno, values in by_line.items():
+            listed = ", ".join(d.describe() for d in values[:shown])
+            more = f", … ({len(values) - shown} more)" if len(values) > shown else ""
+            one = len(values) == 1
+            what = "an impossible metric value" if one else f"{len(values)} impossible metric values"
+            out.append(
+                f"{self.path.name} line {lineno} (run {values[0].run_id}) holds {what}: {listed}{more}; "
+                f"{PERCENT_RULE}, so {'it is' if one else 'they are'} left out of every mean and comparison"
+            )
         return out
 
 
@@ -74,6 +123,17 @@ def check_row(row: Any) -> str | None:
     return None
 
 
+def impossible_values(row: dict[str, Any], path: Path, lineno: int) -> list[DamagedValue]:
+    """The metric values of a valid ``row`` that cannot be (:func:`gstsn.results.metrics.impossible_percentage`)."""
+    out = []
+    for key, value in row.items():
+        if is_percentage_key(key):
+            why = impossible_percentage(value)
+            if why is not None:
+                out.append(DamagedValue(path, lineno, str(row["run_id"]), key, value, why))
+    return out
+
+
 def read_runs(path: str | Path) -> RunsFile:
     """Read ``path`` (absent: no rows) and the quarantine file beside it; see the module doc for the policy."""
     path = Path(path)
@@ -91,7 +151,10 @@ def read_runs(path: str | Path) -> RunsFile:
             if reason is not None:
                 result.damaged.append(DamagedLine(path, lineno, line, reason))
                 continue
-            result.rows.append(row)
+            bad = impossible_values(row, path, lineno)
+            result.damaged_values.extend(bad)
+            result.stored_rows.append(row)
+            result.rows.append({**row, **dict.fromkeys((d.key for d in bad), None)} if bad else row)
     qpath = path.with_name(QUARANTINE_FILE)
     if qpath.is_file():
         for line in qpath.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -129,8 +192,10 @@ __all__ = [
     "QUARANTINE_FILE",
     "RUNS_FILE",
     "DamagedLine",
+    "DamagedValue",
     "RunsFile",
     "check_row",
+    "impossible_values",
     "json_line",
     "quarantine_text",
     "read_runs",

@@ -19,11 +19,13 @@ logged and ignored, SIGUSR2 requeues the job through :meth:`RunJob.checkpoint` (
 
 Job records: every submitted job is a line of ``SLURM_DIR/jobs.jsonl`` (run id, job id, its log files), so that
 ``status`` can name a failed job's log and a second ``run --launcher slurm`` does not submit a run that is still
-queued or running.
+queued or running. Each job records how it ended in ``SLURM_DIR/outcomes/<job id>.json`` (success, or the error's
+one line), which ``status`` reads for a job Slurm no longer lists; submitit's result pickles are never loaded here
+(unpickling a file in a shared folder would run whatever code it names).
 
 Modules: :mod:`.options` (the command-line options and the ``#SBATCH`` parameters), :mod:`.job` (what runs in a
-job), :mod:`.records` (``jobs.jsonl`` and the scheduler's states), :mod:`.status` (``gstsn ablations status``),
-:mod:`.launch` (submission and waiting).
+job), :mod:`.records` (``jobs.jsonl``, the jobs' outcomes and the scheduler's states), :mod:`.status` (``gstsn
+ablations status``), :mod:`.launch` (submission and waiting).
 """
 
 from gstsn.ablate.slurm.job import RunJob, RunTask, job_id_from_env
@@ -32,11 +34,12 @@ from gstsn.ablate.slurm.options import (
     SlurmError,
     SlurmOptions,
     add_slurm_options,
+    check_slurm_dir,
     options_from_args,
     parse_sbatch_flags,
     slurm_dir,
 )
-from gstsn.ablate.slurm.records import JobRecord, load_records, scheduler_states
+from gstsn.ablate.slurm.records import JobRecord, job_outcome, load_records, scheduler_states, write_outcome
 from gstsn.ablate.slurm.status import RunStatus, format_status, run_statuses
 
 __all__ = [
@@ -47,8 +50,10 @@ __all__ = [
     "SlurmError",
     "SlurmOptions",
     "add_slurm_options",
+    "check_slurm_dir",
     "format_status",
     "job_id_from_env",
+    "job_outcome",
     "load_records",
     "options_from_args",
     "parse_sbatch_flags",
@@ -57,4 +62,5 @@ __all__ = [
     "scheduler_states",
     "slurm_dir",
     "submit_runs",
+    "write_outcome",
 ]

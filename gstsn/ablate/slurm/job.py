@@ -1,5 +1,6 @@
 """What a Slurm job runs (:class:`RunJob`): prepare the data, train and evaluate one run under its lock, commit its
-rows; on a stop signal with a checkpoint, requeue itself (see the package doc)."""
+rows, record its outcome (``SLURM_DIR/outcomes/<job id>.json``, read by ``status``); on a stop signal with a
+checkpoint, requeue itself without an outcome (see the package doc)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.runner import commit_result
+from gstsn.ablate.slurm import records
 from gstsn.ablate.slurm.options import SlurmError
 from gstsn.ablate.spec import RunSpec, StudyRun
 from gstsn.ablate.store import ResultsStore, RunBusy, WorkDir
@@ -34,6 +36,7 @@ class RunTask:
     device: str = "auto"
     threads: int | None = None
     max_requeues: int = 5
+    slurm_dir: str = ""  # where the job records its outcome (records.write_outcome); "" records none
 
 
 def submitit_module():
@@ -60,6 +63,15 @@ class RunJob(_checkpointable_base()):
     run's newest checkpoint on the shared disk."""
 
     def __call__(self, task: RunTask) -> dict[str, Any]:
+        try:
+            out = self._run(task)
+        except Exception as exc:  # not SystemExit: a requeued job has not ended
+            _record_outcome(task, "error", error_line(exc))
+            raise
+        _record_outcome(task, "success")
+        return out
+
+    def _run(self, task: RunTask) -> dict[str, Any]:
         import torch
 
         from gstsn.ablate.execute import execute_run, prepare_data
@@ -81,6 +93,27 @@ class RunJob(_checkpointable_base()):
         commit_result(store, work, task.users, result)
         _log(f"committed run {task.run_id} to {', '.join(sr.study for sr in task.users)} in {store.root}")
         return {"run_id": task.run_id, "row": result["row"]}
+
+
+def error_line(exc: BaseException, limit: int = 500) -> str:
+    """``Type: message`` on one line (at most ``limit`` characters), as ``status`` shows a failed job."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _record_outcome(task: RunTask, outcome: str, detail: str = "") -> None:
+    """Write this job's outcome for ``status`` (:func:`records.write_outcome`); a failure to write is logged, never
+    raised over the job's own result or error."""
+    jid = job_id_from_env()
+    if not task.slurm_dir or jid is None:
+        return
+    try:
+        path = records.write_outcome(Path(task.slurm_dir), jid, task.run_id, outcome, detail)
+    except OSError as exc:
+        _log(f"could not record the outcome of job {jid} ({outcome}): {exc}")
+        return
+    if path is not None:
+        _log(f"job {jid}: {outcome}, recorded in {path}")
 
 
 def _log(msg: str) -> None:

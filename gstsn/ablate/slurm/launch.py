@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,12 +32,16 @@ def submit_runs(todo: Sequence[RunState], plan: Plan, opts: SlurmOptions, task_o
     except Exception as exc:
         raise SlurmError(f"cannot submit to Slurm here ({type(exc).__name__}: {exc}); is srun on PATH?") from None
     executor.update_parameters(**opts.executor_parameters())
+    if shutil.which("sbatch") is None:
+        raise SlurmError("sbatch is not on PATH: submit from a Slurm login node (where sbatch, squeue and srun run)")
     tasks = [task_of(st) for st in todo]
+    said = io.StringIO()  # submitit prints sbatch's stderr when sbatch fails; the error below quotes it once
     try:
-        jobs = executor.map_array(RunJob(), tasks)
-    except subprocess.CalledProcessError as exc:
-        out = (exc.output or b"").decode() if isinstance(exc.output, bytes) else str(exc.output or "")
-        raise SlurmError(f"sbatch refused the jobs: {out.strip() or exc}") from None
+        with contextlib.redirect_stderr(said):
+            jobs = executor.map_array(RunJob(), tasks)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:  # submitit's errors are RuntimeErrors
+        raise SlurmError(_submission_error(exc)) from None
+    sys.stderr.write(said.getvalue())
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     new = [
         JobRecord(
@@ -49,6 +57,22 @@ def submit_runs(todo: Sequence[RunState], plan: Plan, opts: SlurmOptions, task_o
     ]
     records.append_records(opts.folder, new)
     return new
+
+
+def _submission_error(exc: BaseException) -> str:
+    """What went wrong when submitit ran sbatch: sbatch's exit status and stderr, or its unreadable answer."""
+    cause = exc if isinstance(exc, subprocess.CalledProcessError) else exc.__cause__
+    if isinstance(cause, subprocess.CalledProcessError):
+        said = cause.stderr or cause.output or b""
+        said = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+        return (
+            f"sbatch refused the jobs (exit status {cause.returncode}): {' '.join(said.split()) or '(no output)'}; "
+            "nothing was submitted"
+        )
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if type(exc).__name__ == "FailedSubmissionError":  # sbatch answered, but not "Submitted batch job N"
+        return f"sbatch's answer could not be read ({text}); see squeue before submitting again"
+    return f"submitting the jobs with sbatch failed ({text})"
 
 
 def run_slurm(
@@ -94,6 +118,7 @@ def run_slurm(
             device=device,
             threads=threads,
             max_requeues=opts.max_requeues,
+            slurm_dir=str((root / opts.folder).resolve()),
         )
 
     new = submit_runs(submit, plan, opts, task_of)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class SlurmOptions:
 def parse_sbatch_flags(flags: Sequence[str]) -> dict[str, Any]:
     """``["--qos=low --account gait", "--exclusive"]`` → ``{"qos": "low", "account": "gait", "exclusive": True}``
     (submitit's ``additional_parameters``: one ``#SBATCH --key=value`` line each)."""
-    words = [w for text in flags for w in shlex.split(text)]
+    words = [w for text in flags for w in _split(text)]
     out: dict[str, Any] = {}
     i = 0
     while i < len(words):
@@ -71,6 +72,16 @@ def parse_sbatch_flags(flags: Sequence[str]) -> dict[str, Any]:
         out[key.replace("-", "_")] = value
         i += 1
     return out
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        raise SlurmError(
+            f"--sbatch {text!r}: {exc}; expected sbatch flags as a shell splits them, e.g. "
+            "--sbatch='--qos=low --comment=\"two words\"'"
+        ) from None
 
 
 def add_slurm_options(p: argparse.ArgumentParser) -> None:
@@ -102,16 +113,21 @@ def add_slurm_options(p: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace, work: WorkDir) -> SlurmOptions:
+    """The options of ``run --launcher slurm``, every one checked before anything is submitted."""
     for name in ("gpus_per_job", "max_requeues"):
         if getattr(args, name) < 0:
             raise SlurmError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected 0 or more")
     for name in ("cpus_per_job", "time_limit"):
         if getattr(args, name) < 1:
             raise SlurmError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected at least 1")
-    if args.mem_gb is not None and args.mem_gb <= 0:
+    if args.mem_gb is not None and not (math.isfinite(args.mem_gb) and args.mem_gb > 0):
         raise SlurmError(f"--mem-gb {args.mem_gb}: expected a positive number of GB")
+    if not (math.isfinite(args.poll) and args.poll > 0):
+        raise SlurmError(f"--poll {args.poll}: expected a positive number of seconds between checks")
+    folder = Path(args.slurm_dir) if args.slurm_dir is not None else slurm_dir(work)
+    check_slurm_dir(folder, "--slurm-dir" if args.slurm_dir is not None else "the Slurm folder")
     opts = SlurmOptions(
-        folder=Path(args.slurm_dir) if args.slurm_dir is not None else slurm_dir(work),
+        folder=folder,
         partition=args.partition,
         gpus_per_job=args.gpus_per_job,
         cpus_per_job=args.cpus_per_job,
@@ -122,6 +138,18 @@ def options_from_args(args: argparse.Namespace, work: WorkDir) -> SlurmOptions:
     )
     opts.executor_parameters()  # --sbatch errors now, before anything is submitted
     return opts
+
+
+def check_slurm_dir(folder: Path, option: str, must_exist: bool = False) -> None:
+    """``folder`` can hold the jobs' files: a folder, or (unless ``must_exist``: ``status --slurm-dir``, which reads
+    the job records of an earlier submission) not there yet."""
+    if folder.exists() and not folder.is_dir():
+        raise SlurmError(f"{option} {folder} is a file; expected the folder of the Slurm jobs' records and logs")
+    if must_exist and not folder.is_dir():
+        raise SlurmError(
+            f"{option} {folder} does not exist; expected the folder of the Slurm jobs' records and logs "
+            f"(the --slurm-dir given to `gstsn ablations run --launcher slurm`, default WORK/slurm)"
+        )
 
 
 def slurm_dir(work: WorkDir) -> Path:

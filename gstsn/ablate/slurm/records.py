@@ -1,9 +1,12 @@
-"""Job records (one line of ``SLURM_DIR/jobs.jsonl`` per submitted job) and the scheduler's view of the jobs."""
+"""Job records (one line of ``SLURM_DIR/jobs.jsonl`` per submitted job), the outcome each job records itself
+(``SLURM_DIR/outcomes/<job id>.json``) and the scheduler's view of the jobs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -12,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from gstsn.ablate.slurm.options import SlurmError
+from gstsn.atomic import atomic_write_text
 from gstsn.locks import exclusive_lock
 
 JOB_RECORDS = "jobs.jsonl"
+OUTCOMES_DIR = "outcomes"  # SLURM_DIR/outcomes/<job id>.json: how each job ended, written by the job (JSON)
+OUTCOME_FORMAT = 1
+JOB_ID = re.compile(r"[0-9]+(_[0-9]+)?")
 #: Slurm job states (``squeue``/``sacct`` %T) in which a job will still run, runs now, or has ended
 QUEUED_STATES = {
     "PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SUSPENDED", "STOPPED",
@@ -28,7 +35,7 @@ class JobRecord:
     job_id: str
     stdout: str
     stderr: str
-    result: str  # submitit's result pickle
+    result: str  # submitit's result pickle: recorded, never read (see job_outcome)
     submitted: str
     studies: list[str] = field(default_factory=list)
 
@@ -98,19 +105,50 @@ def _try(cmd: list[str]) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def job_outcome(rec: JobRecord) -> tuple[str, str] | None:
-    """submitit's result of a finished job: ``("success", "")`` or ``("error", last line of the traceback)``; None
-    when the job wrote none (it has not finished, or was killed)."""
-    path = Path(rec.result)
-    if not path.is_file():
+def outcome_path(folder: Path, job_id: str) -> Path | None:
+    """Where the job ``job_id`` records its outcome (``SLURM_DIR/outcomes/<job id>.json``); None for a job id that is
+    not Slurm's (digits, ``_``, digits), which could name a path outside the folder."""
+    if not JOB_ID.fullmatch(job_id):
         return None
-    from submitit.core.utils import pickle_load
+    return Path(folder) / OUTCOMES_DIR / f"{job_id}.json"
 
+
+def write_outcome(folder: Path, job_id: str, run_id: str, outcome: str, detail: str = "") -> Path | None:
+    """Record how job ``job_id`` ended (``success`` or ``error`` with the error's one-line description), written by the
+    job itself, atomically (JSON: nothing in it is ever executed by the reader)."""
+    path = outcome_path(folder, job_id)
+    if path is None:
+        return None
+    entry = {
+        "format": OUTCOME_FORMAT,
+        "job_id": job_id,
+        "run_id": run_id,
+        "outcome": outcome,
+        "detail": detail,
+        "ended": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(path, json.dumps(entry) + "\n")
+    return path
+
+
+def job_outcome(rec: JobRecord, folder: Path) -> tuple[str, str] | None:
+    """The outcome the job recorded (:func:`write_outcome`): ``("success", "")`` or ``("error", one line)``; None when
+    it recorded none (it has not finished, was killed, or was submitted by an older gstsn).
+
+    Only this JSON file is read. submitit's result pickle of the job is never loaded: unpickling runs whatever code
+    the file names, and the folder is shared (anyone who can write there would run code as the caller)."""
+    path = outcome_path(folder, rec.job_id)
+    if path is None or not path.is_file():
+        return None
     try:
-        kind, value = pickle_load(path)
-    except Exception as exc:  # a torn or foreign file
-        return "error", f"unreadable result {path}: {type(exc).__name__}: {exc}"
-    if kind == "success":
-        return "success", ""
-    lines = [ln for ln in str(value).strip().splitlines() if ln.strip()]
-    return "error", lines[-1] if lines else "error"
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return "error", f"unreadable outcome file {path} ({type(exc).__name__}: {exc})"
+    if (
+        not isinstance(entry, dict)
+        or entry.get("outcome") not in ("success", "error")
+        or not isinstance(entry.get("detail", ""), str)
+        or entry.get("job_id") != rec.job_id
+    ):
+        return "error", f"outcome file {path} is not an outcome of job {rec.job_id}"
+    return entry["outcome"], entry.get("detail", "")

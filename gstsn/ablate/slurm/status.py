@@ -32,11 +32,11 @@ def run_statuses(
     out = {}
     for st in states:
         done_in = {sr.study for sr in plan.users[st.run_id]} - {sr.study for sr in st.studies_missing}
-        out[st.run_id] = (_status_of(st, known.get(st.run_id), sched), done_in)
+        out[st.run_id] = (_status_of(st, known.get(st.run_id), sched, folder), done_in)
     return out
 
 
-def _status_of(st: RunState, rec: JobRecord | None, sched: dict[str, str]) -> RunStatus:
+def _status_of(st: RunState, rec: JobRecord | None, sched: dict[str, str], folder: Path) -> RunStatus:
     users = list(st.studies_missing)
     if not st.todo:
         return RunStatus(st.run_id, users, "done")
@@ -50,14 +50,14 @@ def _status_of(st: RunState, rec: JobRecord | None, sched: dict[str, str]) -> Ru
         return RunStatus(st.run_id, users, "pending", f"job {rec.job_id} {state}, {ckpt}", rec)
     if state in RUNNING_STATES:
         return RunStatus(st.run_id, users, "running", f"job {rec.job_id} {state}, {ckpt}", rec)
-    outcome = job_outcome(rec)
+    outcome = job_outcome(rec, folder)  # the job's own JSON; submitit's result pickle is never loaded
     if outcome is not None and outcome[0] == "error":
         return RunStatus(st.run_id, users, "failed", f"job {rec.job_id}: {outcome[1]}; log {rec.stderr}", rec)
     if outcome is not None:  # success but no row: the commit was lost (cannot happen unless the store was edited)
         return RunStatus(st.run_id, users, "failed", f"job {rec.job_id} succeeded but its row is missing", rec)
     how = state or "no longer known to Slurm"
     return RunStatus(
-        st.run_id, users, "failed", f"job {rec.job_id} {how} without a result ({ckpt}); log {rec.stderr}", rec
+        st.run_id, users, "failed", f"job {rec.job_id} {how}, no outcome recorded ({ckpt}); log {rec.stderr}", rec
     )
 
 
