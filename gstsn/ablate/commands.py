@@ -96,23 +96,28 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
 def _plan(args: argparse.Namespace) -> tuple[Any, tuple[int, int] | None]:
     overrides = dict(parse_override(t) for t in args.overrides)
     files = find_study_files(args.studies, args.studies_dir)
-    defaults = _study_precisions(args, files, overrides)
+    defaults, notes = _study_precisions(args, files, overrides)
     plan = plan_studies(
         files, profile=args.profile, data=args.data, seeds=args.seeds, overrides=overrides, defaults=defaults
     )
     shard = parse_shard(args.shard) if args.shard else None
+    for note in notes:  # once the studies and options are valid: an error is the first line a user reads
+        print(note, file=sys.stderr)
     return plan, shard
 
 
-def _study_precisions(args: argparse.Namespace, files: list[Path], overrides: dict[str, Any]) -> dict[str, dict]:
+def _study_precisions(
+    args: argparse.Namespace, files: list[Path], overrides: dict[str, Any]
+) -> tuple[dict[str, dict], list[str]]:
     """``--precision`` resolved per study into a ``cpu_precision`` default (:func:`gstsn.precision.
     resolve_cpu_precision`): a study already in ``--results`` keeps its runs' precision (a definition written before
-    the field was fp32), so one folder never mixes precisions; on CUDA nothing is set. Each choice is said on stderr."""
+    the field was fp32), so one folder never mixes precisions; on CUDA nothing is set. Returns the per-study defaults
+    and one line per study saying what was chosen and why."""
     from gstsn.precision import resolve_cpu_precision
 
     if "cpu_precision" in overrides or _device_kind(args.device) != "cpu":
-        return {}
-    store, chosen = ResultsStore(args.results), {}
+        return {}, []
+    store, chosen, notes = ResultsStore(args.results), {}, []
     for f in files:
         stored = None
         if args.precision == "auto":
@@ -121,8 +126,8 @@ def _study_precisions(args: argparse.Namespace, files: list[Path], overrides: di
                 stored = str(definition.get("base", {}).get("cpu_precision", "fp32"))
         value, why = resolve_cpu_precision(args.precision, stored)
         chosen[Path(f).stem] = {"cpu_precision": value}
-        print(f"{Path(f).stem}: {why}", file=sys.stderr)
-    return chosen
+        notes.append(f"{Path(f).stem}: {why}")
+    return chosen, notes
 
 
 def _dirs(args: argparse.Namespace) -> tuple[ResultsStore, WorkDir, Path]:
