@@ -9,6 +9,7 @@ import argparse
 import importlib
 import signal
 import sys
+from pathlib import Path
 
 from gstsn.heap import retain_freed_memory
 
@@ -35,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run a ``gstsn`` command. An error of ours (a ``ValueError`` raised by a ``gstsn`` module: bad config, data
     spec, cache, study file, ...) becomes one line naming the command, exit status 2; anything else is a bug and keeps
     its traceback. A stop on SIGTERM / SIGINT (work saved, see :mod:`gstsn.signals`) is one line and the exit
-    status 128 + the signal's number (143, 130); Ctrl-C before any work is saved is one line and 130."""
-    from gstsn.signals import TrainingInterrupted, exit_code
+    status 128 + the signal's number (143, 130); Ctrl-C before any work is saved is one line and 130, and so is Ctrl-C
+    after the work was done and saved (the line says so). A full disk (ENOSPC / EDQUOT) is one line naming the file
+    and the space left, exit status 1: not bad input, the same command succeeds once space is freed."""
+    from gstsn.atomic import DiskFullError, disk_full_cause
+    from gstsn.signals import InterruptedAfterWork, TrainingInterrupted, exit_code
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,9 +58,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return exc.exit_code
+    except InterruptedAfterWork as exc:
+        print(f"{command_name(args)}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"{command_name(args)}: interrupted (SIGINT)", file=sys.stderr)
         return exit_code(signal.SIGINT)
+    except Exception as exc:
+        cause = disk_full_cause(exc)
+        if cause is None:
+            raise
+        full = exc if isinstance(exc, DiskFullError) else DiskFullError(cause.filename or Path.cwd(), cause=cause)
+        print(f"{command_name(args)}: error: {full}", file=sys.stderr)
+        return 1
 
 
 def command_name(args: argparse.Namespace) -> str:

@@ -1,12 +1,16 @@
 """Argument types shared by the ``gstsn`` subcommands: a bad value is an argparse error naming the option and what it
-expects, before any work starts (``--time-limit nan``, ``--workers 0``, ``--device cuda:9`` on a CPU machine)."""
+expects, before any work starts (``--time-limit nan``, ``--workers 0``, ``--device cuda:9`` on a CPU machine, ``--out``
+naming a file)."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import re
+from pathlib import Path
 from typing import Any
+
+from gstsn.atomic import output_folder_problem
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -48,9 +52,18 @@ def device(text: str) -> str:
     return text
 
 
+def output_folder(text: str) -> Path:
+    """A folder to write into, created when missing: an existing file there (or above it) is refused now, before the
+    work whose results would go there."""
+    problem = output_folder_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return Path(text)
+
+
 def field_overrides(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     """The config fields among ``names`` that the command line has options for, as ``{field: value}``."""
     return {n: getattr(args, n) for n in names if hasattr(args, n)}
 
 
-__all__ = ["device", "field_overrides", "positive_int", "positive_seconds"]
+__all__ = ["device", "field_overrides", "output_folder", "positive_int", "positive_seconds"]

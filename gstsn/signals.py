@@ -6,7 +6,8 @@ checkpoint and raises :class:`TrainingInterrupted`; the ablation runner stops be
 processes to do the same. The ``gstsn`` command turns the exception into one line on stderr and the exit status
 ``128 + signal number`` (the shell's convention): **143 for SIGTERM, 130 for SIGINT**. A later ``--resume`` (``gstsn
 train``) or a plain re-run (``gstsn ablations run``) continues from the checkpoint. SIGKILL cannot be caught: after it
-a run resumes from its previous checkpoint.
+a run resumes from its previous checkpoint. Ctrl-C after the work is done and saved, while a command only reports on it
+(:func:`reporting_after`, ``gstsn data import``'s summary), says that the work was completed.
 
 The request is process-wide state by nature (a signal is delivered to a process), so it lives here and nowhere else.
 Handlers are installed only in the main thread (Python allows no other), and nested activations share one request: the
@@ -45,6 +46,33 @@ class TrainingInterrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt
     @property
     def exit_code(self) -> int:
         return exit_code(self.signum)
+
+
+class InterruptedAfterWork(BaseException):  # noqa: N818 - a stop request, like TrainingInterrupted
+    """Ctrl-C arrived after the work was complete and saved, while the command was only reporting on it (``gstsn data
+    import``'s summary after the cache is in place). ``done`` says what was completed; nothing needs to run again.
+    The exit status stays the signal's (130): the output was cut short."""
+
+    def __init__(self, signum: int, done: str) -> None:
+        self.signum, self.done = int(signum), done
+        super().__init__(f"interrupted by {signal_name(signum)} after {done}; nothing needs to be run again")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.signum, self.done)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.signum)
+
+
+@contextlib.contextmanager
+def reporting_after(done: str) -> Iterator[None]:
+    """Around the reporting that follows completed work: Ctrl-C (``KeyboardInterrupt``) there becomes
+    :class:`InterruptedAfterWork` saying ``done``, so that the user learns the work itself is complete."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise InterruptedAfterWork(signal.SIGINT, done) from None
 
 
 def signal_name(signum: int) -> str:
@@ -109,9 +137,11 @@ def install_for_process() -> None:
 
 __all__ = [
     "STOP_SIGNALS",
+    "InterruptedAfterWork",
     "TrainingInterrupted",
     "exit_code",
     "install_for_process",
+    "reporting_after",
     "request_stop",
     "signal_name",
     "stop_on_signals",

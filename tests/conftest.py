@@ -1,8 +1,9 @@
-"""Shared fixtures: the real CASIA-B copy beside the checkout (skipped cleanly when absent), deterministic torch, and
-running a ``bench/`` script."""
+"""Shared fixtures: the real CASIA-B copy beside the checkout (skipped cleanly when absent), deterministic torch,
+running a ``bench/`` script, and a file on a disk that fills up."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -35,6 +36,50 @@ def run_bench():
         return proc.stdout
 
     return run
+
+
+class FullDiskFile:
+    """Wraps an open binary file on a disk with ``room`` bytes left: a write past them raises ENOSPC, and so do a
+    flush and the close after it, as a buffered file's do (its close flushes the pending bytes again)."""
+
+    def __init__(self, inner, room: int) -> None:
+        self._inner, self._room, self._full = inner, room, False
+
+    def _no_space(self) -> OSError:
+        self._full = True
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def write(self, data) -> int:
+        n = memoryview(data).nbytes
+        if n > self._room:
+            raise self._no_space()
+        self._room -= n
+        return self._inner.write(data)
+
+    def flush(self) -> None:
+        if self._full:
+            raise self._no_space()
+        self._inner.flush()
+
+    def close(self) -> None:
+        self._inner.close()
+        if self._full:
+            raise self._no_space()
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@pytest.fixture
+def full_disk_file():
+    """``full_disk_file(file, room)``: ``file`` as if its disk had ``room`` bytes left (see :class:`FullDiskFile`)."""
+    return FullDiskFile
 
 
 @pytest.fixture(autouse=True)

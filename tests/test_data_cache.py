@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -208,3 +209,46 @@ def test_in_memory_and_rows_filter(tmp_path):
         cache.frames(np.array([cache.n_frames]))
     with pytest.raises(IndexError, match="out of range"):
         cache.sequence(len(cache))
+
+
+def _fill_disk_after(monkeypatch, full_disk_file, room: int) -> None:
+    """The cache writer's frames.npy sits on a disk with ``room`` bytes left (other files write normally)."""
+    import builtins
+
+    from gstsn.data import cache_writer
+
+    def on_a_small_disk(path, mode="r", *args, **kwargs):
+        fh = builtins.open(path, mode, *args, **kwargs)
+        return full_disk_file(fh, room) if str(path).endswith("frames.npy") else fh
+
+    monkeypatch.setattr(cache_writer, "open", on_a_small_disk, raising=False)
+
+
+@pytest.mark.parametrize("room", [0, 300, 5000])  # in the reserved header, in the first rows, further on
+def test_a_full_disk_removes_the_partial_cache_and_names_the_space_left(tmp_path, monkeypatch, full_disk_file, room):
+    from gstsn.atomic import DiskFullError
+
+    frames, index = _table(np.random.default_rng(11), [3, 4, 5, 6] * 3)
+    old = write_cache(tmp_path / "c", frames[:3], index.iloc[:1])
+    before = {p.name: p.read_bytes() for p in old.iterdir()}
+    _fill_disk_after(monkeypatch, full_disk_file, room)
+    with pytest.raises(DiskFullError) as caught:
+        write_cache(tmp_path / "c", frames, index, overwrite=True)
+    message = str(caught.value)
+    assert message.startswith(f"no space left on device writing {tmp_path / 'c'} (")
+    assert re.search(r"\([\d.,]+ [MG]B free of [\d.,]+ [MG]B on the file system of ", message), message
+    assert "the unfinished copy" in message and "was removed and the cache there is left as it was" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["c"], "no partial folder is left behind"
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == before, "the cache that was there is untouched"
+    with pytest.raises(DiskFullError, match="nothing was written there"):
+        write_cache(tmp_path / "new", frames, index)
+    assert not (tmp_path / "new").exists() and [p.name for p in tmp_path.iterdir()] == ["c"]
+
+
+def test_abort_removes_the_partial_even_when_closing_the_file_fails(tmp_path, monkeypatch, full_disk_file):
+    frames, index = _table(np.random.default_rng(12), [3])
+    _fill_disk_after(monkeypatch, full_disk_file, 10**6)
+    w = CacheWriter(tmp_path / "c", 64, 44)
+    w._file._full = True  # a write failed earlier: closing flushes the pending bytes and fails again
+    w.abort()
+    assert not list(tmp_path.iterdir())

@@ -321,3 +321,123 @@ def test_source_key_tracks_content_and_params(tmp_path):
     assert k1 != source_key(tmp_path / "c.npz", min_frames=2)
     _npz(tmp_path / "c.npz", np.random.default_rng(13), [5, 1, 8, 3])
     assert source_key(tmp_path / "c.npz") != k1
+
+
+# ------------------------------------------------------------------------------------------ unusual trees (issue 25)
+def test_a_symlink_loop_in_a_tree_is_passed_over_by_the_key_and_the_import(tmp_path):
+    """``train --data casia-b:TREE`` computes the tree's source key first: a file that links to itself (ELOOP) must
+    not stop it, as it does not stop the import."""
+    from gstsn.data.sources import open_dataset
+
+    root = tmp_path / "tree"
+    _png_tree(root, np.random.default_rng(14), {k: 3 for k in KEYS})
+    loop = root / "001" / "bg-01" / "000" / "loop.png"
+    loop.symlink_to(loop)
+    key = source_key(root)
+    cache = open_dataset(f"casia-b:{root}", tmp_path / "caches")
+    assert len(cache) == 4 and cache.path.name == f"casia-b-{key}"
+    loop.unlink()
+    _save_png(loop, _pretreated(np.random.default_rng(15), 1)[0])
+    assert source_key(root) != key, "the entry counts by its name: once it is a readable frame, the key changes"
+
+
+def _unreadable(monkeypatch, folder):
+    """Listing ``folder`` fails with PermissionError (chmod cannot show it: the tests may run as root)."""
+    from pathlib import Path
+
+    real = Path.iterdir
+
+    def iterdir(self):
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+
+
+@pytest.mark.parametrize("level", ["sequence", "subject"])
+def test_an_unreadable_folder_is_skipped_and_recorded(tmp_path, monkeypatch, level):
+    root = tmp_path / "tree"
+    _png_tree(root, np.random.default_rng(16), {k: 3 for k in KEYS})
+    folder = root / "001" / "nm-01" / "018" if level == "sequence" else root / "002"
+    _unreadable(monkeypatch, folder)
+    cache = SilhouetteCache.open(import_casia_b(root, tmp_path / "c", progress=False))
+    assert len(cache) == 3
+    [skipped] = cache.meta["report"]["skipped"]
+    assert (
+        skipped["path"] == str(folder) and skipped["reason"] == "unreadable folder (PermissionError: Permission denied)"
+    )
+    with pytest.raises(DataImportError, match=rf"{folder}: unreadable folder \(PermissionError"):
+        import_casia_b(root, tmp_path / "strict", layout="png", strict=True, progress=False)
+    _unreadable(monkeypatch, root)
+    with pytest.raises(DataImportError, match=rf"cannot read the tree: {root}: unreadable folder"):
+        import_casia_b(root, tmp_path / "none", layout="png", progress=False)
+
+
+def test_a_decompression_bomb_as_the_first_png_is_recorded_as_unreadable(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64)  # a 200×200 frame is then a bomb (> twice the limit)
+    root = tmp_path / "tree"
+    _png_tree(root, np.random.default_rng(17), {k: 3 for k in KEYS})
+    bomb = root / "001" / "bg-01" / "000" / "000-bomb.png"  # sorts first: the tree's first PNG
+    _save_png(bomb, np.zeros((200, 200), np.uint8))
+    assert detect_layout(root) == "png"
+    cache = SilhouetteCache.open(import_casia_b(root, tmp_path / "c", progress=False))
+    [bad] = cache.meta["report"]["unreadable_frames"]
+    assert bad["path"] == str(bomb) and "DecompressionBombError" in bad["reason"]
+    for seq in (root / k[0] / k[1] / k[2] for k in KEYS):
+        for png in seq.glob("0*.png"):
+            png.unlink()
+    _save_png(root / KEYS[0][0] / KEYS[0][1] / KEYS[0][2] / "001.png", np.zeros((200, 200), np.uint8))
+    with pytest.raises(DataImportError, match=r"no readable .png or .pkl frames .*001.png: unreadable image \(Decomp"):
+        detect_layout(root)
+
+
+def test_frames_of_different_sizes_are_refused_by_the_layout_detection(tmp_path, capsys):
+    """One 128×128 frame first in a tree of 64×64 ones: the detection samples folders over the whole tree, sees
+    that they disagree and refuses, naming one of each; ``--layout`` decides."""
+    from gstsn.cli import main
+    from gstsn.data.casiab import explain_layout
+
+    root = tmp_path / "tree"
+    _png_tree(root, np.random.default_rng(18), {k: 3 for k in KEYS})
+    first = sorted((root / "001" / "bg-01" / "000").iterdir())[0]
+    _save_png(first, np.zeros((128, 128), np.uint8))
+    with pytest.raises(DataImportError, match=r"its frames disagree \(4 of its 4 sequence folders sampled") as caught:
+        detect_layout(root)
+    example = root / "001" / "nm-01" / "000" / "001-nm-01-000-001.png"
+    assert f"is 64x64 in 3 folder(s) (pretreated, e.g. {example}) and" in str(caught.value)
+    assert f"of another size in 1 (raw, e.g. {first} is 128x128); pass --layout png" in str(caught.value)
+    assert main(["data", "import", str(root), str(tmp_path / "c"), "--no-progress"]) == 2
+    assert "gstsn data import: error: cannot tell the layout of" in capsys.readouterr().err
+    assert main(["data", "import", str(root), str(tmp_path / "c"), "--layout", "png", "--no-progress"]) == 0
+    assert (
+        "is 128x128; the 'png' layout expects 64x64"
+        in SilhouetteCache.open(tmp_path / "c").report["skipped"][0]["reason"]
+    )
+
+    _save_png(first, _pretreated(np.random.default_rng(19), 1)[0])
+    layout, why = explain_layout(root)
+    assert (
+        layout == "png"
+        and why
+        == "the first frame is 64x64 in each of the 4 folder(s) looked at (4 of its 4 "
+        "sequence folders sampled, spread over the tree)"
+    )
+    assert main(["data", "import", str(root), str(tmp_path / "d"), "--no-progress"]) == 0
+    assert f"gstsn data import: layout 'png' detected: {why} (--layout chooses one)" in capsys.readouterr().err
+
+
+def test_layout_detection_samples_folders_over_the_whole_tree(tmp_path):
+    from gstsn.data.casiab_layout import LAYOUT_SAMPLE
+
+    seqs = {
+        (f"{s:03d}", t, v): 1 for s in (1, 2) for t in ("nm-01", "nm-02") for v in ("000", "018", "036", "054", "072")
+    }
+    root = tmp_path / "tree"
+    _png_tree(root, np.random.default_rng(20), seqs)
+    assert len(seqs) > LAYOUT_SAMPLE // 2
+    last = root / "002" / "nm-02" / "072"
+    for png in last.iterdir():
+        _save_png(png, np.zeros((240, 320), np.uint8))
+    with pytest.raises(DataImportError, match=rf"raw, e.g. {last}/.* is 320x240"):
+        detect_layout(root)

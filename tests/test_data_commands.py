@@ -134,3 +134,61 @@ def test_cli_synth_preview_writes_a_picture_of_the_generated_dataset(tmp_path, c
         assert image.format == "PNG" and image.width > 11 * 44 and image.height > 64
         assert len(set(image.convert("L").getdata())) > 1, "the preview shows silhouettes, not a blank image"
     assert "preview written to" in capsys.readouterr().out
+
+
+def test_a_full_disk_is_one_line_naming_the_cache_and_the_space_left(tmp_path, capsys, monkeypatch, full_disk_file):
+    """``data import`` into a disk that fills up: exit 1 (not bad input: the same command works once space is freed),
+    one line naming DEST and the free space, no traceback, and no partial folder left behind."""
+    import builtins
+
+    from gstsn.data import cache_writer
+
+    npz = _fake_npz(tmp_path / "c.npz")
+    monkeypatch.setattr(
+        cache_writer, "open", lambda p, *a, **k: full_disk_file(builtins.open(p, *a, **k), 1000), raising=False
+    )
+    dest = tmp_path / "out" / "cache"
+    code = main(["data", "import", str(npz), str(dest), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith(f"gstsn data import: error: no space left on device writing {dest} (") and " free of " in err
+    assert "nothing was written there" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not list((tmp_path / "out").iterdir()), "the partial cache is removed"
+
+
+def test_ctrl_c_after_the_import_says_it_completed(tmp_path, capsys, monkeypatch):
+    """SIGINT while ``data import --overwrite`` prints its summary: the new cache is in place, and the command says so
+    (exit 130 all the same: the output was cut short)."""
+    from gstsn.data import commands
+
+    npz = _fake_npz(tmp_path / "c.npz")
+    dest = tmp_path / "cache"
+    assert main(["data", "import", str(npz), str(dest), "--no-progress"]) == 0
+    capsys.readouterr()
+    _fake_npz(tmp_path / "d.npz", lengths=(6, 2, 8, 3))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "format_info", interrupted)
+    code = main(["data", "import", str(tmp_path / "d.npz"), str(dest), "--overwrite", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert (
+        f"gstsn data import: interrupted by SIGINT after the new cache was completed: {dest} holds 4 sequences" in err
+    )
+    assert "nothing needs to be run again" in err
+    assert SilhouetteCache.open(dest).lengths.tolist() == [6, 2, 8, 3]
+
+    from gstsn.data import cache_writer
+
+    monkeypatch.setattr(cache_writer, "write_stamp", interrupted)  # once the new cache is renamed into place
+    code = main(["data", "import", str(npz), str(dest), "--overwrite", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 130 and "after the new cache was completed" in err
+    assert SilhouetteCache.open(dest).lengths.tolist() == [5, 1, 8, 3]
+
+    monkeypatch.setattr(commands, "import_casia_b", interrupted)  # Ctrl-C during the import: nothing is claimed
+    code = main(["data", "import", str(npz), str(dest), "--overwrite", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 130 and err.strip() == "gstsn data import: interrupted (SIGINT)"

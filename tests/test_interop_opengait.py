@@ -126,6 +126,12 @@ def test_mapped_gstsn_gaitset_gives_opengaits_embeddings(bins):
         (lambda sd: sd.__setitem__("set_block2.forward_block.2.conv.weight", torch.zeros(8, 8, 5, 5)),
          "key 'set_block2.forward_block.2.conv.weight' has shape (8, 8, 5, 5); expected (8, 8, 3, 3)"),
         (lambda sd: sd.__setitem__("Head.fc_bin", torch.zeros(31, 16, 12)), "has 31 parts but bins"),
+        (lambda sd: sd.__setitem__("set_block2.forward_block.0.conv.weight", torch.tensor(1.0)),
+         "key 'set_block2.forward_block.0.conv.weight' has shape () (0-d); expected a 4-d conv weight of shape "
+         "(c2, c1, 3, 3)"),
+        (lambda sd: sd.__setitem__("set_block1.forward_block.0.conv.weight", torch.zeros(4, 25)),
+         "key 'set_block1.forward_block.0.conv.weight' has shape (4, 25) (2-d); expected a 4-d conv weight of shape "
+         "(c1, 1, 5, 5)"),
     ],
 )  # fmt: skip
 def test_a_file_that_does_not_match_names_the_first_bad_key(tmp_path, edit, message):
@@ -145,8 +151,58 @@ class Payload:  # not a weights-only type: must not be unpickled
 def test_pickled_objects_are_refused_not_run(tmp_path):
     path = tmp_path / "obj.pt"
     torch.save({"model": small_opengait().state_dict(), "extra": Payload()}, path)
-    with pytest.raises(ImportCheckpointError, match="could not be read as a weights-only torch file"):
+    with pytest.raises(ImportCheckpointError, match="could not be read as a weights-only torch file") as err:
         read_state_dict(path)
+    assert "is refused: it is not a plain tensor checkpoint" in str(err.value)
+    assert "weights_only=False" not in str(err.value) and "weights_only` set to `False`" not in str(err.value)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_malicious_checkpoint_is_refused_without_relaying_torchs_advice(tmp_path, capsys):
+    """torch's message suggests loading with ``weights_only=False``, which would run the file's code: never relayed."""
+    path, marker = tmp_path / "evil.pt", tmp_path / "pwned"
+    torch.save({"model": small_opengait().state_dict(), "x": _Exploit(marker)}, path)
+    code, _, err = run_cli(["import-checkpoint", str(path)], capsys)
+    assert code == 2 and not marker.exists()
+    assert f"{path} could not be read as a weights-only torch file and is refused: it is not a plain tensor" in err
+    assert "weights_only=False" not in err and "weights_only` set to `False`" not in err
+    assert "never in the unsafe mode" in err
+
+
+def test_a_directory_is_named_as_one(tmp_path, capsys):
+    code, _, err = run_cli(["import-checkpoint", str(tmp_path)], capsys)
+    assert code == 2
+    assert f"checkpoint {tmp_path} is a directory; expected a checkpoint file (an OpenGait .pt)" in err
+    assert "does not exist" not in err
+
+
+def test_an_output_that_is_a_file_is_refused_before_the_evaluation(tmp_path, capsys, monkeypatch):
+    from gstsn.eval import embed
+
+    def never(*args, **kwargs):
+        raise AssertionError("the evaluation ran")
+
+    monkeypatch.setattr(embed, "evaluate_model", never)
+    cache = make_toy_cache(tmp_path / "cache")
+    path = tmp_path / "og.pt"
+    torch.save({"model": small_opengait().state_dict()}, path)
+    (tmp_path / "afile").write_text("x")
+    argv = ["import-checkpoint", str(path), "--data", str(cache.path), "--bins", "8,4,2,1", "--device", "cpu"]
+    code, _, err = run_cli([*argv, "--out", str(tmp_path / "afile")], capsys)
+    assert code == 2 and f"argument --out: {tmp_path / 'afile'} is a file; expected a folder" in err
+    (tmp_path / "og-gstsn-eval").write_text("x")  # the default output folder
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2
+    assert f"gstsn import-checkpoint: error: output folder: {tmp_path / 'og-gstsn-eval'} is a file" in err
 
 
 def test_import_checkpoint_cli_evaluates_and_reports(tmp_path, capsys):

@@ -233,6 +233,25 @@ def test_cli_missing_results_dir_exits_2(tmp_path, capsys):
     assert "nope does not exist" in err and not (tmp_path / "reports").exists()
 
 
+def test_cli_output_that_is_a_file_exits_2_before_reading_the_results(tmp_path, capsys, monkeypatch):
+    from gstsn.report import render
+
+    def never(*args, **kwargs):
+        raise AssertionError("the report was rendered")
+
+    monkeypatch.setattr(render, "render_report", never)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for out, message in (
+        (tmp_path / "afile", f"--out {tmp_path / 'afile'} is a file; expected a folder (it is created when missing)"),
+        (tmp_path / "afile" / "r", f"--out {tmp_path / 'afile'} is a file, so the folder {tmp_path / 'afile' / 'r'}"),
+    ):
+        args = _parser().parse_args(["report", str(tmp_path / "results"), "--out", str(out)])
+        assert args.func(args) == 2
+        assert capsys.readouterr().err.startswith(f"gstsn report: error: {message}")
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 def test_report_package_never_imports_torch_models_or_train(tmp_path):
     (tmp_path / "results").mkdir()
     code = (

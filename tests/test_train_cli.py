@@ -207,3 +207,127 @@ def test_eval_refuses_test_subjects_the_checkpoint_was_trained_on(tmp_path, caps
     code, _, err = run_cli(["eval", str(tmp_path / "run"), "--out", str(tmp_path / "same")], capsys)
     assert code == 0, err  # the training data itself, its own split: no overlap
     assert json.loads((tmp_path / "same" / "results.json").read_text())["trained_on"]["same_data"]
+
+
+# ------------------------------------------------------------------------------------------------ faults (issue 25)
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_resume_continues(tmp_path, capsys, monkeypatch, full_disk_file):
+    """The checkpoint of iteration 4 does not fit on the disk: one line naming it, the free space and the checkpoint
+    kept, exit 1, no temp file left; once there is space, --resume continues from iteration 2."""
+    import contextlib
+
+    from gstsn.train import checkpoint
+
+    real = checkpoint.atomic_open
+
+    @contextlib.contextmanager
+    def small_disk(path, mode="w"):
+        with real(path, mode) as fh:
+            yield full_disk_file(fh, 1000) if path.name == "ckpt-0000004.pt" else fh
+
+    cache = make_toy_cache(tmp_path / "cache")
+    run = tmp_path / "run"
+    argv = _smoke_argv(cache.path, run, "--iterations", "4", "--checkpoint-every", "2")
+    monkeypatch.setattr(checkpoint, "atomic_open", small_disk)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 1, err
+    assert err.startswith(
+        f"gstsn train: error: no space left on device writing {run / 'checkpoints' / 'ckpt-0000004.pt'} ("
+    )
+    assert " free of " in err and "the checkpoints already written are intact (newest ckpt-0000002.pt)" in err
+    assert "--resume" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["ckpt-0000002.pt"]
+
+    monkeypatch.undo()
+    code, _, err = run_cli([*argv, "--resume"], capsys)
+    assert code == 0, err
+    res = json.loads((run / "results.json").read_text())
+    assert res["status"] == "completed" and res["iteration"] == 4 and res["training"]["resumed_from"] == 2
+
+
+def test_a_full_disk_writing_the_train_log_names_the_run_folder(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from gstsn.train import logs
+
+    def no_space(self, row):
+        self._failed = True
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    cache = make_toy_cache(tmp_path / "cache")
+    monkeypatch.setattr(logs.CsvLog, "write", no_space)
+    code, _, err = run_cli(_smoke_argv(cache.path, tmp_path / "run"), capsys)
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith(f"gstsn train: error: no space left on device writing {tmp_path / 'run'} (")
+    assert "no checkpoint of this run had been written yet" in err
+
+
+def test_a_truncated_newest_checkpoint_is_set_aside_and_the_run_resumes_from_the_one_before(tmp_path, capsys, caplog):
+    from gstsn.train.checkpoint import list_checkpoints
+
+    cache = make_toy_cache(tmp_path / "cache")
+    run = tmp_path / "run"
+    argv = _smoke_argv(cache.path, run, "--iterations", "4", "--checkpoint-every", "2")
+    assert run_cli(argv, capsys)[0] == 0
+    newest = run / "checkpoints" / "ckpt-0000004.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    code, _, err = run_cli([*argv, "--resume", "--iterations", "5"], capsys)
+    assert code == 0, err
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "damaged" in r.getMessage()]
+    assert warning.startswith(f"checkpoint {newest} is damaged or not a gstsn checkpoint")
+    assert warning.endswith(
+        f"renamed to ckpt-0000004.pt.damaged; resuming from the newest intact checkpoint "
+        f"{run / 'checkpoints' / 'ckpt-0000002.pt'} (iteration 2) instead"
+    )
+    res = json.loads((run / "results.json").read_text())
+    assert res["training"]["resumed_from"] == 2 and res["iteration"] == 5
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "ckpt-0000004.pt", "ckpt-0000004.pt.damaged", "ckpt-0000005.pt"
+    ]  # fmt: skip
+
+    for _, path in list_checkpoints(run / "checkpoints"):
+        path.write_bytes(b"truncated")
+    code, _, err = run_cli([*argv, "--resume"], capsys)
+    assert code == 2 and "no intact checkpoint in" in err and "ckpt-0000005.pt is damaged" in err
+
+
+def test_a_hand_edited_config_json_is_refused_on_resume_naming_the_field(tmp_path, capsys):
+    cache = make_toy_cache(tmp_path / "cache")
+    run = tmp_path / "run"
+    argv = _smoke_argv(cache.path, run, "--iterations", "2")
+    assert run_cli(argv, capsys)[0] == 0
+    written = json.loads((run / "config.json").read_text())
+    lr = written["config"]["train"]["lr"]
+    written["config"]["train"]["lr"] = 0.5
+    edited = json.dumps(written, indent=2)
+    (run / "config.json").write_text(edited)
+    code, _, err = run_cli([*argv, "--resume", "--iterations", "3"], capsys)
+    assert code == 2
+    assert f"{run / 'config.json'} was edited by hand" in err
+    assert f"lr: {lr!r} in ckpt-0000002.pt vs 0.5 in the file" in err and "--iterations" in err
+    assert (run / "config.json").read_text() == edited, "the edit is not overwritten"
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["ckpt-0000002.pt"]
+
+    (run / "config.json").write_text("{not json")
+    code, _, err = run_cli([*argv, "--resume", "--iterations", "3"], capsys)
+    assert code == 2 and "config.json cannot be read as the run's config (JSONDecodeError" in err
+
+
+def test_eval_output_that_is_a_file_is_refused_before_the_evaluation(tmp_path, capsys, monkeypatch):
+    from gstsn.train import eval_command
+
+    cache = make_toy_cache(tmp_path / "cache")
+    run = tmp_path / "run"
+    assert run_cli(_smoke_argv(cache.path, run), capsys)[0] == 0
+
+    def never(*args, **kwargs):
+        raise AssertionError("the evaluation ran")
+
+    monkeypatch.setattr(eval_command, "evaluate_checkpoint", never)
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli(["eval", str(run), "--out", str(tmp_path / "afile")], capsys)
+    assert code == 2 and f"argument --out: {tmp_path / 'afile'} is a file; expected a folder" in err
+    code, _, err = run_cli(["eval", str(run), "--out", str(tmp_path / "afile" / "sub")], capsys)
+    assert code == 2 and f"{tmp_path / 'afile'} is a file, so the folder {tmp_path / 'afile' / 'sub'} cannot" in err
+    (run / "eval-0000003-per_part").write_text("x")  # the default output folder
+    code, _, err = run_cli(["eval", str(run)], capsys)
+    assert code == 2 and f"gstsn eval: error: output folder: {run / 'eval-0000003-per_part'} is a file" in err

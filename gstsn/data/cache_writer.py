@@ -1,5 +1,6 @@
 """Writing a cache atomically: rows streamed into a partial folder (stale partials of dead writers removed), the
-index, meta.json and its fingerprint, then one rename."""
+index, meta.json and its fingerprint, then one rename. A write that fails (a full disk included) removes the partial
+folder; a full disk raises :class:`gstsn.atomic.DiskFullError` naming the cache, the space left and what was kept."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from gstsn.atomic import DiskFullError, disk_full_cause
 from gstsn.data.cache_format import (
     FINGERPRINT_METHOD,
     FORMAT_NAME,
@@ -98,15 +100,20 @@ class CacheWriter:
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(self.dest)
         self.tmp = self.dest.parent / f".{self.dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.tmp.mkdir()
-        self._file: BinaryIO | None = open(self.tmp / FRAMES_FILE, "wb")  # noqa: SIM115 - closed in finish/abort
-        self._file.write(b"\0" * NPY_HEADER_BYTES)
+        self._file: BinaryIO | None = None
+        self._done = False
+        try:
+            self.tmp.mkdir()
+            self._file = open(self.tmp / FRAMES_FILE, "wb")  # noqa: SIM115 - closed in finish/abort
+            self._file.write(b"\0" * NPY_HEADER_BYTES)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
         self._rows: list[tuple[str, str, str, int, int]] = []
         self._keys: set[tuple[str, str, str]] = set()
         self._skipped: list[dict[str, Any]] = []
         self._n_frames = 0
         self._hash = Fingerprint()
-        self._done = False
 
     def __enter__(self) -> CacheWriter:
         return self
@@ -158,7 +165,11 @@ class CacheWriter:
         if pad and packed.size and np.any(packed[..., -1] & np.uint8((1 << pad) - 1)):
             raise CacheError(f"sequence {'/'.join(key)}: pad bits beyond width {self.width} are not zero")
         flat = packed.reshape(-1)
-        self._file.write(memoryview(flat))
+        try:
+            self._file.write(memoryview(flat))
+        except BaseException as exc:
+            self._fail(exc)
+            raise
         self._hash.update(memoryview(flat))
         self._rows.append((*key, self._n_frames, int(packed.shape[0])))
         self._keys.add(key)
@@ -232,8 +243,8 @@ class CacheWriter:
                 os.fsync(f.fileno())
             _fsync_dir(self.tmp)
             self._install()
-        except BaseException:
-            self.abort()
+        except BaseException as exc:
+            self._fail(exc)
             raise
         self._done = True
         write_stamp(self.dest, content["fingerprint"], "hashed while writing")  # the writer hashed every byte
@@ -254,12 +265,36 @@ class CacheWriter:
             shutil.rmtree(trash, ignore_errors=True)
 
     def abort(self) -> None:
-        """Drop everything written so far (the temp dir); ``dest`` is untouched."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self._done = True
+        """Drop everything written so far (the temp dir); ``dest`` is untouched. The folder goes even when closing the
+        file fails (on a full disk the close flushes the buffer, and fails, again)."""
+        file, self._file = self._file, None
+        try:
+            if file is not None:
+                file.close()
+        except OSError:
+            pass  # the file is closed all the same; what it held is being removed
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._done = True
+
+    def _fail(self, exc: BaseException) -> None:
+        """A write failed with ``exc``: remove the partial folder; a full disk raises :class:`DiskFullError` (the
+        cache, the space left once the partial is gone, and what was kept), anything else is left to the caller."""
+        written = _folder_bytes(self.tmp)
+        self.abort()
+        if disk_full_cause(exc) is None:
+            return
+        kept = "the cache there is left as it was" if self.dest.exists() else "nothing was written there"
+        raise DiskFullError(
+            self.dest, f"the unfinished copy ({written / 1e6:,.1f} MB written) was removed and {kept}", exc
+        ) from exc
+
+
+def _folder_bytes(folder: Path) -> int:
+    try:
+        return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return 0
 
 
 def _holes(index: np.ndarray) -> dict[str, list[dict[str, Any]]]:

@@ -23,8 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gstsn.data.casiab_layout import detect_layout, explain_layout
 from gstsn.data.casiab_npz import NpzInfo, import_npz, read_npz_index
-from gstsn.data.casiab_tree import SequenceDir, detect_layout, import_tree, scan_tree
+from gstsn.data.casiab_tree import SequenceDir, import_tree, scan_tree
 from gstsn.data.importing import READER_VERSION, DataImportError
 from gstsn.data.pretreat import BINARIZE_THRESHOLD, MIN_PIXEL_SUM, crop_binarize, pretreat_raw_frame
 
@@ -35,7 +36,9 @@ def source_key(source: str | os.PathLike, layout: str | None = None, **params: A
     """A hash naming an import before it is done: layout, reader version, parameters and the source's content.
 
     For an npz file the content is its SHA-256; for a tree, every file's relative path, size and mtime (a tree of a
-    million frames is not hashed byte by byte). Same key -> the same cache can be reused.
+    million frames is not hashed byte by byte). An entry that cannot be stat'ed (a symlink loop, a dangling link: the
+    import passes over it too) counts by its name and the error, so that it changes the key once it is readable. Same
+    key -> the same cache can be reused.
     """
     source = Path(source)
     layout = layout or detect_layout(source)
@@ -49,7 +52,11 @@ def source_key(source: str | os.PathLike, layout: str | None = None, **params: A
             dirnames.sort()
             for name in sorted(filenames):
                 p = Path(dirpath) / name
-                st = p.stat()
+                try:
+                    st = p.stat()
+                except OSError as exc:
+                    h.update(f"{p.relative_to(source)}\0unreadable {exc.errno}\n".encode())
+                    continue
                 h.update(f"{p.relative_to(source)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
@@ -102,6 +109,7 @@ __all__ = [
     "SequenceDir",
     "crop_binarize",
     "detect_layout",
+    "explain_layout",
     "import_casia_b",
     "import_npz",
     "import_tree",

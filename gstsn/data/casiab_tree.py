@@ -1,10 +1,10 @@
 """CASIA-B folder trees (``ROOT/<id>/<type-nn>/<view>/``): raw PNG, pretreated PNG or pickled arrays, scanned,
-read in worker processes, judged (silhouette quality) and written to the cache."""
+read in worker processes, judged (silhouette quality) and written to the cache. Which layout a tree has is decided
+in :mod:`gstsn.data.casiab_layout`."""
 
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -60,34 +60,55 @@ class _Reporter:
         self.unreadable_frames.append({"path": path, "reason": reason})
 
 
-def _subdirs(path: Path) -> Iterator[Path]:
-    return (p for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith("."))
+def _subdirs(path: Path, rep: _Reporter) -> Iterator[Path]:
+    """The visible subfolders of ``path``; a folder that cannot be listed is recorded as skipped (or raises, strict)."""
+    try:
+        entries = sorted(path.iterdir())
+    except OSError as exc:
+        rep.skip(path, unreadable_folder(exc))
+        return iter(())
+    return (p for p in entries if p.is_dir() and not p.name.startswith("."))
+
+
+def unreadable_folder(exc: OSError) -> str:
+    return f"unreadable folder ({type(exc).__name__}: {exc.strerror or exc})"
+
+
+def files_of(folder: Path) -> list[Path]:
+    """The regular files of ``folder``, sorted; entries that are no file (a symlink loop, a dangling link) are left
+    out, as folders are. An unreadable folder raises ``OSError``."""
+    return sorted(p for p in folder.iterdir() if p.is_file())
 
 
 def scan_tree(root: str | os.PathLike, strict: bool = False) -> tuple[list[SequenceDir], list[dict[str, Any]]]:
     """Find every ``ROOT/<id>/<type-nn>/<view>/`` folder, sorted by (subject, seq_type, view).
 
-    Returns the sequence folders and the skipped folders (unknown names). Subject folders may be named ``1`` or
-    ``001`` (both mean ``"001"``); two folders for the same sequence raise :class:`DataImportError`.
+    Returns the sequence folders and the skipped folders (unknown names, folders that cannot be listed). Subject
+    folders may be named ``1`` or ``001`` (both mean ``"001"``); two folders for the same sequence raise
+    :class:`DataImportError`.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataImportError(f"no such folder: {root} (expected ROOT/<id>/<type-nn>/<view>/ with frames)")
+    try:
+        subjects = list(_subdirs(root, _Reporter(strict=True)))
+    except DataImportError as exc:
+        raise DataImportError(f"cannot read the tree: {exc}") from None
     rep = _Reporter(strict)
     found: dict[tuple[str, str, str], Path] = {}
-    for sdir in _subdirs(root):
+    for sdir in subjects:
         try:
             subject = normalize_subject(sdir.name)
         except NamingError as exc:
             rep.skip(sdir, f"not a subject folder ({exc})")
             continue
-        for tdir in _subdirs(sdir):
+        for tdir in _subdirs(sdir, rep):
             try:
                 seq_type = validate_seq_type(tdir.name)
             except NamingError as exc:
                 rep.skip(tdir, str(exc), (subject, tdir.name, ""))
                 continue
-            for vdir in _subdirs(tdir):
+            for vdir in _subdirs(tdir, rep):
                 try:
                     view = validate_view(vdir.name)
                 except NamingError as exc:
@@ -100,32 +121,6 @@ def scan_tree(root: str | os.PathLike, strict: bool = False) -> tuple[list[Seque
     if not found:
         raise DataImportError(f"{root} holds no <id>/<type-nn>/<view>/ sequence folders")
     return [SequenceDir(*k, p) for k, p in sorted(found.items())], rep.skipped
-
-
-def detect_layout(source: str | os.PathLike) -> str:
-    """Guess the layout of ``source``: ``npz`` for a file, else by the first sequence folder's files.
-
-    A folder with ``*.pkl`` -> ``pkl``; with ``*.png`` of 64×64 -> ``png``; other PNGs -> ``raw-png``.
-    """
-    source = Path(source)
-    if source.is_file():
-        if zipfile.is_zipfile(source):
-            return "npz"
-        raise DataImportError(f"{source} is a file but not an .npz archive; expected an npz or a CASIA-B folder")
-    seqs, _ = scan_tree(source)
-    for seq in seqs:
-        files = sorted(p for p in seq.path.iterdir() if p.is_file())
-        if any(p.suffix.lower() == ".pkl" for p in files):
-            return "pkl"
-        pngs = [p for p in files if p.suffix.lower() == ".png"]
-        for p in pngs:
-            try:
-                with Image.open(p) as im:
-                    size = im.size
-            except (OSError, ValueError):
-                continue
-            return "png" if size == (PRETREAT_SIZE, PRETREAT_SIZE) else "raw-png"
-    raise DataImportError(f"cannot tell the layout of {source}: no readable .png or .pkl frames; pass --layout")
 
 
 def _read_gray(path: Path) -> np.ndarray:
@@ -152,7 +147,10 @@ def _assessed(gray: np.ndarray, name_of: Callable[[int], str], **kw: Any) -> _Se
 
 
 def _read_png_sequence(seq: SequenceDir, raw: bool) -> _SeqResult:
-    files = sorted(p for p in seq.path.iterdir() if p.is_file() and p.suffix.lower() == ".png")
+    try:
+        files = [p for p in files_of(seq.path) if p.suffix.lower() == ".png"]
+    except OSError as exc:
+        return _SeqResult(None, unreadable_folder(exc))
     if not files:
         return _SeqResult(None, "no .png frames")
     out, names, bad, dropped = [], [], [], 0
@@ -186,7 +184,10 @@ def _read_png_sequence(seq: SequenceDir, raw: bool) -> _SeqResult:
 
 def _read_pkl_sequence(seq: SequenceDir) -> _SeqResult:
     own = seq.path / f"{seq.view}.pkl"
-    pkls = sorted(p for p in seq.path.iterdir() if p.is_file() and p.suffix.lower() == ".pkl")
+    try:
+        pkls = [p for p in files_of(seq.path) if p.suffix.lower() == ".pkl"]
+    except OSError as exc:
+        return _SeqResult(None, unreadable_folder(exc))
     if own.is_file():
         path = own
     elif len(pkls) == 1:
@@ -318,7 +319,8 @@ def _pretreatment_meta(layout: str, dropped: int) -> dict[str, Any]:
 
 __all__ = [
     "SequenceDir",
-    "detect_layout",
     "import_tree",
+    "files_of",
     "scan_tree",
+    "unreadable_folder",
 ]

@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gstsn import cli_args
 from gstsn.data.cache import SilhouetteCache, cache_counts
-from gstsn.data.casiab import LAYOUTS, import_casia_b
+from gstsn.data.cache_format import META_FILE
+from gstsn.data.casiab import LAYOUTS, explain_layout, import_casia_b
 from gstsn.data.sources import (
     dataset_info,
     format_info,
@@ -22,6 +25,7 @@ from gstsn.data.sources import (
     write_synth_cache,
 )
 from gstsn.data.synth import SynthConfig, write_preview
+from gstsn.signals import InterruptedAfterWork, reporting_after
 
 
 def _replacement_note(command: str, dest: str, before: dict[str, int] | None) -> None:
@@ -57,22 +61,60 @@ def _warn_suspicious(dest: str | Path, list_limit: int) -> None:
         print(f"  ... {len(suspicious) - len(shown)} more", file=sys.stderr)
 
 
+def _meta_text(dest: str | Path) -> str | None:
+    """The ``meta.json`` of the cache at ``dest`` as text (None when there is none): it changes with every write."""
+    try:
+        return (Path(dest) / META_FILE).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+
+
+def _completed(dest: str | Path) -> str:
+    counts = cache_counts(dest) or {"n_sequences": 0, "n_frames": 0}
+    return (
+        f"the new cache was completed: {dest} holds {counts['n_sequences']:,} sequences, {counts['n_frames']:,} "
+        f"frames (gstsn data info {dest} shows its report)"
+    )
+
+
+def _written(dest: str, write: Callable[[], Path]) -> Path:
+    """Run ``write`` (an import or a synth writing the cache at ``dest``). Ctrl-C once the new cache is in place (the
+    rename done, its stamp still being written) says the cache was completed, as it does during the summary after."""
+    before = _meta_text(dest)
+    try:
+        return write()
+    except KeyboardInterrupt:
+        after = _meta_text(dest)
+        if after is not None and after != before:
+            raise InterruptedAfterWork(signal.SIGINT, _completed(dest)) from None
+        raise
+
+
 def _run_import(args: argparse.Namespace) -> int:
     before = cache_counts(args.dest) if args.overwrite else None
-    path = import_casia_b(
-        args.source,
+    layout = args.layout
+    if layout is None:
+        layout, why = explain_layout(args.source)
+        if layout != "npz":
+            print(f"gstsn data import: layout {layout!r} detected: {why} (--layout chooses one)", file=sys.stderr)
+    path = _written(
         args.dest,
-        layout=args.layout,
-        min_frames=args.min_frames,
-        strict=args.strict,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        workers=args.workers,
-        accept_non_silhouettes=args.accept_non_silhouettes,
+        lambda: import_casia_b(
+            args.source,
+            args.dest,
+            layout=layout,
+            min_frames=args.min_frames,
+            strict=args.strict,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+            workers=args.workers,
+            accept_non_silhouettes=args.accept_non_silhouettes,
+        ),
     )
-    print(format_info(dataset_info(path), list_limit=args.list))
-    _warn_suspicious(path, args.list)
-    _replacement_note("gstsn data import", args.dest, before)
+    with reporting_after(_completed(path)):
+        print(format_info(dataset_info(path), list_limit=args.list))
+        _warn_suspicious(path, args.list)
+        _replacement_note("gstsn data import", args.dest, before)
     return 0
 
 
@@ -86,12 +128,13 @@ def _run_synth(args: argparse.Namespace) -> int:
     cfg = synth_config_from_pairs(pairs, where="gstsn data synth")
     dataset = generate_synth(cfg, progress=not args.no_progress)
     before = cache_counts(args.dest) if args.overwrite else None
-    path = write_synth_cache(dataset, args.dest, overwrite=args.overwrite)
-    if args.preview:
-        write_preview(dataset, args.preview)
-        print(f"preview written to {args.preview}")
-    print(format_info(dataset_info(path), list_limit=args.list))
-    _replacement_note("gstsn data synth", args.dest, before)
+    path = _written(args.dest, lambda: write_synth_cache(dataset, args.dest, overwrite=args.overwrite))
+    with reporting_after(_completed(path)):
+        if args.preview:
+            write_preview(dataset, args.preview)
+            print(f"preview written to {args.preview}")
+        print(format_info(dataset_info(path), list_limit=args.list))
+        _replacement_note("gstsn data synth", args.dest, before)
     return 0
 
 

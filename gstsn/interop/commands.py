@@ -28,14 +28,19 @@ def _bins(text: str) -> tuple[int, ...]:
 
 def cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from gstsn import cli_args
+    from gstsn.atomic import output_folder_problem
     from gstsn.config import ConfigError, resolve_profile
-    from gstsn.interop.opengait import OPENGAIT_BINS, read_state_dict, to_gstsn_state
+    from gstsn.interop.opengait import OPENGAIT_BINS, ImportCheckpointError, read_state_dict, to_gstsn_state
     from gstsn.models import build_model
     from gstsn.train.results_file import report_evaluation, retrieval_evaluation
     from gstsn.train.setup import open_run_data, resolve_device
 
     path = Path(args.checkpoint)
     mapped = to_gstsn_state(read_state_dict(path), args.bins or OPENGAIT_BINS)
+    out = Path(args.out) if args.out else path.with_name(f"{path.stem}-gstsn-eval")
+    problem = output_folder_problem(out)
+    if problem:  # checked before the evaluation, whose results would be lost at its end
+        raise ImportCheckpointError(f"output folder: {problem}")
     fields: dict[str, Any] = {
         "temporal": False,
         "channels": mapped["channels"],
@@ -55,7 +60,6 @@ def cmd_import_checkpoint(args: argparse.Namespace) -> int:
     from gstsn.eval.embed import evaluate_model
 
     result, feats = evaluate_model(model.to(device), dataset, split.test, cfg, device)
-    out = Path(args.out) if args.out else path.with_name(f"{path.stem}-gstsn-eval")
     out.mkdir(parents=True, exist_ok=True)
     extra = retrieval_evaluation(feats, dataset, split.test, cfg, out, device)
     identity = {
@@ -84,7 +88,10 @@ def register(subparsers: Any) -> None:
         "read with torch.load(weights_only=True); a file that does not match names the first bad key.",
     )
     p.add_argument("checkpoint", metavar="PATH", help="OpenGait checkpoint (.pt with a 'model' state dict)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: PATH's stem + '-gstsn-eval' beside it)")
+    p.add_argument(
+        "--out", metavar="DIR", type=cli_args.output_folder,
+        help="output directory (default: PATH's stem + '-gstsn-eval' beside it)",
+    )  # fmt: skip
     p.add_argument(
         "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
     )

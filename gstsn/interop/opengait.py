@@ -37,6 +37,8 @@ from typing import Any
 
 import torch
 
+from gstsn.train.checkpoint import load_failure
+
 #: OpenGait key -> gstsn key (all but the head)
 CONV_KEYS: dict[str, str] = {
     "set_block1.forward_block.0.conv.weight": "spatial.set1.conv.weight",
@@ -50,6 +52,19 @@ CONV_KEYS: dict[str, str] = {
     "gl_block3.0.conv.weight": "spatial.mgp3.conv.weight",
     "gl_block3.2.conv.weight": "spatial.mgp4.conv.weight",
 }
+#: OpenGait key -> its shape in terms of the three trunk widths
+CONV_SHAPES: dict[str, str] = {
+    "set_block1.forward_block.0.conv.weight": "(c1, 1, 5, 5)",
+    "set_block1.forward_block.2.conv.weight": "(c1, c1, 3, 3)",
+    "set_block2.forward_block.0.conv.weight": "(c2, c1, 3, 3)",
+    "set_block2.forward_block.2.conv.weight": "(c2, c2, 3, 3)",
+    "set_block3.forward_block.0.conv.weight": "(c3, c2, 3, 3)",
+    "set_block3.forward_block.2.conv.weight": "(c3, c3, 3, 3)",
+    "gl_block2.0.conv.weight": "(c2, c1, 3, 3)",
+    "gl_block2.2.conv.weight": "(c2, c2, 3, 3)",
+    "gl_block3.0.conv.weight": "(c3, c2, 3, 3)",
+    "gl_block3.2.conv.weight": "(c3, c3, 3, 3)",
+}
 HEAD_KEY = "Head.fc_bin"
 OPENGAIT_BINS = (16, 8, 4, 2, 1)
 
@@ -61,6 +76,8 @@ class ImportCheckpointError(ValueError):
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The ``"model"`` state dict of an OpenGait checkpoint (or a bare state dict), read with ``weights_only=True``."""
     path = Path(path)
+    if path.is_dir():
+        raise ImportCheckpointError(f"checkpoint {path} is a directory; expected a checkpoint file (an OpenGait .pt)")
     if not path.is_file():
         raise ImportCheckpointError(f"checkpoint {path} does not exist")
     try:
@@ -68,7 +85,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is reported with the file's name
         raise ImportCheckpointError(
-            f"{path} could not be read as a weights-only torch file ({type(exc).__name__}: {str(exc)[:300]})"
+            f"{path} could not be read as a weights-only torch file and is refused: it is not a plain tensor "
+            f"checkpoint ({load_failure(exc)}); gstsn reads it with torch.load(weights_only=True) only, never in the "
+            "unsafe mode"
         ) from None
     state = payload.get("model", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -85,8 +104,13 @@ def shapes_of(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     for key in [*CONV_KEYS, HEAD_KEY]:
         if key not in state:
             raise ImportCheckpointError(f"missing key {key!r}: an OpenGait GaitSet checkpoint has it")
-    first = state["set_block1.forward_block.0.conv.weight"]
-    c1 = int(first.shape[0]) if first.ndim == 4 else -1
+    for key, pattern in CONV_SHAPES.items():
+        if state[key].ndim != 4:
+            raise ImportCheckpointError(
+                f"key {key!r} has shape {tuple(state[key].shape)} ({state[key].ndim}-d); expected a 4-d conv weight "
+                f"of shape {pattern}"
+            )
+    c1 = int(state["set_block1.forward_block.0.conv.weight"].shape[0])
     c2 = int(state["set_block2.forward_block.0.conv.weight"].shape[0])
     c3 = int(state["set_block3.forward_block.0.conv.weight"].shape[0])
     expected = {
@@ -145,6 +169,7 @@ def to_gstsn_state(state: dict[str, torch.Tensor], bin_num: tuple[int, ...] = OP
 
 __all__ = [
     "CONV_KEYS",
+    "CONV_SHAPES",
     "HEAD_KEY",
     "ImportCheckpointError",
     "OPENGAIT_BINS",

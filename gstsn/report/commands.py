@@ -39,10 +39,16 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render the report; exit status 2 when the results folder does not exist, else 0 (problems are listed)."""
+    """Render the report; exit status 2 when the results folder does not exist or ``--out`` names a file (checked
+    before anything is read), else 0 (problems are listed)."""
+    from gstsn.atomic import output_folder_problem
     from gstsn.report.load import ResultsDirError
     from gstsn.report.render import render_report
 
+    problem = output_folder_problem(args.out)
+    if problem:  # before the results are read and the pages rendered
+        print(f"gstsn report: error: --out {problem}", file=sys.stderr)
+        return 2
     try:
         result = render_report(args.results_dir, args.out, references=tuple(args.reference))
     except ResultsDirError as exc:

@@ -2,7 +2,8 @@
 
 A run directory keeps its checkpoints as ``checkpoints/ckpt-0001000.pt`` (the iteration, zero-padded); the newest is
 the one with the highest iteration. A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (no
-pickled objects), so ``torch.load(weights_only=True)`` reads it without running code.
+pickled objects), so ``torch.load(weights_only=True)`` reads it without running code. A write that fails for want of
+space raises :class:`gstsn.atomic.DiskFullError` naming the file, the space left and the checkpoints kept.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import torch
 
-from gstsn.atomic import atomic_open
+from gstsn.atomic import DiskFullError, atomic_open
 
 CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^ckpt-(\d{7,})\.pt$")
@@ -22,6 +23,10 @@ REQUIRED_KEYS = ("format", "iteration", "config", "model", "optimizer", "sampler
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable or not one of ours; the message names the file and the problem."""
+
+
+class DamagedCheckpointError(CheckpointError):
+    """``torch.load`` cannot read the file at all (truncated, overwritten): a resume may fall back to an older one."""
 
 
 def checkpoint_path(directory: Path, iteration: int) -> Path:
@@ -54,14 +59,25 @@ def save_checkpoint(payload: dict[str, Any], directory: Path, keep: int = 2) -> 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     final = checkpoint_path(directory, int(payload["iteration"]))
-    with atomic_open(final, "wb") as fh:
-        torch.save(payload, fh)
+    try:
+        with atomic_open(final, "wb") as fh:
+            torch.save(payload, fh)
+    except DiskFullError as exc:
+        kept = list_checkpoints(directory)
+        raise DiskFullError(
+            final,
+            f"the checkpoints already written are intact (newest {kept[-1][1].name}); free some space, then continue "
+            "with --resume"
+            if kept
+            else "no checkpoint of this run had been written yet",
+            exc,
+        ) from exc
     for _, old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return final
 
 
-def _load_failure(exc: Exception) -> str:
+def load_failure(exc: Exception) -> str:
     """What went wrong in ``torch.load``, without torch's advice to retry with ``weights_only=False`` (never take it:
     that runs arbitrary code from the file)."""
     text = str(exc)
@@ -81,8 +97,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(
-            f"checkpoint {path} is damaged or not a gstsn checkpoint ({_load_failure(exc)}); gstsn reads checkpoints "
+        raise DamagedCheckpointError(
+            f"checkpoint {path} is damaged or not a gstsn checkpoint ({load_failure(exc)}); gstsn reads checkpoints "
             "with torch.load(weights_only=True) only, never in the unsafe mode"
         ) from None
     if not isinstance(payload, dict):
@@ -100,9 +116,11 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
+    "DamagedCheckpointError",
     "checkpoint_path",
     "latest_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
+    "load_failure",
     "save_checkpoint",
 ]

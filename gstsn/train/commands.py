@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from gstsn import cli_args
+from gstsn.atomic import DiskFullError, disk_full_cause
 from gstsn.config import (
     CPU_PRECISIONS,
     DISTANCES,
@@ -252,6 +253,10 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
             payload.update(status="diverged", error=str(exc), iteration=exc.iteration)
             write_results(out, payload, None, cfg)
         return 1
+    except Exception as exc:
+        if isinstance(exc, DiskFullError) or disk_full_cause(exc) is None:
+            raise
+        raise DiskFullError(out, _kept_checkpoints(out), exc) from exc  # a log or the results: name the run folder
     except TrainingInterrupted as exc:  # checkpoint written; gstsn.cli prints the line and exits 128 + signal
         if ctx.is_main:
             payload = _train_payload(cfg, args, dataset, split, None, torch.device("cpu"))
@@ -284,6 +289,15 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
         print(f"gstsn train: WARNING: the embedding collapsed ({res.collapse})", file=sys.stderr)
     print(f"results in {out}")
     return 0
+
+
+def _kept_checkpoints(out: Path) -> str:
+    from gstsn.train.checkpoint import latest_checkpoint
+
+    newest = latest_checkpoint(out / "checkpoints")
+    if newest is None:
+        return "no checkpoint of this run had been written yet"
+    return f"its checkpoints are intact (newest {newest.name}); free some space, then continue with --resume"
 
 
 def _train_payload(
@@ -378,7 +392,10 @@ def register(subparsers: Any) -> None:
         "--allow-train-subjects", action="store_true",
         help="score test subjects that the checkpoint was trained on (refused by default: that measures memory)",
     )  # fmt: skip
-    e.add_argument("--out", metavar="DIR", help="output directory (default: RUN/eval-ITERATION-DISTANCE)")
+    e.add_argument(
+        "--out", metavar="DIR", type=cli_args.output_folder,
+        help="output directory (default: RUN/eval-ITERATION-DISTANCE)",
+    )  # fmt: skip
     e.add_argument(
         "--device", type=cli_args.device, default="auto", help="auto (default) = CUDA when available, cpu, cuda[:K]"
     )

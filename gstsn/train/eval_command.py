@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from gstsn import cli_args
+from gstsn.atomic import output_folder_problem
 from gstsn.config import ConfigError, RunConfig, resolve_profile
 from gstsn.train.errors import CommandError
 from gstsn.train.results_file import report_evaluation, retrieval_evaluation
@@ -76,6 +77,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg = resolve_profile("paper", **{**saved.flat(), **cli_args.field_overrides(args, list(EVAL_FIELDS))})
     except ConfigError as exc:
         args._parser.error(str(exc))
+    iteration = int(payload["iteration"])
+    out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
+    problem = output_folder_problem(out)
+    if problem:  # checked before the evaluation, whose results would be lost at its end
+        raise CommandError(f"output folder: {problem}")
     device = resolve_device(args.device)
     dataset, split = open_run_data(cfg)
     trained_on = _training_data(payload, saved, dataset)
@@ -89,8 +95,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "--allow-train-subjects to score them anyway (the results then say so)."
         )
     result, feats = evaluate_checkpoint(ckpt, cfg, dataset, split.test, device, with_features=True)
-    iteration = int(payload["iteration"])
-    out = Path(args.out) if args.out else ckpt.parent.parent / f"eval-{iteration:07d}-{cfg.eval.distance}"
     out.mkdir(parents=True, exist_ok=True)
     extra = retrieval_evaluation(feats, dataset, split.test, cfg, out, device)
     identity = {

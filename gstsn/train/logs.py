@@ -25,6 +25,7 @@ class CsvLog:
     def __init__(self, path: Path, columns: tuple[str, ...], resume_from: int | None) -> None:
         self.path = path
         self.columns = columns
+        self._failed = False
         rows: list[dict[str, str]] = []
         if resume_from is not None and path.is_file():
             with path.open(newline="") as fh:
@@ -36,11 +37,21 @@ class CsvLog:
         self._fh.flush()
 
     def write(self, row: dict[str, Any]) -> None:
-        self._writer.writerow({k: row[k] for k in self.columns})
-        self._fh.flush()
+        try:
+            self._writer.writerow({k: row[k] for k in self.columns})
+            self._fh.flush()
+        except OSError:
+            self._failed = True
+            raise
 
     def close(self) -> None:
-        self._fh.close()
+        """Close the file; after a failed write (a full disk) the retried flush fails again: that error was raised
+        already, so it is not raised twice (the file is closed all the same)."""
+        try:
+            self._fh.close()
+        except OSError:
+            if not self._failed:
+                raise
 
 
 class TensorBoardLog:
