@@ -9,6 +9,8 @@ a results folder keeps the precision its runs were trained in (one precision per
 from __future__ import annotations
 
 import contextlib
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gstsn.config import CPU_PRECISIONS
@@ -82,4 +84,35 @@ def resolve_cpu_precision(choice: str, stored: str | None = None) -> tuple[str, 
     return "fp32", "CPU precision fp32: this CPU has no bf16 in hardware"
 
 
-__all__ = ["PRECISION_CHOICES", "autocast", "autocast_dtype", "autocast_to", "precision_used", "resolve_cpu_precision"]
+def run_cpu_precision(choice: str, device_type: str, resumed_out: Path | None = None) -> str:
+    """``gstsn train --cpu-precision`` resolved (:func:`resolve_cpu_precision`, the choice logged): ``auto`` keeps the
+    precision of the run being resumed in ``resumed_out`` (its ``config.json``; one written before the field is fp32),
+    else bf16 where this CPU has it in hardware. On CUDA, where ``amp`` decides, ``auto`` is fp32, so the run id does
+    not depend on the host CPU."""
+    import json
+
+    from gstsn.results.files import CONFIG_FILE
+
+    if choice == "auto" and device_type != "cpu":
+        return "fp32"
+    stored = None
+    if choice == "auto" and resumed_out is not None and (resumed_out / CONFIG_FILE).is_file():
+        try:
+            saved = json.loads((resumed_out / CONFIG_FILE).read_text(encoding="utf-8"))
+            stored = str(saved.get("train", {}).get("cpu_precision", "fp32"))
+        except (OSError, ValueError, AttributeError):
+            stored = None  # the trainer names the damaged file when it resumes
+    value, why = resolve_cpu_precision(choice, stored)
+    logging.getLogger("gstsn.train").info(why)
+    return value
+
+
+__all__ = [
+    "PRECISION_CHOICES",
+    "autocast",
+    "autocast_dtype",
+    "autocast_to",
+    "precision_used",
+    "resolve_cpu_precision",
+    "run_cpu_precision",
+]

@@ -36,6 +36,7 @@ from gstsn.config import (
     config_to_dict,
     resolve_profile,
 )
+from gstsn.precision import run_cpu_precision
 from gstsn.train.errors import CommandError
 from gstsn.train.eval_command import EVAL_FIELDS, cmd_eval, evaluate_checkpoint
 from gstsn.train.provenance import provenance
@@ -184,7 +185,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from gstsn.train.setup import resolve_device
 
     fields = cli_args.field_overrides(args, list(FIELD_HELP))
-    fields["cpu_precision"] = _cpu_precision(args, fields.get("cpu_precision", "auto"))
+    fields["cpu_precision"] = run_cpu_precision(
+        fields.get("cpu_precision", "auto"),
+        resolve_device(args.device).type,
+        Path(args.out) if args.resume and args.out else None,
+    )
     try:
         cfg = resolve_profile(args.profile, **fields)
     except ConfigError as exc:
@@ -196,30 +201,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_and_report(cfg, args, ctx)
     finally:
         _leave_process_group()
-
-
-def _cpu_precision(args: argparse.Namespace, choice: str) -> str:
-    """``--cpu-precision`` resolved (:func:`gstsn.precision.resolve_cpu_precision`): ``auto`` keeps a resumed run's
-    own precision, else bf16 where this CPU has it in hardware; on CUDA (where ``amp`` decides) ``auto`` is fp32, so
-    the run id does not depend on the host CPU. The choice is logged."""
-    from gstsn.precision import resolve_cpu_precision
-    from gstsn.results.files import CONFIG_FILE
-    from gstsn.train.setup import resolve_device
-
-    if choice == "auto" and resolve_device(args.device).type != "cpu":
-        return "fp32"
-    stored = None
-    if choice == "auto" and args.resume and args.out and (Path(args.out) / CONFIG_FILE).is_file():
-        import json
-
-        try:
-            saved = json.loads((Path(args.out) / CONFIG_FILE).read_text(encoding="utf-8"))
-            stored = str(saved.get("train", {}).get("cpu_precision", "fp32"))
-        except (OSError, ValueError, AttributeError):
-            stored = None  # the trainer names the damaged file when it resumes
-    value, why = resolve_cpu_precision(choice, stored)
-    log.info(why)
-    return value
 
 
 def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int:
