@@ -177,7 +177,8 @@ def test_figures_are_inline_svg_with_page_unique_ids(rendered):
         assert all('role="img"' in s and "aria-label=" in s for s in svgs)
         ids = re.findall(r'\bid="([^"]+)"', html)
         assert len(ids) == len(set(ids)), f"{name}: duplicate element ids"
-    assert len(re.findall(r"<svg\b", pages["study-gaitset_vs_gstsn.html"])) == 1 + 1 + 3 + 2  # points, delta, 3 heat, 2
+    # points, delta, 3 heatmaps, 2 training curves, GSTSN − GaitSet against iterations
+    assert len(re.findall(r"<svg\b", pages["study-gaitset_vs_gstsn.html"])) == 1 + 1 + 3 + 2 + 1
     assert "Not shown: tables.csv is missing or empty" in pages["study-input_type.html"]
     assert "tables.csv is missing" in pages["study-input_type.html"]
 

@@ -19,7 +19,7 @@ import jinja2
 import pandas as pd
 
 from gstsn.atomic import atomic_write_text
-from gstsn.report import figures, provenance, retrieval, tables, timing_figures, tta_curves, verdicts
+from gstsn.report import budget_view, figures, provenance, retrieval, tables, timing_figures, tta_curves, verdicts
 from gstsn.report.labels import field_label, show
 from gstsn.report.load import LoadedResults, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
@@ -114,7 +114,26 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
             "(eval_every = 0) or its curve was not written to the results store.",
         ),
     ]
+    budgets, times = budget_view.group_readings(group.runs, study.eval_curves)
+    several = len({bc.paired.setting for bc in budgets} | {tt.paired.setting for tt in times}) > 1
+    budget = [
+        (
+            _figure(
+                f"GSTSN − GaitSet against training iterations: {budget_view.comparison_name(bc.paired)}"
+                + (f" ({budget_view.setting_name(bc.paired)})" if several else ""),
+                budget_view.budget_figure(bc, f"{key}-budget{bi}"),
+                budget_view.BUDGET_CAPTION,
+                "no evaluation both runs of a seed pair made.",
+            ),
+            budget_view.budget_table(bc),
+        )
+        for bi, bc in enumerate(budgets)
+    ]
     return {
+        "budget": budget,
+        "time_to_target": [
+            budget_view.time_to_target_table(tt, study.eval_curves, budget_view.setting_name(tt.paired)) for tt in times
+        ],
         "title": group.title,
         "key": group.key,
         "synthetic": group.synthetic,
@@ -226,6 +245,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[Stud
         "problems": timing.problems,
         "verdict": view,
         "tta_figures": _tta_figures(list(studies)),
+        "time_to_target": budget_view.timing_page_tables(list(studies)),
         "tables": [tables.timing_table(df, p) for p in phases],
         # the conservative ratio table from timing.csv only when verdict.json has no paired per-phase ratios
         "ratios": tables.ratio_table(df) if not isinstance(timing.verdict.get("per_phase"), list) else None,

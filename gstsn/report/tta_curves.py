@@ -8,7 +8,6 @@ figure, so synthetic and real data, or two devices, are never mixed. A run that 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ import pandas as pd
 from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.report.labels import variant_label
 from gstsn.report.load import StudyData
-from gstsn.results.curves import PAIR_KEYS
+from gstsn.results.curves import SETTING_KEYS, pair_key
 from gstsn.results.stats import hashable
 
 GAITSET = "GaitSet"
@@ -33,11 +32,7 @@ class CurveSet:
     curves: pd.DataFrame
 
 
-def _key(row: dict[str, Any], keys: tuple[str, ...]) -> str:
-    return json.dumps([hashable(row.get(k)) for k in keys], default=str)
-
-
-def _setting_title(row: dict[str, Any]) -> str:
+def setting_title(row: dict[str, Any]) -> str:
     data = {True: "synthetic data", False: "real CASIA-B"}.get(hashable(row.get("synthetic")), "data kind unknown")
     parts = [data, f"device {row.get('device') or '—'}", f"profile {row.get('profile') or '—'}"]
     if hashable(row.get("identity_cue")) is not None:
@@ -66,13 +61,12 @@ def paired_curves(studies: list[StudyData]) -> list[CurveSet]:
     gaitset: dict[str, str] = {}
     for rid, r in runs.items():
         if r["method"] == "gaitset":
-            gaitset.setdefault(_key(r, PAIR_KEYS), rid)  # the first, as gstsn.timing.tta pairs
+            gaitset.setdefault(pair_key(r), rid)  # the first, as gstsn.timing.tta pairs
     keep: dict[str, str] = {}  # run id -> setting key (PAIR_KEYS without the seed)
-    setting_keys = tuple(k for k in PAIR_KEYS if k != "seed")
     for rid, r in runs.items():
-        partner = gaitset.get(_key(r, PAIR_KEYS)) if r["method"] == "gstsn" else None
+        partner = gaitset.get(pair_key(r)) if r["method"] == "gstsn" else None
         if partner is not None:
-            keep[rid] = keep[partner] = _key(r, setting_keys)
+            keep[rid] = keep[partner] = pair_key(r, SETTING_KEYS)
     if not keep:
         return []
     curves = pd.concat(frames, ignore_index=True)
@@ -92,5 +86,5 @@ def paired_curves(studies: list[StudyData]) -> list[CurveSet]:
         part["variant"] = part["run_id"].map(label)
         part["seed"] = part["run_id"].map({rid: runs[rid].get("seed") for rid in ids})
         part = part[CURVE_COLUMNS].sort_values(["variant", "seed", "condition", "iteration"], kind="stable")
-        out.append(CurveSet(_setting_title(runs[ids[0]]), distance, part.reset_index(drop=True)))
+        out.append(CurveSet(setting_title(runs[ids[0]]), distance, part.reset_index(drop=True)))
     return out

@@ -11,7 +11,10 @@ import pandas as pd
 from gstsn.config import CONDITIONS
 from gstsn.contention import CONTENDED_SHARE, contended
 from gstsn.results import runs as runs_format
+from gstsn.results.budget import study_curves
+from gstsn.results.curves import CurveError
 from gstsn.results.stats import UNCLEAR, Interval, rank1_metrics, read_runs, study_statistics
+from gstsn.results.time_to_target import MODEL_LABELS, PER_ITERATION, format_ratio, times_to_target
 
 
 def _signed(x: float, digits: int, minus: str = "-") -> str:
@@ -77,7 +80,44 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
                         text += f", {format_seeds_needed(needed, iv.n)}"
                 items.append(text)
             lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
-    return "\n".join(lines)
+    return "\n".join([*lines, *time_to_target_lines(study_dir, distance, digits)])
+
+
+def _ratio(iv: Interval) -> str:
+    if iv.n == 0:
+        return "—"
+    if not iv.has_interval:
+        return f"{format_ratio(iv.mean)} (1 seed)"
+    return f"{format_ratio(iv.mean)} [{format_ratio(iv.low)}, {format_ratio(iv.high)}]"
+
+
+def time_to_target_lines(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> list[str]:
+    """The "20 % less time" reading as time to target (:mod:`gstsn.results.time_to_target`), one line per setting
+    and GSTSN variant whose GaitSet and GSTSN runs have curves: per model the mean seconds to the NM target with its
+    interval and the seeds that never reached it, the GSTSN ÷ GaitSet ratio (geometric mean over seeds) beside the
+    per-iteration one. A study without such runs has no line."""
+    try:
+        rows, curves = study_curves(study_dir)
+    except CurveError as exc:
+        return [f"  WARNING: time to target not computed: {exc}"]
+    lines = []
+    for tt in times_to_target(rows, curves, distance):
+        first, per_it = tt.rows[0], next(r for r in tt.rows if r.what == PER_ITERATION)
+        contended = sorted({t.seed for r in tt.rows for runs in r.times.values() for t in runs if t.contended})
+        models = []
+        for model, name in MODEL_LABELS.items():
+            text = f"{name} {format_mean(first.means[model], digits)} s"
+            missed = [str(t.seed) for t in first.times[model] if t.seconds is None]
+            models.append(text + (f" (not reached: seed(s) {', '.join(missed)})" if missed else ""))
+        lines.append(
+            f"  time to target, {tt.paired.gstsn_label} ({first.what} target {first.target:.{digits}f} = "
+            f"{tt.fraction * 100:g} % of GaitSet's final {first.gaitset_final.mean:.{digits}f}): " + ", ".join(models)
+            + f"; GSTSN ÷ GaitSet {_ratio(first.ratio)} (geometric mean over seeds), per iteration "
+            + _ratio(per_it.ratio)
+            + ("; contention not recorded" if not tt.contention_recorded else "")
+            + (f"; seed(s) {', '.join(map(str, contended))} trained under contention" if contended else "")
+        )  # fmt: skip
+    return lines
 
 
 _METHOD_NAMES = {"gaitset": "GaitSet", "gstsn": "GSTSN", "gei": "GEI (non-learned)"}
@@ -133,4 +173,4 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
     return "\n".join(lines)
 
 
-__all__ = ["format_difference", "format_mean", "format_study", "markdown_summary"]
+__all__ = ["format_difference", "format_mean", "format_study", "markdown_summary", "time_to_target_lines"]

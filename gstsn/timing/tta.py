@@ -25,7 +25,7 @@ import pandas as pd
 
 from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.results import curves
-from gstsn.results.curves import PAIR_KEYS
+from gstsn.results.curves import PAIR_KEYS, first_reach
 from gstsn.results.files import RUNS_DIR
 from gstsn.results.runs import RUNS_FILE, read_runs
 from gstsn.timing.variants import TimingConfigError, Variant
@@ -52,13 +52,6 @@ def read_curve(run: dict[str, Any]) -> pd.DataFrame | None:
         return curves.read_curve(Path(run["_study_dir"]) / RUNS_DIR / str(run["run_id"]))
     except curves.CurveError as exc:
         raise TimingConfigError(str(exc)) from exc
-
-
-def first_reach(curve: pd.DataFrame, target: float) -> float | None:
-    """Wall time of the first evaluation at or above ``target`` (curve of one distance and condition), or None."""
-    ordered = curve.sort_values("iteration", kind="stable")
-    hit = ordered[ordered["rank1"] >= target - 1e-9]
-    return float(hit["wall_time"].iloc[0]) if len(hit) else None
 
 
 def _key(run: dict[str, Any]) -> tuple:
