@@ -49,7 +49,6 @@ from gstsn.config.run import (
 from gstsn.config.vocabulary import (
     CONDITIONS,
     DISTANCES,
-    IDR_STATS,
     INPUT_TYPES,
     LR_SCHEDULES,
     LSTM_LAYER_CHOICES,
@@ -67,7 +66,6 @@ __all__ = [
     "EvalConfig",
     "FIELD_SECTIONS",
     "HASHED_WHEN_SET",
-    "IDR_STATS",
     "INPUT_TYPES",
     "InputConfig",
     "LR_SCHEDULES",
