@@ -25,8 +25,10 @@ def test_variant_ids_are_readable_and_unique():
     assert VARIANT_IDS[:2] == ("gaitset", "gstsn-median-L2")
     assert len(set(VARIANT_IDS)) == len(VARIANT_IDS) == 8
     assert {"gstsn-median-L0", "gstsn-median-L1", "gstsn-max+median-L2"} <= set(VARIANT_IDS)
-    assert GAITSET.columns() == {"model": "gaitset", "temporal": False, "idr_stat": None, "lstm_layers": None}
-    assert GSTSN_PAPER.overrides() == {"temporal": True, "idr_stat": "median", "lstm_layers": 2}
+    empty = dict.fromkeys(["idr_stat", "lstm_layers", "temporal_module"])
+    assert GAITSET.columns() == {"model": "gaitset", "temporal": False, **empty}
+    paper = {"temporal": True, "idr_stat": "median", "lstm_layers": 2, "temporal_module": "lstm"}
+    assert GSTSN_PAPER.overrides() == paper
 
 
 def test_select_variants_keeps_the_headline_pair_and_rejects_unknown_ids():

@@ -49,6 +49,7 @@ from gstsn.config.run import (
 from gstsn.config.vocabulary import (
     CONDITIONS,
     DISTANCES,
+    FIELD_CHOICES,
     INPUT_TYPES,
     LR_SCHEDULES,
     LSTM_LAYER_CHOICES,
@@ -63,6 +64,7 @@ __all__ = [
     "ConfigError",
     "DISTANCES",
     "DataConfig",
+    "FIELD_CHOICES",
     "EvalConfig",
     "FIELD_SECTIONS",
     "HASHED_WHEN_SET",

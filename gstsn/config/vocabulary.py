@@ -10,6 +10,14 @@ LSTM_LAYER_CHOICES = (0, 1, 2)
 INPUT_TYPES = ("set", "sequence")
 LR_SCHEDULES = ("constant", "cosine")
 DISTANCES = ("per_part", "flat")
+#: the config fields whose values are a closed list: the CLI offers them as choices, and the timing suite times each
+#: value of those a temporal module reads
+FIELD_CHOICES: dict[str, tuple] = {
+    "input_type": INPUT_TYPES,
+    "distance": DISTANCES,
+    "lstm_layers": LSTM_LAYER_CHOICES,
+    "lr_schedule": LR_SCHEDULES,
+}
 # The CASIA-B vocabulary every layer shares (data, evaluation, results, report), declared once here:
 CONDITIONS = ("NM", "BG", "CL")  # the probe sets (walking conditions), in the protocol's order
 VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))  # the 11 view angles 000..180, 18° apart
@@ -26,6 +34,7 @@ def model_name(temporal: bool) -> str:
 __all__ = [
     "CONDITIONS",
     "DISTANCES",
+    "FIELD_CHOICES",
     "INPUT_TYPES",
     "LR_SCHEDULES",
     "LSTM_LAYER_CHOICES",

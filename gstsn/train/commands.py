@@ -21,10 +21,7 @@ import torch
 
 from gstsn import cli_args
 from gstsn.config import (
-    DISTANCES,
-    INPUT_TYPES,
-    LR_SCHEDULES,
-    LSTM_LAYER_CHOICES,
+    FIELD_CHOICES,
     PROFILES,
     RUN_SECTIONS,
     ConfigError,
@@ -88,12 +85,7 @@ FIELD_HELP: dict[str, str] = {
     "eval_batch_frames": "frames per embedding forward at test time (results do not depend on it)",
     "seed": "seed of the weight init and the batch sampler",
 }
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "input_type": INPUT_TYPES,
-    "distance": DISTANCES,
-    "lstm_layers": LSTM_LAYER_CHOICES,
-    "lr_schedule": LR_SCHEDULES,
-}
+CHOICES: dict[str, tuple[Any, ...]] = FIELD_CHOICES
 OPTION_NAMES: dict[str, str] = {"source": "--data"}  # field -> option where it is not --field-name
 
 
