@@ -84,14 +84,17 @@ class ResultsStore:
             raise StoreError(f"{path} is not valid JSON ({exc}); remove it or use another --results folder") from None
 
     def write_definition(self, definition: dict[str, Any]) -> None:
-        """Write ``study.json``; refuse when the folder holds another definition of the study (axes, baseline,
-        references, or a base config field such as the profile's values or the data), so one folder never mixes
-        incomparable runs. Seeds may grow: the union is kept."""
+        """Write ``study.json``; refuse when the folder holds another definition of the study (other axes, another
+        baseline or references, or a base config field such as the profile's values or the data), so one folder
+        never mixes incomparable runs. Seeds and the values of an axis may grow: the union is kept (the stored
+        values first), so every finished run stays and only the new cells train."""
         study = definition["study"]
         with self.lock(study):
             old = self.definition(study)
             if old is not None:
-                differs = [k for k in ("axes", "baseline", "references") if k in old and old[k] != definition.get(k)]
+                axes = grown_axes(old.get("axes"), definition.get("axes"))
+                differs = [k for k in ("baseline", "references") if k in old and old[k] != definition.get(k)]
+                differs += ["axes"] if "axes" in old and axes is None else []
                 old_base, new_base = old.get("base", {}), definition.get("base", {})
                 differs += [f"base.{k}" for k in new_base if k in old_base and old_base[k] != new_base[k]]
                 if differs:
@@ -103,7 +106,7 @@ class ResultsStore:
                         "Use another --results folder for another profile or data, or remove that folder."
                     )
                 seeds = sorted(set(old.get("seeds", [])) | set(definition["seeds"]))
-                definition = {**definition, "seeds": seeds}
+                definition = {**definition, "seeds": seeds, **({"axes": axes} if axes is not None else {})}
             atomic_write_text(self.study_dir(study) / STUDY_FILE, json.dumps(definition, indent=2) + "\n")
 
     def runs_file(self, study: str) -> RunsFile:
@@ -154,6 +157,16 @@ class ResultsStore:
         kept = [ln for ln in lines[1:] if ln and not ln.startswith(f"{run_id},")]
         new = [",".join([run_id, *(_csv_value(v) for v in t)]) for t in tables]
         atomic_write_text(path, "\n".join([header, *kept, *new]) + "\n")
+
+
+def grown_axes(stored: Any, new: Any) -> dict[str, list[Any]] | None:
+    """The union of a study's stored and new axes (stored values first, new ones after), or None when they are not
+    the same axes in the same order (the cells would change meaning)."""
+    if not isinstance(stored, dict) or not isinstance(new, dict) or list(stored) != list(new):
+        return None
+    if not all(isinstance(v, list) for v in [*stored.values(), *new.values()]):
+        return None
+    return {name: [*stored[name], *(v for v in new[name] if v not in stored[name])] for name in stored}
 
 
 def _lookup(definition: dict[str, Any], key: str) -> Any:
@@ -238,6 +251,7 @@ class WorkDir:
 
 __all__ = [
     "RESULT_FORMAT",
+    "grown_axes",
     "ResultsStore",
     "RunBusy",
     "StoreError",
