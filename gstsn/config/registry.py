@@ -59,6 +59,12 @@ class Component:
         module, _, attribute = self.build.partition(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def describe(self) -> str:
+        """``help``, else the first line of the constructor's docstring (imported now), else ""."""
+        build = self.constructor() if not self.help else None
+        doc = (getattr(build, "__doc__", None) or "").strip()
+        return self.help or doc.split("\n")[0].rstrip(".")
+
     def label_for(self, fields: Mapping[str, Any], show: Callable[[Any], str] = str) -> str | None:
         """``label`` filled in with ``fields`` (each value through ``show``); None when one of them is missing."""
         return _fill(self.label or self.name, fields, show)
@@ -121,8 +127,9 @@ class Registry:
         return tuple(self._entries)
 
     def choices_help(self) -> str:
-        """``name (help), name (help), ...`` for the CLI help and error messages."""
-        return ", ".join(f"{e.name} ({e.help})" if e.help else e.name for e in self)
+        """``name (help), ...`` for the CLI help (an entry without ``help``: the first line of its constructor's
+        docstring, which imports it)."""
+        return ", ".join(f"{e.name} ({text})" if (text := e.describe()) else e.name for e in self)
 
 
 MODEL_FAMILY = Registry("model", "temporal")
