@@ -129,9 +129,11 @@ def test_temporal_off_is_exactly_gaitset():
         assert torch.equal(off(x), gstsn(x)[:, :14])
 
 
-@pytest.mark.parametrize("temporal", [False, True])
-def test_mixed_length_batch_equals_each_sequence_alone(temporal):
-    model = make(temporal=temporal, lstm_layers=2)
+@pytest.mark.parametrize(
+    "fields", [{"temporal": False}, *({"temporal": True, "temporal_module": m} for m in TEMPORAL_MODULES.names)]
+)
+def test_mixed_length_batch_equals_each_sequence_alone(fields):
+    model = make(lstm_layers=2, **fields)
     lens = [7, 3, 5, 1]
     x = sils(4, 7)
     with torch.inference_mode():
@@ -144,6 +146,18 @@ def test_mixed_length_batch_equals_each_sequence_alone(temporal):
         refilled = model(garbage, lens)
     for out in (padded, packed, refilled):
         torch.testing.assert_close(out, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_the_temporal_convolution_sees_frame_order_and_adds_only_its_conv():
+    x = sils(2, 9)
+    perm = torch.randperm(9, generator=torch.Generator().manual_seed(3))
+    model = make(temporal_module="tconv")
+    assert [n for n, _ in model.temporal.named_parameters()] == ["tconv.conv.weight", "fc.weight"]
+    assert model.temporal.tconv.conv.weight.shape == (16, 16, 3)
+    with torch.inference_mode():
+        a, b = model(x), model(x[:, perm])
+    torch.testing.assert_close(a[:, :14], b[:, :14], rtol=0, atol=1e-6)  # spatial parts: a set
+    assert not torch.allclose(a[:, 14:], b[:, 14:], atol=1e-4)  # temporal parts: neighbouring frames matter
 
 
 def test_bad_seq_lens_are_rejected():

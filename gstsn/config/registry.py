@@ -167,6 +167,7 @@ TEMPORAL_MODULES.add(
         help="the paper's: an LSTM over the frames of each row, lstm_layers deep",
     )
 )
+TEMPORAL_MODULES.add(Component("tconv", "temporal conv k=3", "gstsn.models.temporal_conv:TemporalConv"))
 
 
 def family_member(fields: Mapping[str, Any]) -> FamilyMember:
