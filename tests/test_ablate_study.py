@@ -14,7 +14,7 @@ from gstsn.ablate.study import load_study, parse_override, resolve_config
 from gstsn.config import FIELD_SECTIONS, config_hash
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
+SHIPPED = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue", "temporal_module")
 
 MINIMAL = """
 description = "test"
@@ -45,11 +45,13 @@ def test_shipped_studies_load_with_the_config_field_names():
         "lstm_layers": ["lstm_layers"],
         "input_type": ["temporal", "input_type"],
         "identity_cue": ["temporal", "identity_cue"],
+        "temporal_module": ["temporal_module"],
     }
     study = {s.name: s for s in plan.studies}
     assert study["idr_statistic"].axes["idr_stat"] == ["median", "max", "min", "mean", "max+median"]
     assert study["lstm_layers"].axes["lstm_layers"] == [0, 1, 2]
     assert study["identity_cue"].axes["identity_cue"] == [0.0, 0.5, 1.0]
+    assert study["temporal_module"].axes["temporal_module"] == ["none", "lstm", "tconv"]
     assert study["gaitset_vs_gstsn"].references == ["gei"]
     for s in plan.studies:
         assert len(s.seeds) >= 3 and s.profile == "ablation"
@@ -73,6 +75,7 @@ def test_the_headline_gstsn_run_is_shared_and_trained_once():
     labels = {u.study: u.cell.label for u in users}
     assert labels["idr_statistic"] == "idr_stat=median"
     assert labels["identity_cue"] == "temporal=true, identity_cue=0.5"
+    assert labels["temporal_module"] == "temporal_module=lstm"  # the default module: the same run id as before
 
 
 def test_run_ids_are_the_config_hash_and_stable(tmp_path):
