@@ -90,8 +90,10 @@ def _fill(template: str, fields: Mapping[str, Any], show: Callable[[Any], str]) 
 class Registry:
     """The components of one kind, by name, in the order they were added."""
 
-    def __init__(self, kind: str, field: str, scope_prefix: str | None = None) -> None:
-        self.kind, self.field, self.scope_prefix = kind, field, scope_prefix
+    def __init__(self, kind: str, field: str, scope_prefix: str | None = None, scope: str | None = None) -> None:
+        """``scope_prefix``: an entry's default scope is the prefix plus its name (one module each); ``scope``: the
+        one scope every entry fills (the IDR statistics all run inside ``temporal.idr``)."""
+        self.kind, self.field, self.scope_prefix, self.scope = kind, field, scope_prefix, scope
         self._entries: dict[str, Component] = {}
 
     def add(self, component: Component) -> Component:
@@ -101,8 +103,9 @@ class Registry:
             raise ConfigError(f"a {self.kind} needs a name that is a Python identifier; got {name!r}")
         if name in self._entries:
             raise ConfigError(f"{self.kind} {name!r} is registered already; choose another name")
-        if component.scope is None and component.build is not None and self.scope_prefix is not None:
-            component = replace(component, scope=f"{self.scope_prefix}{name}")
+        if component.scope is None and component.build is not None:
+            default = self.scope or (f"{self.scope_prefix}{name}" if self.scope_prefix is not None else None)
+            component = replace(component, scope=default)
         self._entries[name] = component
         return component
 
@@ -133,7 +136,7 @@ class Registry:
 
 
 MODEL_FAMILY = Registry("model", "temporal")
-IDR_STATISTICS = Registry("IDR statistic", "idr_stat")
+IDR_STATISTICS = Registry("IDR statistic", "idr_stat", scope="temporal.idr")
 TEMPORAL_MODULES = Registry("temporal module", "temporal_module", scope_prefix="temporal.")
 
 #: the registries whose names are the values of a config field (the CLI lists them in the field's help)
@@ -153,7 +156,7 @@ MODEL_FAMILY.add(
     )
 )
 for _stat in ("median", "max", "min", "mean"):
-    IDR_STATISTICS.add(Component(_stat, build=f"gstsn.models.layers:{_stat}_over", scope="temporal.idr"))
+    IDR_STATISTICS.add(Component(_stat, build=f"gstsn.models.layers:{_stat}_over"))
 TEMPORAL_MODULES.add(
     Component("none", "no temporal module", help="IDR features straight to pooling, as lstm_layers = 0", timed=False)
 )
