@@ -119,6 +119,10 @@ class Registry:
         except (KeyError, TypeError):
             raise ConfigError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names)}") from None
 
+    def get(self, name: str) -> Component | None:
+        """The entry of ``name``, or None (a name read from a file may be one this process has not registered)."""
+        return self._entries.get(name) if isinstance(name, str) else None
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._entries
 
@@ -223,7 +227,9 @@ def model_label(fields: Mapping[str, Any], show: Callable[[Any], str] = str) -> 
     if not member.temporal:
         return member.label or member.name
     parts = [show(fields["idr_stat"])] if fields.get("idr_stat") is not None else []
-    module = TEMPORAL_MODULES[_module_name(fields)].label_for(fields, show)
+    name = _module_name(fields)
+    entry = TEMPORAL_MODULES.get(name)  # a module this process does not know (a row from elsewhere): its name
+    module = entry.label_for(fields, show) if entry is not None else name
     parts += [module] if module else []
     return f"{member.label} " + ", ".join(parts) if parts else member.label
 
@@ -234,7 +240,9 @@ def timing_id(fields: Any) -> str:
     if not member.temporal:
         return member.name
     values = _as_mapping(fields)
-    tag = TEMPORAL_MODULES[_module_name(values)].timing_tag_for(values)
+    name = _module_name(values)
+    entry = TEMPORAL_MODULES.get(name)
+    tag = entry.timing_tag_for(values) if entry is not None else name
     return f"{member.name}-{values['idr_stat']}-{tag}"
 
 
