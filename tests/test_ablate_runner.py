@@ -155,6 +155,41 @@ def test_study_folder_refuses_another_definition(studies, tmp_path):
     assert json.loads((store.study_dir("a") / "study.json").read_text())["seeds"] == [0, 1, 2, 3]
 
 
+def test_an_axis_may_grow_and_only_the_new_cells_train(studies, tmp_path):
+    b = studies[1]
+    store, _, _ = run(plan_studies([b], profile="smoke"), tmp_path, FakeExecutor())
+    before = read_rows(store, "b")
+    b.write_text(layers_study("b", seeds=(0, 1, 2), layers=(0, 1, 2)))
+    grown = plan_studies([b], profile="smoke")
+    ex = FakeExecutor()
+    store, _, report = run(grown, tmp_path, ex)
+    new_cell = {sr.run_id for sr in grown.study_runs if sr.cell.label == "lstm_layers=1"}
+    assert sorted(ex.calls) == sorted(new_cell) and len(new_cell) == 3 and report.skipped == 6
+    rows = read_rows(store, "b")
+    assert rows[:6] == before and {r["cell"] for r in rows[6:]} == {"lstm_layers=1"}
+    assert json.loads((store.study_dir("b") / "study.json").read_text())["axes"] == {"lstm_layers": [0, 2, 1]}
+    # a file that lists fewer values trains nothing new and keeps every value in study.json
+    b.write_text(layers_study("b", seeds=(0, 1, 2), layers=(1, 2)))
+    store, _, report = run(plan_studies([b], profile="smoke"), tmp_path, FakeExecutor())
+    assert report.trained == [] and len(read_rows(store, "b")) == 9
+    assert json.loads((store.study_dir("b") / "study.json").read_text())["axes"] == {"lstm_layers": [0, 2, 1]}
+    # another baseline or another base still refuses the folder
+    b.write_text(
+        layers_study("b", seeds=(0, 1, 2), layers=(0, 1, 2)).replace(
+            "[baseline]\nlstm_layers = 2", "[baseline]\nlstm_layers = 0"
+        )
+    )
+    with pytest.raises(StoreError, match="another definition.*baseline"):
+        run(plan_studies([b], profile="smoke"), tmp_path, FakeExecutor())
+    b.write_text(
+        layers_study("b", seeds=(0, 1, 2), layers=(0, 1, 2)).replace(
+            "temporal = true", 'temporal = true\nidr_stat = "max"'
+        )
+    )
+    with pytest.raises(StoreError, match="another definition.*base.idr_stat"):
+        run(plan_studies([b], profile="smoke"), tmp_path, FakeExecutor())
+
+
 def test_commit_is_idempotent_and_replaces_rows(tmp_path):
     store = ResultsStore(tmp_path)
     row = {"run_id": "abc", "cell": "x", "seed": 0, "rank1.per_part.NM": 1.0}

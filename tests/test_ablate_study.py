@@ -3,6 +3,7 @@ the file, the key and the valid choices."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from gstsn.ablate.study import load_study, parse_override, resolve_config
 from gstsn.config import FIELD_SECTIONS, config_hash
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue")
+SHIPPED = ("gaitset_vs_gstsn", "idr_statistic", "lstm_layers", "input_type", "identity_cue", "temporal_module")
 
 MINIMAL = """
 description = "test"
@@ -44,11 +45,13 @@ def test_shipped_studies_load_with_the_config_field_names():
         "lstm_layers": ["lstm_layers"],
         "input_type": ["temporal", "input_type"],
         "identity_cue": ["temporal", "identity_cue"],
+        "temporal_module": ["temporal_module"],
     }
     study = {s.name: s for s in plan.studies}
     assert study["idr_statistic"].axes["idr_stat"] == ["median", "max", "min", "mean", "max+median"]
     assert study["lstm_layers"].axes["lstm_layers"] == [0, 1, 2]
     assert study["identity_cue"].axes["identity_cue"] == [0.0, 0.5, 1.0]
+    assert study["temporal_module"].axes["temporal_module"] == ["none", "lstm", "tconv"]
     assert study["gaitset_vs_gstsn"].references == ["gei"]
     for s in plan.studies:
         assert len(s.seeds) >= 3 and s.profile == "ablation"
@@ -72,6 +75,7 @@ def test_the_headline_gstsn_run_is_shared_and_trained_once():
     labels = {u.study: u.cell.label for u in users}
     assert labels["idr_statistic"] == "idr_stat=median"
     assert labels["identity_cue"] == "temporal=true, identity_cue=0.5"
+    assert labels["temporal_module"] == "temporal_module=lstm"  # the default module: the same run id as before
 
 
 def test_run_ids_are_the_config_hash_and_stable(tmp_path):
@@ -209,3 +213,60 @@ def test_real_data_runs_carry_no_machine_local_path(tmp_path):
         assert all(sr.spec.fields()["source"] == "casia-b:casia-b-sil-64x44.npz" for sr in study.runs)
         ids.append([sr.run_id for sr in study.runs])
     assert ids[0] == ids[1]
+
+
+def test_the_shipped_idr_study_planned_as_the_reference_was_keeps_the_committed_run_ids(tmp_path):
+    folder = REPO / "reference" / "casia-b-cpu" / "idr_statistic"
+    rows = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    committed = {(r["cell"], r["seed"]): r["run_id"] for r in rows}
+    assert ("idr_stat=max+median", 0) in committed
+    text = (REPO / "ablations" / "idr_statistic.toml").read_text()
+    for spelling in ('"max+median"', '"median + max"'):
+        path = write(tmp_path, text.replace('"max+median"', spelling), f"idr_statistic{len(spelling)}.toml")
+        study = load_study(path, profile="cpu-real", data="casia-b:/any/casia-b-sil-64x44.npz", seeds=[0, 1, 2])
+        assert {(sr.cell.label, sr.spec.seed): sr.run_id for sr in study.runs} == committed
+
+
+def test_an_axis_value_has_one_spelling_and_two_spellings_of_it_are_refused(tmp_path):
+    text = MINIMAL.replace('["median", "max"]', '["median", "median + max"]')
+    study = load_study(write(tmp_path, text))
+    assert study.axes == {"idr_stat": ["median", "max+median"]} and [c.label for c in study.cells] == [
+        "idr_stat=median",
+        "idr_stat=max+median",
+    ]
+    twice = MINIMAL.replace('["median", "max"]', '["median", "max+median", "median+max"]')
+    path = write(tmp_path, twice, "twice.toml")
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    message = str(info.value)
+    assert str(path) in message and "axes.idr_stat" in message
+    assert "'max+median' and 'median+max'" in message and "one value once parsed" in message
+    baseline = write(tmp_path, MINIMAL.replace('idr_stat = "median"\n', 'idr_stat = " median"\n'), "base.toml")
+    assert load_study(baseline).baseline == {"idr_stat": "median"}
+
+
+def _study(base: str, axes: str, baseline: str) -> str:
+    return f'description = "d"\nseeds = [0]\n[base]\n{base}\n[axes]\n{axes}\n[baseline]\n{baseline}\n'
+
+
+def test_an_axis_that_does_not_change_the_model_is_refused_naming_why(tmp_path):
+    path = write(tmp_path, _study("temporal = false", "lstm_layers = [0, 1, 2]", "lstm_layers = 2"))
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    message = str(info.value)
+    assert str(path) in message and "axes.lstm_layers has no effect on the model" in message
+    assert "'lstm_layers=0' and 'lstm_layers=1'" in message and "temporal = false turns off" in message
+    # on a grid with the model that reads it, GaitSet's cells would still coincide
+    grid = _study("", "temporal = [false, true]\nlstm_layers = [0, 2]", "temporal = true\nlstm_layers = 2")
+    with pytest.raises(StudyError, match="'temporal=false, lstm_layers=0' and 'temporal=false, lstm_layers=2'"):
+        load_study(write(tmp_path, grid, "grid.toml"))
+    modules = _study('temporal_module = "none"', "lstm_layers = [0, 2]", "lstm_layers = 2")
+    with pytest.raises(StudyError, match=r"read only by the temporal module\(s\) lstm, and temporal_module = 'none'"):
+        load_study(write(tmp_path, modules, "modules.toml"))
+    one_value = _study("temporal = false", "lstm_layers = [2]", "lstm_layers = 2")  # one cell: nothing trains twice
+    assert len(load_study(write(tmp_path, one_value, "one.toml")).cells) == 1
+
+
+def test_study_json_base_leaves_out_the_axes(tmp_path):
+    d = load_study(write(tmp_path, MINIMAL)).definition()
+    assert "idr_stat" not in d["base"] and d["base"]["temporal"] is True and d["axes"]["idr_stat"] == ["median", "max"]

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from gstsn.config import IDR_STATS, MODEL_NAMES, ConfigError, InputConfig, ModelConfig
-from gstsn.models import MODELS, build_model, prepare_frames
-from gstsn.models.layers import IDR_FUNCTIONS, image_dimensionality_reduction
+from gstsn.config import MODEL_NAMES, ConfigError, InputConfig, ModelConfig
+from gstsn.config.registry import IDR_STATISTICS, MODEL_FAMILY, TEMPORAL_MODULES
+from gstsn.models import build_model, prepare_frames
+from gstsn.models.layers import ImageDimensionalityReduction
 
 SMALL = dict(channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8)  # 32×22 input → 8×5 maps
 PAPER_GAITSET_PARAMS = 2_594_592
@@ -32,14 +33,28 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def test_one_registry_of_models_and_of_idr_statistics():
-    assert tuple(MODELS) == MODEL_NAMES and [ModelConfig(temporal=t).model_name for t in MODELS.values()] == list(
-        MODELS
-    )
-    assert tuple(IDR_FUNCTIONS) == IDR_STATS  # the valid names are the implemented statistics
+def test_every_registered_component_builds_and_runs():
+    assert MODEL_NAMES == MODEL_FAMILY.names == ("gaitset", "gstsn")
+    for member in MODEL_FAMILY:
+        assert make(temporal=member.temporal).cfg.model_name == member.name
+    x = sils(2, 5)
+    for stat in IDR_STATISTICS.names:
+        with torch.inference_mode():
+            assert make(idr_stat=stat)(x).shape == (2, 21, 8)
+    for module in TEMPORAL_MODULES:
+        model = make(temporal_module=module.name)
+        built = {name for name, _ in model.named_modules()}
+        assert (module.scope in built) == (module.scope is not None), module.name  # its profiler scope exists
+        with torch.inference_mode():
+            assert model(x).shape == (2, 21, 8)
+    with pytest.raises(ConfigError, match=r"ModelConfig.temporal_module = 'gru'.*'none', 'lstm'"):
+        ModelConfig(temporal_module="gru")
+
+
+def test_an_idr_sum_has_one_spelling_whatever_its_order():
     cfg = ModelConfig(idr_stat=" max + median")
     assert cfg.idr_stat == "max+median" and cfg.idr_terms == ("max", "median")
-    assert cfg == ModelConfig(idr_stat="max+median") and hash(cfg) == hash(ModelConfig(idr_stat="max+median"))
+    assert cfg == ModelConfig(idr_stat="median+max") and hash(cfg) == hash(ModelConfig(idr_stat="max+median"))
 
 
 def test_gaitset_parameter_count_at_paper_scale():
@@ -114,9 +129,11 @@ def test_temporal_off_is_exactly_gaitset():
         assert torch.equal(off(x), gstsn(x)[:, :14])
 
 
-@pytest.mark.parametrize("temporal", [False, True])
-def test_mixed_length_batch_equals_each_sequence_alone(temporal):
-    model = make(temporal=temporal, lstm_layers=2)
+@pytest.mark.parametrize(
+    "fields", [{"temporal": False}, *({"temporal": True, "temporal_module": m} for m in TEMPORAL_MODULES.names)]
+)
+def test_mixed_length_batch_equals_each_sequence_alone(fields):
+    model = make(lstm_layers=2, **fields)
     lens = [7, 3, 5, 1]
     x = sils(4, 7)
     with torch.inference_mode():
@@ -129,6 +146,18 @@ def test_mixed_length_batch_equals_each_sequence_alone(temporal):
         refilled = model(garbage, lens)
     for out in (padded, packed, refilled):
         torch.testing.assert_close(out, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_the_temporal_convolution_sees_frame_order_and_adds_only_its_conv():
+    x = sils(2, 9)
+    perm = torch.randperm(9, generator=torch.Generator().manual_seed(3))
+    model = make(temporal_module="tconv")
+    assert [n for n, _ in model.temporal.named_parameters()] == ["tconv.conv.weight", "fc.weight"]
+    assert model.temporal.tconv.conv.weight.shape == (16, 16, 3)
+    with torch.inference_mode():
+        a, b = model(x), model(x[:, perm])
+    torch.testing.assert_close(a[:, :14], b[:, :14], rtol=0, atol=1e-6)  # spatial parts: a set
+    assert not torch.allclose(a[:, 14:], b[:, 14:], atol=1e-4)  # temporal parts: neighbouring frames matter
 
 
 def test_bad_seq_lens_are_rejected():
@@ -149,10 +178,10 @@ def test_idr_statistics_match_numpy(stat, width):
         {"median": np.median, "max": np.max, "min": np.min, "mean": np.mean}[t](x.numpy(), axis=-1)
         for t in stat.split("+")
     )
-    out = image_dimensionality_reduction(x, tuple(stat.split("+")))  # (T, h, c)
+    idr = ImageDimensionalityReduction(stat.split("+"))
+    out = idr(x)  # (T, h, c)
     np.testing.assert_allclose(out.numpy(), ref.transpose(0, 2, 1), rtol=1e-6, atol=1e-6)
-    channels_last = x.contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(image_dimensionality_reduction(channels_last, tuple(stat.split("+"))), out)
+    torch.testing.assert_close(idr(x.contiguous(memory_format=torch.channels_last)), out)
 
 
 @pytest.mark.parametrize(

@@ -278,3 +278,18 @@ def test_long_point_plot_labels_break_after_their_equals_sign_all_alike():
     assert len("idr_stat=max+median") > fits
     assert _fit_labels(labels, fits) == ["idr_stat=\nmedian", "idr_stat=\nmax", "idr_stat=\nmax+median"]
     assert _fit_labels(["layers=1", "layers=2"], fits) == ["layers=1", "layers=2"]  # they fit: unchanged
+
+
+def test_variant_and_value_labels_come_from_the_component_registry():
+    from gstsn.report.labels import value_label, variant_label
+
+    old_row = {"model": "gstsn", "idr_stat": "median", "lstm_layers": 2}  # before temporal_module: the LSTM
+    assert variant_label(old_row) == "GSTSN median, LSTM×2"
+    tconv = {"model": "gstsn", "idr_stat": "median", "lstm_layers": None, "temporal_module": "tconv"}
+    assert variant_label(tconv) == "GSTSN median, temporal conv k=3"
+    assert variant_label({"model": "gaitset", "temporal": False, "idr_stat": None}) == "GaitSet"
+    unknown = {"model": "gstsn", "idr_stat": "max", "temporal_module": "gru"}  # a row from a process that had a gru
+    assert variant_label(unknown) == "GSTSN max, gru" and value_label("temporal_module", "gru") == "gru"
+    assert value_label("temporal_module", "tconv") == "tconv (temporal conv k=3)"
+    assert value_label("temporal_module", "lstm", {"lstm_layers": 2}) == "lstm (LSTM×2)"
+    assert value_label("idr_stat", "median") == "median" and value_label("idr_stat", "max+median") == "max+median"

@@ -11,7 +11,15 @@ from gstsn.data.naming import SEQ_TYPES, VIEWS
 from gstsn.timing.cases import enumerate_cases, enumerate_pairs
 from gstsn.timing.profiles import PROFILES, Repeats, resolve_timing_profile
 from gstsn.timing.synthetic import synthetic_index, synthetic_subjects, write_synthetic_cache
-from gstsn.timing.variants import GAITSET, GSTSN_PAPER, VARIANT_IDS, TimingConfigError, Variant, select_variants
+from gstsn.timing.variants import (
+    GAITSET,
+    GSTSN_PAPER,
+    VARIANT_IDS,
+    TimingConfigError,
+    Variant,
+    select_variants,
+    variant_by_id,
+)
 from gstsn.timing.workloads import (
     build_workload,
     device_unavailable,
@@ -23,10 +31,16 @@ from gstsn.timing.workloads import (
 
 def test_variant_ids_are_readable_and_unique():
     assert VARIANT_IDS[:2] == ("gaitset", "gstsn-median-L2")
-    assert len(set(VARIANT_IDS)) == len(VARIANT_IDS) == 8
-    assert {"gstsn-median-L0", "gstsn-median-L1", "gstsn-max+median-L2"} <= set(VARIANT_IDS)
-    assert GAITSET.columns() == {"model": "gaitset", "temporal": False, "idr_stat": None, "lstm_layers": None}
-    assert GSTSN_PAPER.overrides() == {"temporal": True, "idr_stat": "median", "lstm_layers": 2}
+    assert len(set(VARIANT_IDS)) == len(VARIANT_IDS) == 9
+    assert {"gstsn-median-L0", "gstsn-median-L1", "gstsn-max+median-L2", "gstsn-median-tconv"} <= set(VARIANT_IDS)
+    tconv = variant_by_id("gstsn-median-tconv")
+    assert tconv.columns() == {"model": "gstsn", "temporal": True, "idr_stat": "median", "lstm_layers": None,
+                               "temporal_module": "tconv"}  # fmt: skip
+    assert tconv.overrides() == {"temporal": True, "idr_stat": "median", "temporal_module": "tconv"}
+    empty = dict.fromkeys(["idr_stat", "lstm_layers", "temporal_module"])
+    assert GAITSET.columns() == {"model": "gaitset", "temporal": False, **empty}
+    paper = {"temporal": True, "idr_stat": "median", "lstm_layers": 2, "temporal_module": "lstm"}
+    assert GSTSN_PAPER.overrides() == paper
 
 
 def test_select_variants_keeps_the_headline_pair_and_rejects_unknown_ids():
@@ -56,7 +70,7 @@ def test_cpu_cases_cover_fp32_and_bf16_and_cuda_cases_cover_three_precisions():
     assert bf16.run_config().train.cpu_precision == "bf16"
     assert next(c for c in cpu if c.dtype == "fp32").run_config().train.cpu_precision == "fp32"
     cuda = enumerate_cases("train_step", "auto", "cuda")
-    assert {c.dtype for c in cuda} == {"fp32", "tf32", "bf16"} and len(cuda) == 3 * 8
+    assert {c.dtype for c in cuda} == {"fp32", "tf32", "bf16"} and len(cuda) == 3 * len(VARIANT_IDS)
     assert all(c.profile.name == "paper" for c in cuda)
     ids = [c.id for c in enumerate_cases("inference", "auto", ("cpu", "cuda"))]
     assert len(ids) == len(set(ids))

@@ -1,4 +1,5 @@
-"""FLOP counting with our LSTM formulas (dense, packed, training), the matmul reference and peak memory."""
+"""FLOP counting measured by FlopCounterMode, LSTMs included (dense, packed, training), per-frame model FLOPs, the
+matmul reference and peak memory."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from gstsn.config import ModelConfig
+from gstsn.models.flops import PROBE_FRAMES, model_flops
 from gstsn.timing.flops import count_flops, matmul_gflops
 from gstsn.timing.memory import peak_memory_bytes
 
@@ -29,7 +32,22 @@ def test_lstm_flops_dense_packed_and_training(bias):
     with torch.inference_mode():
         assert count_flops(lambda: lstm(x)) == _lstm_flops(15, 6, 8, 2)
         assert count_flops(lambda: lstm(packed)) == _lstm_flops(10, 6, 8, 2)  # only the real time steps
-    assert count_flops(lambda: lstm(x)[0].sum().backward()) == 3 * _lstm_flops(15, 6, 8, 2)
+    # backward: each gate matmul again for the weights' and for the inputs' gradient, except the gradient of the
+    # input x (it needs none: 2·15 steps·(4·8)·6) and of the zero initial state (2·3 sequences·(4·8)·8 per layer)
+    skipped = 2 * 15 * 32 * 6 + 2 * 2 * 3 * 32 * 8
+    assert count_flops(lambda: lstm(x)[0].sum().backward()) == 3 * _lstm_flops(15, 6, 8, 2) - skipped
+    assert torch.backends.mkldnn.enabled  # the fused kernels are on again after counting
+
+
+def test_model_flops_are_measured_per_frame_and_cached():
+    cfg = ModelConfig(channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8)
+    flops = model_flops(cfg, 32, 20)
+    rows = 32 // 4  # the LSTM runs over each of the 8 rows of the 8×5 feature maps, frame after frame
+    assert flops["temporal.lstm"] == _lstm_flops(PROBE_FRAMES * rows, 16, 16, 2) / PROBE_FRAMES
+    assert flops["total"] == pytest.approx(flops["spatial"] + flops["temporal"])
+    assert model_flops(cfg, 32, 20) is flops
+    gaitset = model_flops(ModelConfig(temporal=False, channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8), 32, 20)
+    assert gaitset["total"] == flops["spatial"] and "temporal" not in gaitset
 
 
 def test_linear_flops_are_torchs_own():

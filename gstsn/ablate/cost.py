@@ -1,33 +1,34 @@
-"""Estimated cost of a run (for ``--dry-run`` and the runs bar's ETA), without torch.
+"""Estimated cost of a run (for ``--dry-run`` and the runs bar's ETA).
 
-A run costs ``iterations × step_s + test_frames × frame_s``. Both come from the trunk's multiply-accumulates per
-frame (:func:`frame_macs`, the six convolutions, which dominate) divided by an effective rate per device kind
-(:data:`PRIOR_RATES`, measured with the ``ablation`` profile, see below), times a factor for GSTSN's temporal branch.
-When the results store already holds finished runs on the same device kind, the estimate is rescaled by the median
-ratio of their measured to their estimated cost, so the numbers converge to the machine at hand.
+A run costs ``iterations × step_s + test_frames × frame_s``. Both come from the model's multiply-accumulates per
+frame (:func:`frame_macs`: measured by ``FlopCounterMode`` on the built model, whatever its registered components,
+:func:`gstsn.models.flops.model_flops`; torch is imported for it) divided by an effective rate per device kind
+(:data:`PRIOR_RATES`, measured with the ``ablation`` profile, see below). When the results store already holds
+finished runs on the same device kind, the estimate is rescaled by the median ratio of their measured to their
+estimated cost, so the numbers converge to the machine at hand.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gstsn.config import ModelConfig
 from gstsn.data.specs import synth_config
 
-#: Trunk multiply-accumulates per second (counted on the forward pass of the frames) of one training step (forward +
+#: Model multiply-accumulates per second (measured on the forward pass, per frame) of one training step (forward +
 #: backward + Adam) and of test-time embedding, per device kind, for one process with one torch thread on a core of
 #: its own. CPU: from the CPU time of ``ablation``-profile runs on a shared 2-core machine (GaitSet ~28 s of CPU for
-#: 500 iterations of 512 frames × 0.48 MMAC; ~6 s for 66,000 test frames). CUDA: a rough figure for small models on a
+#: 500 iterations of 512 frames × 0.53 MMAC; ~6 s for 66,000 test frames). CUDA: a rough figure for small models on a
 #: data-centre GPU. Measured runs in the store rescale both (a busy machine's runs make the estimate longer).
 PRIOR_RATES: dict[str, dict[str, float]] = {
-    "cpu": {"train": 3.5e9, "eval": 6.0e9},
-    "cuda": {"train": 200e9, "eval": 1000e9},
+    "cpu": {"train": 3.8e9, "eval": 6.6e9},
+    "cuda": {"train": 220e9, "eval": 1100e9},
 }
-#: GSTSN's temporal branch (IDR + LSTM + its HPM/FC) on top of the GaitSet trunk, relative cost (measured: ~1.1-1.3)
-TEMPORAL_FACTOR = {0: 1.1, 1: 1.15, 2: 1.2}
 GEI_FRAME_S = 2e-6  # GEI: a mean over frames, then the same rank-1 protocol
 RUN_OVERHEAD_S = {"cpu": 2.0, "cuda": 10.0}  # data opening, model build, protocol
 SYNTH_SUBJECT_S = 0.4  # generating one synthetic subject of the default generator (110 sequences): 17 s for 50
@@ -35,11 +36,19 @@ TRAIN_FRACTION = {"LT": 74 / 124, "MT": 62 / 124, "ST": 24 / 124}
 CASIA_B = {"subjects": 124, "frames": 82.0}
 
 
-def frame_macs(channels: Sequence[int], height: int, width: int) -> float:
-    """Multiply-accumulates of the GaitSet trunk for one frame at ``height × width`` (after downsampling)."""
-    c1, c2, c3 = channels
-    hw = height * width
-    return hw * (25 * c1 + 9 * c1 * c1) + hw / 4 * 9 * (c1 * c2 + c2 * c2) + hw / 16 * 9 * (c2 * c3 + c3 * c3)
+def frame_macs(fields: dict[str, Any]) -> float:
+    """Multiply-accumulates per frame of the forward pass of the model of ``fields`` (a run's flat config fields),
+    measured on the built model at its input size (:func:`gstsn.models.flops.model_flops`, cached per config)."""
+    from gstsn.models.flops import model_flops
+
+    names = [f.name for f in dataclasses.fields(ModelConfig)]
+    model = ModelConfig(**{k: _tuple(fields[k]) for k in names if fields.get(k) is not None})
+    ds = int(fields["downsample"])
+    return model_flops(model, int(fields["height"]) // ds, int(fields["width"]) // ds)["total"] / 2
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _device_kind(device: str) -> str:
@@ -73,12 +82,10 @@ def prior_seconds(spec_or_row: Any, device: str = "cpu") -> float:
     frames = test_frames(f)
     if f.get("method") == "gei":
         return RUN_OVERHEAD_S[kind] + frames * GEI_FRAME_S
-    ds = int(f["downsample"])
-    macs = frame_macs(f["channels"], int(f["height"]) // ds, int(f["width"]) // ds)
-    factor = TEMPORAL_FACTOR.get(int(f["lstm_layers"]), 1.25) if f.get("temporal") else 1.0
+    macs = frame_macs(f)
     rates = PRIOR_RATES[kind]
-    step = int(f["batch_p"]) * int(f["batch_k"]) * int(f["frames"]) * macs * factor / rates["train"]
-    return RUN_OVERHEAD_S[kind] + int(f["iterations"]) * step + frames * macs * factor / rates["eval"]
+    step = int(f["batch_p"]) * int(f["batch_k"]) * int(f["frames"]) * macs / rates["train"]
+    return RUN_OVERHEAD_S[kind] + int(f["iterations"]) * step + frames * macs / rates["eval"]
 
 
 def estimate_run_seconds(

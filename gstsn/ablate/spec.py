@@ -186,7 +186,7 @@ class Study:
     def definition(self) -> dict[str, Any]:
         """``study.json`` (schema v1): the resolved definition the report reads."""
         base = self.base_config.flat() if self.base_config is not None else {}
-        base = {k: plain_value(v) for k, v in base.items() if k != "seed"}
+        base = {k: plain_value(v) for k, v in base.items() if k != "seed" and k not in self.axes}  # axes: per cell
         if "source" in base:
             base["source"] = portable_source(base["source"])  # study files travel: no machine-local path
         cue = None

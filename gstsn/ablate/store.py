@@ -85,14 +85,17 @@ class ResultsStore:
             raise StoreError(f"{path} is not valid JSON ({exc}); remove it or use another --results folder") from None
 
     def write_definition(self, definition: dict[str, Any]) -> None:
-        """Write ``study.json``; refuse when the folder holds another definition of the study (axes, baseline,
-        references, or a base config field such as the profile's values or the data), so one folder never mixes
-        incomparable runs. Seeds may grow: the union is kept."""
+        """Write ``study.json``; refuse when the folder holds another definition of the study (other axes, another
+        baseline or references, or a base config field such as the profile's values or the data), so one folder
+        never mixes incomparable runs. Seeds and the values of an axis may grow: the union is kept (the stored
+        values first), so every finished run stays and only the new cells train."""
         study = definition["study"]
         with self.lock(study):
             old = self.definition(study)
             if old is not None:
-                differs = [k for k in ("axes", "baseline", "references") if k in old and old[k] != definition.get(k)]
+                axes = grown_axes(old.get("axes"), definition.get("axes"))
+                differs = [k for k in ("baseline", "references") if k in old and old[k] != definition.get(k)]
+                differs += ["axes"] if "axes" in old and axes is None else []
                 old_base, new_base = old.get("base", {}), definition.get("base", {})
                 # a field added later (HASHED_WHEN_SET) that an older study.json lacks had its default value there
                 old_base = {**{k: v for k, v in HASHED_WHEN_SET.items() if k in new_base}, **old_base}
@@ -106,7 +109,7 @@ class ResultsStore:
                         "Use another --results folder for another profile or data, or remove that folder."
                     )
                 seeds = sorted(set(old.get("seeds", [])) | set(definition["seeds"]))
-                definition = {**definition, "seeds": seeds}
+                definition = {**definition, "seeds": seeds, **({"axes": axes} if axes is not None else {})}
             atomic_write_text(self.study_dir(study) / STUDY_FILE, json.dumps(definition, indent=2) + "\n")
 
     def runs_file(self, study: str) -> RunsFile:
@@ -157,6 +160,16 @@ class ResultsStore:
         kept = [ln for ln in lines[1:] if ln and not ln.startswith(f"{run_id},")]
         new = [",".join([run_id, *(_csv_value(v) for v in t)]) for t in tables]
         atomic_write_text(path, "\n".join([header, *kept, *new]) + "\n")
+
+
+def grown_axes(stored: Any, new: Any) -> dict[str, list[Any]] | None:
+    """The union of a study's stored and new axes (stored values first, new ones after), or None when they are not
+    the same axes in the same order (the cells would change meaning)."""
+    if not isinstance(stored, dict) or not isinstance(new, dict) or list(stored) != list(new):
+        return None
+    if not all(isinstance(v, list) for v in [*stored.values(), *new.values()]):
+        return None
+    return {name: [*stored[name], *(v for v in new[name] if v not in stored[name])] for name in stored}
 
 
 def _lookup(definition: dict[str, Any], key: str) -> Any:
@@ -241,6 +254,7 @@ class WorkDir:
 
 __all__ = [
     "RESULT_FORMAT",
+    "grown_axes",
     "ResultsStore",
     "RunBusy",
     "StoreError",

@@ -9,7 +9,6 @@ A study file (read with :mod:`tomllib`)::
 
     [base]                          # any config field under its own name (gstsn.config.FIELD_SECTIONS), and the
     temporal = true                 # synthetic generator's knob identity_cue
-    lstm_layers = 2
 
     [axes]                          # field -> the values to try; several axes give their full grid
     idr_stat = ["median", "max", "min", "mean", "max+median"]
@@ -17,10 +16,12 @@ A study file (read with :mod:`tomllib`)::
     [baseline]                      # the cell the others are compared with: one value for every axis
     idr_stat = "median"
 
-Field names are the config's own (``temporal``, ``idr_stat``, ``lstm_layers``, ``input_type``, ...) plus
+Field names are the config's own (``temporal``, ``idr_stat``, ``temporal_module``, ``input_type``, ...) plus
 ``identity_cue``, the :class:`~gstsn.data.synth.SynthConfig` field, which is folded into the synthetic data spec
 (``synth:identity_cue=0``). Everything is checked before any training: an unknown key, an unknown axis or a value a
 config rejects (``idr_stat = "medain"``) raises :class:`StudyError` naming the file, the key and the valid choices.
+Axis values are parsed once into their canonical values (:mod:`gstsn.ablate.axes`): two spellings of one value, or
+an axis that does not change the model of the cells it separates, are refused the same way.
 
 A cell × seed is a run (:class:`RunSpec`), identified by a stable hash of its full resolved config (seed included):
 the trainer's :func:`gstsn.config.config_hash`. Two studies that resolve to the same config share the run, so it is
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import itertools
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gstsn.ablate.axes import canonical_axes, canonical_choice, check_axes_change_the_model, grid
 from gstsn.ablate.spec import (
     MODEL_METHODS,
     REFERENCE_METHODS,
@@ -133,6 +134,13 @@ def resolve_config(profile: str, values: Mapping[str, Any], seed: int, data: str
     cfg = resolve_profile(profile, **cfg_values, seed=seed)
     source = canonical_source(cfg.data.source, synth)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=source))
+
+
+def _resolve_or_none(profile: str, values: Mapping[str, Any], data: str | None) -> RunConfig | None:
+    try:
+        return resolve_config(profile, values, 0, data)
+    except (StudyError, ConfigError):
+        return None
 
 
 def _resolve(where: str, key: str, profile: str, values: Mapping[str, Any], data: str | None) -> RunConfig:
@@ -234,9 +242,13 @@ def load_study(
     for key, value in base.items():
         _resolve(where, f"base.{key}", prof, {key: value}, data)
     base_cfg = _resolve(where, "base", prof, base, data)
-    for name, values in axes.items():
-        for v in values:
-            _resolve(where, f"axes.{name} = {cell_value(v)}", prof, {**base, name: v}, data)
+    resolved = {
+        name: [_resolve(where, f"axes.{name} = {cell_value(v)}", prof, {**base, name: v}, data) for v in values]
+        for name, values in axes.items()
+    }
+    axes = canonical_axes(where, axes, resolved)  # one spelling per value: one cell, one run id
+    baseline = canonical_choice(baseline, lambda k, v: _resolve_or_none(prof, {**base, k: v}, data))
+    paper_choice = canonical_choice(head.paper_choice, lambda k, v: _resolve_or_none(prof, {**base, k: v}, data))
     missing = [a for a in axes if a not in baseline]
     extra = [b for b in baseline if b not in axes]
     if missing or extra:
@@ -245,7 +257,7 @@ def load_study(
             + (f"missing {missing}" if missing else f"{extra} are not axes of this study")
         )
     _check_on_axes(where, "baseline", baseline, axes)
-    _check_on_axes(where, "paper_choice", head.paper_choice, axes)
+    _check_on_axes(where, "paper_choice", paper_choice, axes)
 
     study = Study(
         name=path.stem,
@@ -258,7 +270,7 @@ def load_study(
         baseline=baseline,
         references=head.references,
         question=head.question,
-        paper_choice=head.paper_choice,
+        paper_choice=paper_choice,
         order=head.order,
         base_config=base_cfg,
     )
@@ -322,12 +334,14 @@ def _check_data_applies(where: str, base: dict[str, Any], axes: dict[str, list],
 def _expand(study: Study, where: str, data: str | None) -> None:
     """The study's cells (the axes' grid, then the reference rows) and its runs (seed × cell)."""
     prof, base, axes, baseline = study.profile, study.base, study.axes, study.baseline
-    for combo in itertools.product(*axes.values()):
-        values = dict(zip(axes, combo, strict=True))
+    resolved = []
+    for values in grid(axes):
         is_base = all(plain_value(values[a]) == plain_value(baseline[a]) for a in axes)
         cfg0 = _resolve(where, f"cell {cell_label(values)}", prof, {**base, **values}, data)
         cell = Cell(cell_label(values), values, cfg0.model.model_name, is_base)
         study.cells.append(cell)
+        resolved.append((cell, cfg0))
+    check_axes_change_the_model(where, resolved, list(axes))
     for ref in study.references:
         study.cells.append(Cell(f"method={ref}", {}, ref, False))
     base_cell_values = {**base, **baseline}

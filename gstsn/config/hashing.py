@@ -31,7 +31,12 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 #: fields added after results were stored: hashed only when set to another value than this, so that every run id
 #: computed before they existed stays the same
-HASHED_WHEN_SET: dict[str, Any] = {"lr_schedule": "constant", "warmup": 0, "cpu_precision": "fp32"}
+HASHED_WHEN_SET: dict[str, Any] = {
+    "lr_schedule": "constant",
+    "warmup": 0,
+    "temporal_module": "lstm",
+    "cpu_precision": "fp32",
+}
 
 
 def portable_source(source: str) -> str:

@@ -6,35 +6,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gstsn.config.checks import fail_field
-from gstsn.config.vocabulary import IDR_STATS, LSTM_LAYER_CHOICES, model_name
+from gstsn.config.registry import IDR_STATISTICS, TEMPORAL_MODULES
+from gstsn.config.vocabulary import LSTM_LAYER_CHOICES, model_name
 
 
 def parse_idr_stat(value: str) -> tuple[str, ...]:
-    """Split an IDR statistic such as ``"max+median"`` into its terms, validating each one."""
+    """Split an IDR statistic such as ``"max+median"`` into its terms, validating each one against the registry
+    (:data:`~gstsn.config.registry.IDR_STATISTICS`). The terms of a sum come back in alphabetical order, the one
+    spelling of each sum (``"median + max"`` → ``("max", "median")``): a sum does not depend on the order of its terms.
+    """
+    names = IDR_STATISTICS.names
     if not isinstance(value, str) or not value:
-        fail_field("ModelConfig", "idr_stat", value, f"one of {IDR_STATS} or a '+'-joined sum such as 'max+median'")
+        fail_field("ModelConfig", "idr_stat", value, f"one of {names} or a '+'-joined sum such as 'max+median'")
     terms = tuple(t.strip() for t in value.split("+"))
-    bad = [t for t in terms if t not in IDR_STATS]
+    bad = [t for t in terms if t not in IDR_STATISTICS]
     if bad:
         fail_field(
             "ModelConfig",
             "idr_stat",
             value,
-            f"one of {IDR_STATS} or a '+'-joined sum of them such as 'max+median' (unknown term(s): {bad})",
+            f"one of {names} or a '+'-joined sum of them such as 'max+median' (unknown term(s): {bad})",
         )
     if len(set(terms)) != len(terms):
         fail_field("ModelConfig", "idr_stat", value, "each statistic at most once in a sum")
-    return terms
+    return tuple(sorted(terms))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The GaitSet / GSTSN family. ``temporal=False`` is GaitSet exactly; ``temporal=True`` is GSTSN (our reading).
 
-    - ``temporal``: GSTSN's temporal branch (IDR + LSTM + temporal pooling + its own HPM/FC) on or off.
+    - ``temporal``: GSTSN's temporal branch (IDR + temporal module + temporal pooling + its own HPM/FC) on or off.
     - ``idr_stat``: the Image Dimensionality Reduction statistic over the width of each set6 frame map:
-      ``median`` (the paper's choice), ``max``, ``min``, ``mean`` or a ``+``-joined sum such as ``max+median``.
-    - ``lstm_layers``: 0 (IDR features straight to temporal pooling), 1 or 2 (the paper).
+      ``median`` (the paper's choice), ``max``, ``min``, ``mean`` or a ``+``-joined sum such as ``max+median``
+      (:data:`~gstsn.config.registry.IDR_STATISTICS`).
+    - ``temporal_module``: what runs over the IDR features of each row before temporal pooling: ``lstm`` (the
+      paper's), ``none`` or another registered module (:data:`~gstsn.config.registry.TEMPORAL_MODULES`).
+    - ``lstm_layers``: the LSTM's depth: 0 (IDR features straight to temporal pooling), 1 or 2 (the paper).
     - ``channels``: the trunk widths (32, 64, 128) at paper scale; small profiles scale them.
     - ``hpm_bins``: Horizontal Pyramid Mapping strip counts; each must divide the final feature-map height.
     - ``embed_dim``: output size of each part's FC (256 in the paper).
@@ -46,6 +54,7 @@ class ModelConfig:
     channels: tuple[int, int, int] = (32, 64, 128)
     hpm_bins: tuple[int, ...] = (1, 2, 4, 8, 16)
     embed_dim: int = 256
+    temporal_module: str = "lstm"  # added last: a run id hashes it only when set to another module (HASHED_WHEN_SET)
 
     def __post_init__(self) -> None:
         if not isinstance(self.temporal, bool):
@@ -54,6 +63,8 @@ class ModelConfig:
         terms = parse_idr_stat(self.idr_stat)  # parsed once: the canonical string and its typed terms
         object.__setattr__(self, "idr_stat", "+".join(terms))
         object.__setattr__(self, "_idr_terms", terms)
+        if self.temporal_module not in TEMPORAL_MODULES:
+            fail_field("ModelConfig", "temporal_module", self.temporal_module, f"one of {TEMPORAL_MODULES.names}")
         # an integer field takes integers only: 2.0 == 2 would pass a membership test and then crash nn.LSTM
         lstm = self.lstm_layers
         if isinstance(lstm, bool) or not isinstance(lstm, int) or lstm not in LSTM_LAYER_CHOICES:

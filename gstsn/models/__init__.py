@@ -9,19 +9,20 @@ import torch
 import torch.nn.functional as F
 
 from gstsn.config import MODEL_TEMPORAL, InputConfig, ModelConfig
+from gstsn.config.registry import family_member
 from gstsn.models.gstsn import GSTSN
 
 MODELS = MODEL_TEMPORAL  # model name -> value of ModelConfig.temporal (declared in gstsn.config)
 
 
-def build_model(cfg: ModelConfig, channels_last: bool = True) -> GSTSN:
+def build_model(cfg: ModelConfig, channels_last: bool = True) -> torch.nn.Module:
     """Build the family member described by ``cfg`` (weights on the CPU, in fp32).
 
     ``channels_last`` stores the conv weights NHWC, which routes convolutions to oneDNN's fast NHWC kernels on the CPU
     (about 3x faster than NCHW here) and to tensor-core friendly kernels on CUDA. Only strides change: the weights,
     the state dict and the outputs are the same up to float rounding.
     """
-    model = GSTSN(cfg)
+    model = family_member(cfg).constructor()(cfg)  # the family's registry: gstsn.config.registry.MODEL_FAMILY
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 

@@ -6,8 +6,9 @@ The paper adds "shallow-temporal" features from Image Dimensionality Reduction (
 
 1. trunk, SP and MGP exactly as GaitSet (shared weights, 62 parts);
 2. IDR: reduce the width of each set6 frame map ``(T, c, h, w)`` by a statistic (``idr_stat``) → ``(T, c, h)``;
-3. LSTM over the frames of each sequence, one row at a time (rows folded into the batch), input = hidden = c,
-   ``lstm_layers`` layers (0 = no LSTM);
+3. a temporal module over the frames of each sequence, one row at a time: the paper's LSTM (``temporal_module =
+   "lstm"``, ``lstm_layers`` layers, 0 = none; :mod:`gstsn.models.lstm`) or another registered one
+   (:data:`gstsn.config.registry.TEMPORAL_MODULES`, ``docs/extending.md``);
 4. max over frames → ``(n, c, h)``, HPM strips over the rows (mean + max), own per-part FC ``(31, c, d)``;
 5. output = set parts ‖ MGP parts ‖ temporal parts → ``(n, 93, d)``.
 
@@ -21,49 +22,54 @@ import torch
 from torch import nn
 
 from gstsn.config import ModelConfig
+from gstsn.config.registry import TEMPORAL_MODULES
 from gstsn.models.gaitset import GaitSetSpatial
 from gstsn.models.layers import (
     HorizontalPyramidPooling,
+    ImageDimensionalityReduction,
     SeparateFC,
     frames_to_sequences,
-    image_dimensionality_reduction,
     masked_max_over_frames,
 )
 
 
 class TemporalBranch(nn.Module):
-    """IDR → LSTM over frames per row → max over frames → HPM → per-part FC.
+    """IDR → the temporal module over frames per row → max over frames → HPM → per-part FC.
 
-    ``forward(frame_maps (T, c, h, w), seq_lens)`` → ``(n, sum(bins), d)``.
+    The IDR statistics and the temporal module are looked up in the registry
+    (:mod:`gstsn.config.registry`) once, here; the module sits at ``temporal.<name>`` (its profiler scope and the
+    prefix of its weights). ``forward(frame_maps (T, c, h, w), seq_lens)`` → ``(n, sum(bins), d)``.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         c = cfg.channels[2]
-        self.idr_terms = cfg.idr_terms
-        self.lstm = nn.LSTM(c, c, num_layers=cfg.lstm_layers, batch_first=True) if cfg.lstm_layers else None
+        self.idr = ImageDimensionalityReduction(cfg.idr_terms)
+        entry = TEMPORAL_MODULES[cfg.temporal_module]
+        build = entry.constructor()
+        module = build(cfg) if build is not None else None
+        self.module_name: str | None = None
+        if module is not None:  # created before the FC, so a seed gives the same weights as it always did
+            self.module_name = _child_name(entry.scope)
+            self.add_module(self.module_name, module)
         self.hpm = HorizontalPyramidPooling(cfg.hpm_bins)
         self.fc = SeparateFC(cfg.parts_per_map, c, cfg.embed_dim)
 
     def forward(self, frame_maps: torch.Tensor, seq_lens: list[int]) -> torch.Tensor:
-        rows = image_dimensionality_reduction(frame_maps, self.idr_terms)  # (T, h, c)
+        rows = self.idr(frame_maps)  # (T, h, c)
         seqs, mask = frames_to_sequences(rows, seq_lens)  # (n, s, h, c), mask (n, s) or None
-        if self.lstm is not None:
-            seqs = self._lstm_per_row(seqs, seq_lens, mask is not None)
+        if self.module_name is not None:
+            seqs = getattr(self, self.module_name)(seqs, seq_lens, mask)
         pooled = masked_max_over_frames(seqs, mask)  # (n, h, c)
         return self.fc(self.hpm(pooled.transpose(1, 2).unsqueeze(-1)))  # HPM over rows of (n, c, h, 1)
 
-    def _lstm_per_row(self, seqs: torch.Tensor, seq_lens: list[int], ragged: bool) -> torch.Tensor:
-        n, s, h, c = seqs.shape
-        x = seqs.transpose(1, 2).reshape(n * h, s, c)  # each row of each sequence is one LSTM sample
-        if ragged:  # pack so that no padded frame ever enters the recurrence
-            lens = torch.tensor(seq_lens).repeat_interleave(h)
-            packed = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
-            out, _ = self.lstm(packed)
-            x, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=s)
-        else:
-            x, _ = self.lstm(x)
-        return x.reshape(n, h, s, c).transpose(1, 2)  # (n, s, h, c)
+
+def _child_name(scope: str | None) -> str:
+    """``temporal.lstm`` → ``lstm``: a temporal module's attribute in the branch, from its registered scope."""
+    parent, _, name = (scope or "").partition(".")
+    if parent != "temporal" or not name.isidentifier():
+        raise ValueError(f"a temporal module's scope must be 'temporal.<name>'; got {scope!r}")
+    return name
 
 
 class GSTSN(nn.Module):

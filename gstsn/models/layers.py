@@ -4,16 +4,22 @@ Shapes use: ``n`` sequences, ``T`` frames of all sequences packed back to back (
 one sequence, ``c`` channels, ``h``×``w`` feature-map size, ``p`` parts, ``d`` embedding size.
 
 Variable-length batches never use fake padded frames inside a statistic: the frame-level trunk runs on packed frames,
-and every reduction over frames (set pooling, the LSTM, temporal pooling) sees each sequence's own frames only.
+and every reduction over frames (set pooling, the temporal module, temporal pooling) sees each sequence's own frames
+only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gstsn.config.registry import IDR_STATISTICS
+
 LEAKY_SLOPE = 0.01
+Statistic = Callable[[torch.Tensor, int], torch.Tensor]  # an IDR statistic: (x, dim) -> x reduced over dim
 
 
 class ConvLReLU(nn.Module):
@@ -122,22 +128,40 @@ def median_over(x: torch.Tensor, dim: int) -> torch.Tensor:
     return 0.5 * (ordered.select(dim, size // 2 - 1) + ordered.select(dim, size // 2))
 
 
-IDR_FUNCTIONS = {
-    "median": median_over,
-    "max": lambda x, dim: x.amax(dim=dim),
-    "min": lambda x, dim: x.amin(dim=dim),
-    "mean": lambda x, dim: x.mean(dim=dim),
-}
+def max_over(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.amax(dim=dim)
 
 
-def image_dimensionality_reduction(x: torch.Tensor, terms: tuple[str, ...]) -> torch.Tensor:
+def min_over(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.amin(dim=dim)
+
+
+def mean_over(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.mean(dim=dim)
+
+
+def image_dimensionality_reduction(x: torch.Tensor, statistics: Sequence[Statistic]) -> torch.Tensor:
     """IDR (our reading of the GSTSN paper): reduce the width of each frame map by a statistic or a sum of several.
 
-    In ``x: (T, c, h, w)`` → out ``(T, h, c)``: one c-vector per row of each frame, the layout the per-row LSTM reads.
-    The reduction runs on the ``(T, h, w, c)`` view, which is contiguous for channels-last maps.
+    In ``x: (T, c, h, w)`` → out ``(T, h, c)``: one c-vector per row of each frame, the layout the temporal module
+    reads. ``statistics``: functions ``(x, dim) -> x reduced over dim``, summed. The reduction runs on the
+    ``(T, h, w, c)`` view, which is contiguous for channels-last maps.
     """
     rows = x.permute(0, 2, 3, 1)
-    out = IDR_FUNCTIONS[terms[0]](rows, 2)
-    for term in terms[1:]:
-        out = out + IDR_FUNCTIONS[term](rows, 2)
+    out = statistics[0](rows, 2)
+    for statistic in statistics[1:]:
+        out = out + statistic(rows, 2)
     return out
+
+
+class ImageDimensionalityReduction(nn.Module):
+    """IDR as a module (no weights): the statistics of ``terms`` looked up once in the registry
+    (:data:`~gstsn.config.registry.IDR_STATISTICS`). ``(T, c, h, w)`` → ``(T, h, c)``."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        super().__init__()
+        self.terms = tuple(terms)
+        self.statistics = tuple(IDR_STATISTICS[t].constructor() for t in self.terms)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return image_dimensionality_reduction(x, self.statistics)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
+
+from gstsn.config.registry import FIELD_REGISTRIES, MODEL_FAMILY, model_label
 
 #: the report's label of each config field (gstsn.config), by field name
 FIELD_LABELS: dict[str, str] = {
     "temporal": "temporal branch (GSTSN)",
     "idr_stat": "IDR statistic",
+    "temporal_module": "temporal module",
     "lstm_layers": "LSTM layers",
     "channels": "channel widths",
     "hpm_bins": "HPM bins",
@@ -32,7 +36,7 @@ _EXTRA_LABELS = {
     "method": "method",
     "profile": "profile",
 }
-METHOD_NAMES = {"gaitset": "GaitSet", "gstsn": "GSTSN", "gei": "GEI (non-learned)"}
+METHOD_NAMES = {**{m.name: m.label for m in MODEL_FAMILY}, "gei": "GEI (non-learned)"}
 
 
 def field_label(name: str) -> str:
@@ -53,12 +57,24 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def value_label(name: str, value: Any, fields: Mapping[str, Any] | None = None) -> str:
+    """A config value in words (:func:`show`), followed by its registered component's label where that says more
+    than the name (``tconv (temporal conv)``, ``lstm (LSTM×2)`` with ``fields`` giving the other config values)."""
+    text = show(value)
+    registry = FIELD_REGISTRIES.get(name)
+    if registry is None or value not in registry:
+        return text
+    label = registry[value].label_for({**(fields or {}), name: value}, show)
+    return f"{text} ({label})" if label and label != text else text
+
+
 def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true") or value == 1
 
 
 def variant_label(row: dict[str, Any]) -> str:
-    """A timing row's model variant: ``GaitSet`` or ``GSTSN median, LSTM×2`` (plus ``, sequence`` input)."""
+    """A timing row's model variant: ``GaitSet`` or ``GSTSN median, LSTM×2`` (:func:`gstsn.config.registry.model_label`,
+    plus ``, sequence`` input)."""
     model = str(row.get("model") or "")
     if model.lower() not in METHOD_NAMES and isinstance(row.get("variant"), str) and row["variant"]:
         return row["variant"]  # a model-independent row such as data loading ("data-set", "data-sequence")
@@ -67,10 +83,7 @@ def variant_label(row: dict[str, Any]) -> str:
     if not is_gstsn:
         name = METHOD_NAMES.get(model.lower(), model or "model?")
     else:
-        parts = [show(row.get("idr_stat"))] if row.get("idr_stat") is not None else []
-        if row.get("lstm_layers") is not None:
-            parts.append(f"LSTM×{show(row.get('lstm_layers'))}")
-        name = "GSTSN " + ", ".join(parts) if parts else "GSTSN"
+        name = model_label({**row, "temporal": True}, show)
     input_type = row.get("input_type")
     if isinstance(input_type, str) and input_type and input_type != "set":
         name += f", {input_type}"

@@ -20,7 +20,7 @@ import pandas as pd
 
 from gstsn.atomic import atomic_write_text
 from gstsn.report import budget_view, figures, provenance, retrieval, tables, timing_figures, tta_curves, verdicts
-from gstsn.report.labels import field_label, show
+from gstsn.report.labels import field_label, show, value_label
 from gstsn.report.load import LoadedResults, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
 from gstsn.report.reference import merge_reference
@@ -151,8 +151,13 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
 
 def _study_context(study: StudyData) -> dict[str, Any]:
     d = study.definition
+    fields = d.get("base") if isinstance(d.get("base"), dict) else {}
     axes = [
-        (field_label(f), f, ", ".join(show(v) for v in vals) if isinstance(vals, list) else show(vals))
+        (
+            field_label(f),
+            f,
+            ", ".join(value_label(f, v, fields) for v in vals) if isinstance(vals, list) else show(vals),
+        )
         for f, vals in study.axes.items()
     ]
     base = d.get("baseline") if isinstance(d.get("baseline"), dict) else {}

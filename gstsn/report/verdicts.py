@@ -11,8 +11,8 @@
   with its alternatives, × NM/BG/CL) form one family, Holm–Bonferroni-adjusted together (:func:`family`). Verdict
   words use the adjusted p-values; the intervals shown are the raw ones, with raw and adjusted p beside them, and a
   difference that stays "not distinguishable" carries the seeds that would resolve it (80 % power at 0.05 / m).
-- The verdict box answers the study's question; where the paper made a choice (median IDR, 2 LSTM layers, GSTSN over
-  GaitSet) it says whether the runs support, contradict or cannot separate that choice, with intervals.
+- The verdict box answers the study's question; where the paper made a choice (its ``paper_choice``: median IDR, GSTSN
+  over GaitSet, ...) it says whether the runs support, contradict or cannot separate that choice, with intervals.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from gstsn.config import CONDITIONS
+from gstsn.config.registry import temporal_branch_fields
 from gstsn.report import stats
 from gstsn.report.labels import show
 from gstsn.report.load import MODEL_METHODS, StudyData
@@ -44,10 +45,6 @@ def paper_choice(study: StudyData) -> dict[str, Any] | None:
     """The paper's setting on the study's axes (``paper_choice`` in its TOML file), or None when it makes none."""
     choice = study.definition.get("paper_choice")
     return dict(choice) if isinstance(choice, dict) and choice else None
-
-
-#: fields that exist only in GSTSN; a GSTSN cell is paired with the GaitSet cell that agrees on the other axes
-_TEMPORAL_ONLY = ("temporal", "idr_stat", "lstm_layers")
 
 
 @dataclass
@@ -135,7 +132,8 @@ def gstsn_gaitset_pairs(group: DataGroup) -> list[tuple[str, str]]:
     for cell in group.cells:
         if group.methods.get(cell) != "gstsn":
             continue
-        shared = {f: v for f, v in group.axis_values[cell].items() if f not in _TEMPORAL_ONLY}
+        temporal_only = temporal_branch_fields()  # fields only GSTSN reads (the registry's); paired on the others
+        shared = {f: v for f, v in group.axis_values[cell].items() if f not in temporal_only}
         for other in gaitset:
             if all(group.axis_values[other].get(f) == v for f, v in shared.items()):
                 pairs.append((cell, other))

@@ -44,6 +44,7 @@ TIMING_COLUMNS: tuple[str, ...] = (
     "peak_mem_bytes",
 )
 TIMING_EXTRA: tuple[str, ...] = (
+    "temporal_module",
     "variant",
     "case_id",
     "profile",
@@ -54,14 +55,16 @@ TIMING_EXTRA: tuple[str, ...] = (
     "ci_method",
 )
 # Keys every benchmark of the suite stores in ``extra_info`` (the rest of the row is computed from its timings):
-# the row's identity (phase .. width), the per-benchmark measurements, and the extra columns but the CI method.
+# the row's identity (phase .. width), the per-benchmark measurements, and the extra columns but the CI method and
+# those a suite of an earlier version did not write (empty when absent).
 _IDENTITY = TIMING_COLUMNS[: TIMING_COLUMNS.index("width") + 1]
+_OPTIONAL_INFO = ("temporal_module",)  # absent before there were temporal modules to choose from: the LSTM
 EXTRA_INFO_KEYS: tuple[str, ...] = (
     *_IDENTITY,
     "flops",
     "peak_gflops_per_s",
     "peak_mem_bytes",
-    *(k for k in TIMING_EXTRA if k != "ci_method"),
+    *(k for k in TIMING_EXTRA if k != "ci_method" and k not in _OPTIONAL_INFO),
 )
 
 
@@ -104,7 +107,7 @@ def timing_table(data: dict[str, Any], rng: np.random.Generator | None = None, w
         flops = info["flops"]
         gflops = flops / median / 1e9 if flops else np.nan
         peak = info["peak_gflops_per_s"]
-        row = {k: info[k] for k in EXTRA_INFO_KEYS}
+        row = {k: info[k] for k in EXTRA_INFO_KEYS} | {k: info.get(k) for k in _OPTIONAL_INFO}
         row.update(
             repeats=len(times),
             median_s=median,

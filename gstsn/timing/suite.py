@@ -30,11 +30,13 @@ from gstsn.timing.memory import peak_memory_bytes
 from gstsn.timing.results import read_benchmark_json, write_timing_csv, write_top_ops
 from gstsn.timing.stats import paired_times
 from gstsn.timing.trace import category_shares, profile_steps
+from gstsn.timing.variants import VARIANT_FIELDS
 from gstsn.timing.verdict import build_verdict, write_verdict
 from gstsn.timing.workloads import MATMUL_DTYPE, Workload
 
 OUTPUT_FILES = ("benchmark.json", "timing.csv", "top_ops.csv", "verdict.json", "summary.txt")
 OUTPUT_DIRS = ("raw", "traces")
+NO_VARIANT = dict.fromkeys(VARIANT_FIELDS)  # a model-independent case's variant columns (data loading)
 
 
 def memory_method(device: torch.device) -> str:
@@ -63,11 +65,7 @@ def peak_reference(workload: Workload, matmul_size: int) -> tuple[float, str]:
 def row_info(workload: Workload, flops: int, peak: float, peak_method: str, mem: int) -> dict[str, Any]:
     """The ``extra_info`` of a benchmark: every ``timing.csv`` field that is not computed from the rounds."""
     case = workload.case
-    variant_cols = (
-        case.variant.columns()
-        if case.variant is not None
-        else {"model": "any", "temporal": None, "idr_stat": None, "lstm_layers": None}
-    )
+    variant_cols = case.variant.columns() if case.variant is not None else {"model": "any", **NO_VARIANT}
     info = {
         "phase": case.phase,
         **variant_cols,

@@ -5,8 +5,9 @@ Traces are written by ``tensorboard_trace_handler(..., use_gzip=True)`` as
 optional torch-tb-profiler plugin.
 
 While profiling, forward hooks wrap selected submodules in ``record_function`` ranges named ``gstsn::<module path>``
-(``gstsn::temporal.lstm``, ``gstsn::temporal.fc``, ...): they show as nested ranges in the trace, and their inclusive
-CPU time is the forward cost of that module. The models are not modified; the hooks are removed afterwards.
+(``gstsn::temporal``, ``gstsn::temporal.fc``, and each registered component's scope such as ``gstsn::temporal.idr``
+or the temporal module's: :func:`scoped_modules`): they show as nested ranges in the trace, and their inclusive CPU
+time is the forward cost of that module. The models are not modified; the hooks are removed afterwards.
 
 Op table: one row per op name with its self time per step (``self_cpu_ms``, ``self_device_ms``) and its ``share`` of
 the step's total self time (device time on CUDA, CPU time otherwise). Self times do not overlap, so shares add up to 1
@@ -27,16 +28,9 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
+from gstsn.config.registry import IDR_STATISTICS, MODEL_FAMILY, TEMPORAL_MODULES
+
 SCOPE_PREFIX = "gstsn::"
-SCOPED_MODULES: tuple[str, ...] = (
-    "spatial",
-    "spatial.hpm",
-    "spatial.fc",
-    "temporal",
-    "temporal.lstm",
-    "temporal.hpm",
-    "temporal.fc",
-)
 TOP_OPS_COLUMNS: tuple[str, ...] = ("model_variant", "op", "self_cpu_ms", "self_device_ms", "share")
 TOP_OPS_EXTRA: tuple[str, ...] = ("category", "calls_per_step", "device", "dtype")
 _CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -59,9 +53,22 @@ def op_category(op: str) -> str:
     return "other"
 
 
+def scoped_modules() -> tuple[str, ...]:
+    """The module paths the profiler ranges wrap, from the registries: each family member's part (``spatial``,
+    ``temporal``), then the registered components' scopes inside it (the IDR, each temporal module), its HPM and FC."""
+    components = [e.scope for registry in (IDR_STATISTICS, TEMPORAL_MODULES) for e in registry if e.scope]
+    names: list[str] = []
+    for member in MODEL_FAMILY:
+        part = member.scope or member.name
+        names += [part, *(c for c in components if c.startswith(f"{part}.")), f"{part}.hpm", f"{part}.fc"]
+    return tuple(dict.fromkeys(names))
+
+
 @contextlib.contextmanager
-def module_scopes(model: nn.Module | None, names: tuple[str, ...] = SCOPED_MODULES) -> Iterator[list[str]]:
-    """Wrap each existing submodule of ``names`` in a ``record_function("gstsn::<name>")`` range while inside."""
+def module_scopes(model: nn.Module | None, names: tuple[str, ...] | None = None) -> Iterator[list[str]]:
+    """Wrap each existing submodule of ``names`` (default: :func:`scoped_modules`) in a
+    ``record_function("gstsn::<name>")`` range while inside."""
+    names = scoped_modules() if names is None else names
     handles: list[Any] = []
     scoped: list[str] = []
     modules = dict(model.named_modules()) if model is not None else {}
@@ -160,7 +167,6 @@ def trace_files(trace_dir: str | Path) -> list[Path]:
 
 __all__ = [
     "CATEGORIES",
-    "SCOPED_MODULES",
     "SCOPE_PREFIX",
     "TOP_OPS_COLUMNS",
     "TOP_OPS_EXTRA",
@@ -168,5 +174,6 @@ __all__ = [
     "module_scopes",
     "op_category",
     "profile_steps",
+    "scoped_modules",
     "trace_files",
 ]

@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from gstsn.config import CONDITIONS, MODEL_NAMES
+from gstsn.config.registry import timing_id
 from gstsn.results import curves
 from gstsn.results.curves import PAIR_KEYS, first_reach
 from gstsn.results.files import RUNS_DIR
 from gstsn.results.runs import RUNS_FILE, read_runs
-from gstsn.timing.variants import TimingConfigError, Variant
+from gstsn.timing.variants import TimingConfigError
 
 THRESHOLD = 0.8
 NOT_MEASURED_NO_RESULTS = "not measured: no ablation results"
@@ -59,8 +60,8 @@ def _key(run: dict[str, Any]) -> tuple:
 
 
 def _cell(run: dict[str, Any]) -> str:
-    """The timing variant id of a GSTSN run (``gstsn-median-L2``), as :class:`~gstsn.timing.variants.Variant` has it."""
-    return Variant(temporal=True, idr_stat=str(run.get("idr_stat")), lstm_layers=int(run.get("lstm_layers"))).id
+    """The timing variant id of a GSTSN run (``gstsn-median-L2``): :func:`gstsn.config.registry.timing_id`."""
+    return timing_id({**run, "temporal": True})
 
 
 def pair_result(gaitset: dict[str, Any], gstsn: dict[str, Any], distance: str, condition: str) -> dict[str, Any]:

@@ -23,11 +23,7 @@ from gstsn import cli_args
 from gstsn.atomic import DiskFullError, disk_full_cause
 from gstsn.config import (
     CPU_PRECISIONS,
-    DISTANCES,
-    IDR_STATS,
-    INPUT_TYPES,
-    LR_SCHEDULES,
-    LSTM_LAYER_CHOICES,
+    FIELD_CHOICES,
     PROFILES,
     RUN_SECTIONS,
     ConfigError,
@@ -36,6 +32,7 @@ from gstsn.config import (
     config_to_dict,
     resolve_profile,
 )
+from gstsn.config.registry import FIELD_REGISTRIES, TEMPORAL_MODULES
 from gstsn.precision import run_cpu_precision
 from gstsn.train.errors import CommandError
 from gstsn.train.eval_command import EVAL_FIELDS, cmd_eval, evaluate_checkpoint
@@ -55,9 +52,10 @@ log = logging.getLogger("gstsn.train")
 # What each option means; the profile values are appended to the help text.
 FIELD_HELP: dict[str, str] = {
     "temporal": "GSTSN's temporal branch on (--temporal: GSTSN) or off (--no-temporal: exactly GaitSet)",
-    "idr_stat": f"IDR statistic over the width of each frame map: one of {', '.join(IDR_STATS)} or a '+'-joined sum "
-    "such as max+median (the paper: median)",
-    "lstm_layers": "LSTM layers of the temporal branch (0 = none: IDR features straight to temporal pooling)",
+    "idr_stat": "IDR statistic over the width of each frame map, or a '+'-joined sum such as max+median (the paper: "
+    "median)",
+    "temporal_module": "what runs over the IDR features of each row, frame after frame, before temporal pooling",
+    "lstm_layers": "depth of the lstm temporal module (0 = none: IDR features straight to temporal pooling)",
     "channels": "trunk widths C1,C2,C3",
     "hpm_bins": "Horizontal Pyramid Mapping strip counts, comma-separated; each must divide the final map height",
     "embed_dim": "output size of each part's fully connected layer",
@@ -92,13 +90,7 @@ FIELD_HELP: dict[str, str] = {
     "eval_batch_frames": "frames per embedding forward at test time (results do not depend on it)",
     "seed": "seed of the weight init and the batch sampler",
 }
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "input_type": INPUT_TYPES,
-    "distance": DISTANCES,
-    "lstm_layers": LSTM_LAYER_CHOICES,
-    "lr_schedule": LR_SCHEDULES,
-    "cpu_precision": ("auto", *CPU_PRECISIONS),
-}
+CHOICES: dict[str, tuple[Any, ...]] = {**FIELD_CHOICES, "cpu_precision": ("auto", *CPU_PRECISIONS)}
 OPTION_NAMES: dict[str, str] = {"source": "--data"}  # field -> option where it is not --field-name
 
 
@@ -151,7 +143,11 @@ def add_field_option(parser: Any, name: str, show_profiles: bool = True) -> None
     """Add the option of config field ``name``; absent options stay out of the namespace (the profile decides)."""
     default = _field_default(name)
     flag = OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
-    help_text = FIELD_HELP[name] + (f" {_profile_values(name)}" if show_profiles else "")
+    help_text = FIELD_HELP[name]
+    registry = FIELD_REGISTRIES.get(name)  # read now, so that a component registered after import is listed
+    if registry is not None:
+        help_text += f"; registered: {registry.choices_help()}"
+    help_text += f" {_profile_values(name)}" if show_profiles else ""
     help_text = help_text.replace("%", "%%")
     kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": help_text}
     if isinstance(default, bool):
@@ -167,8 +163,9 @@ def add_field_option(parser: Any, name: str, show_profiles: bool = True) -> None
         kwargs.update(type=float, metavar="X")
     else:
         kwargs.update(type=str, metavar=name.upper() if name != "source" else "SPEC")
-    if name in CHOICES:
-        kwargs.update(choices=CHOICES[name], metavar=None)
+    choices = TEMPORAL_MODULES.names if name == TEMPORAL_MODULES.field else CHOICES.get(name)
+    if choices is not None:
+        kwargs.update(choices=choices, metavar=None)
     parser.add_argument(flag, **kwargs)
 
 
