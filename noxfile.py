@@ -51,7 +51,8 @@ def install_project(session: nox.Session, *extras: str) -> None:
 def run_tests(session: nox.Session, busy: int = 0) -> None:
     """Install the test extras, then run pytest with the session's arguments (default: the fast suite on two xdist
     workers) while ``busy`` CPU-bound processes run beside it."""
-    install_project(session, "test", "browser")  # playwright, driving Debian's chromium (.ci/install-browser.sh)
+    # playwright drives Debian's chromium (.ci/install-browser.sh); profiler-ui: torch-tb-profiler's test runs on CI
+    install_project(session, "test", "browser", "profiler-ui")
     args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile", "--durations=15"]
     # Two xdist workers on two cores: one torch thread each, and no OpenMP spin-waiting between kernels.
     session.env.setdefault("OMP_NUM_THREADS", "1")
