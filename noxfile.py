@@ -1,4 +1,8 @@
-"""Sessions: `ablations` (the main job), `timing`, `tests` and `lint` (the defaults), `bench`.
+"""Sessions: `ablations` (the main job), `timing`, `tests` and `lint` (the defaults), `tests_stress`, `bench`.
+
+`tests_stress` runs the default suite as `tests` does (same arguments) with two CPU-bound busy processes beside it the
+whole time, to check that no test's verdict depends on how fast the machine is; pinned to one core that is
+`taskset -c 0 nox -s tests_stress`.
 
 Every session installs the CPU build of torch first (`torch==2.13.0`, a local wheel on the project's machines) so that
 no multi-GB CUDA build is ever downloaded on a CPU machine: pip finds it through PIP_FIND_LINKS, uv through
@@ -7,7 +11,11 @@ UV_FIND_LINKS, which we set from PIP_FIND_LINKS when that variable is set. On CI
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -40,15 +48,55 @@ def install_project(session: nox.Session, *extras: str) -> None:
         )
 
 
-@nox.session(python=PYTHON)
-def tests(session: nox.Session) -> None:
-    """Fast unit tests (slow and data-bound tests are marked; pass `-- -m slow` or `-- -m real_data` to run them)."""
-    install_project(session, "test", "browser")  # playwright, driving Debian's chromium (.ci/install-browser.sh)
+def run_tests(session: nox.Session, busy: int = 0) -> None:
+    """Install the test extras, then run pytest with the session's arguments (default: the fast suite on two xdist
+    workers) while ``busy`` CPU-bound processes run beside it."""
+    # playwright drives Debian's chromium (.ci/install-browser.sh); profiler-ui: torch-tb-profiler's test runs on CI
+    install_project(session, "test", "browser", "profiler-ui")
     args = session.posargs or ["-m", "not slow", "-n", "2", "--dist", "loadfile", "--durations=15"]
     # Two xdist workers on two cores: one torch thread each, and no OpenMP spin-waiting between kernels.
     session.env.setdefault("OMP_NUM_THREADS", "1")
     session.env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    session.run("pytest", *args)
+    with busy_processes(busy) as procs:
+        if procs:
+            session.log(f"{len(procs)} CPU-bound busy processes beside pytest: pids {[p.pid for p in procs]}")
+        session.run("pytest", *args)
+
+
+@contextlib.contextmanager
+def busy_processes(n: int) -> Iterator[list[subprocess.Popen]]:
+    """``n`` CPU-bound processes (a bare Python loop each) that run until the block ends, however it ends."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for _ in range(n):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", "while True: pass"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Fast unit tests (slow and data-bound tests are marked; pass `-- -m slow` or `-- -m real_data` to run them)."""
+    run_tests(session)
+
+
+@nox.session(python=PYTHON)
+def tests_stress(session: nox.Session) -> None:
+    """The `tests` session (same arguments) with two CPU-bound busy processes running beside pytest the whole time:
+    every test must pass on a loaded machine as on a quiet one (tests wait for conditions, never for a length of
+    time). For one core: `taskset -c 0 nox -s tests_stress`."""
+    run_tests(session, busy=2)
 
 
 @nox.session(python=PYTHON)

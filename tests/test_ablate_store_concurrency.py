@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from waiting import wait_until
 
 from gstsn.ablate.store import TABLES_COLUMNS, ResultsStore
 
@@ -16,8 +17,8 @@ WRITERS = 4
 RUNS_EACH = 12
 STUDIES = ("alpha", "beta")
 
-# One writer: wait for the start file, then commit RUNS_EACH runs of its own to both studies, and the run "shared"
-# (every writer commits it: the store keeps one copy).
+# One writer: say it is ready, wait for the start file, then commit RUNS_EACH runs of its own to both studies, and the
+# run "shared" (every writer commits it: the store keeps one copy).
 WRITER = """
 import sys, time
 from pathlib import Path
@@ -26,7 +27,11 @@ root, start, w, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(
 store = ResultsStore(root)
 log = root.parent / f"log-{w}.csv"
 log.write_text("iteration,loss\\n1,0.5\\n")
+(root.parent / f"ready-{w}").touch()
+bound = time.monotonic() + 600  # only if the test died before starting the writers
 while not start.exists():
+    if time.monotonic() > bound:
+        sys.exit(f"writer {w}: gave up after 600 s waiting for the start file {start}")
     time.sleep(0.001)
 for i in range(n + 1):
     rid = f"{w:02d}{i:010x}" if i < n else "shared"
@@ -49,11 +54,18 @@ def test_concurrent_processes_commit_every_row_once(tmp_path):
         )
         for w in range(WRITERS)
     ]
-    time.sleep(0.5)  # let them import and wait at the start line
-    start.touch()
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err[-2000:]
+    try:
+        ready = [tmp_path / f"ready-{w}" for w in range(WRITERS)]
+        wait_until(lambda: all(r.exists() for r in ready), f"all {WRITERS} writers to wait at the start line", *procs)
+        start.touch()
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err[-2000:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     store = ResultsStore(root)
     expected = {f"{w:02d}{i:010x}" for w in range(WRITERS) for i in range(RUNS_EACH)} | {"shared"}

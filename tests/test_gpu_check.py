@@ -2,7 +2,7 @@
 
 Checks that every output file is written with the keys a GPU session reads, that a second call resumes the first
 one's training from the compact checkpoint, and the pieces (budget, compact checkpoint, JUnit summary). Never the
-times: there is no time limit here."""
+times: the dry run gets a budget of BUDGET_S, which only a hung call reaches, so no phase is cut on a slow machine."""
 
 from __future__ import annotations
 
@@ -30,10 +30,14 @@ FILES = {
 }
 
 
+#: the dry run's time budget (its watchdog ends it there): generous, a dry run takes about a minute on 2 shared cores
+BUDGET_S = 1800
+
+
 def run_check(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     env.pop("OUT", None)
-    cmd = [sys.executable, str(REPO / "bench" / "gpu_check.py"), "--dry-run", *args]
+    cmd = [sys.executable, str(REPO / "bench" / "gpu_check.py"), "--dry-run", "--budget", str(BUDGET_S), *args]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
 
 
@@ -42,7 +46,7 @@ def first_call(tmp_path_factory):
     root = tmp_path_factory.mktemp("gpu_check")
     proc = run_check(
         "--out", str(root / "out1"), "--work", str(root / "work"), "--tests", "tests/test_gpu_paths.py",
-        "--allowance", "matrix=400",
+        "--allowance", f"matrix={BUDGET_S - 200}",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return root

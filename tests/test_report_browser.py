@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 from test_report_fixtures import make_results
+from waiting import PATIENCE_S
 
 from gstsn.report.render import render_report
 
+PATIENCE_MS = PATIENCE_S * 1000  # the bound on every launch, navigation and action: only a hung browser reaches it
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
@@ -54,7 +56,7 @@ def browser():
     except ImportError:
         _missing("playwright is not installed: pip install -e '.[browser]'")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True, timeout=PATIENCE_MS)
         yield b
         b.close()
 
@@ -78,6 +80,7 @@ def artifacts(tmp_path_factory) -> Path:
 def _open(browser, url: str):
     """A fresh page at ``url`` with everything it logged and requested."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(PATIENCE_MS)  # playwright's 30 s would judge a loaded machine's speed
     seen = {"console": [], "errors": [], "requests": [], "failed": []}
     page.on("console", lambda m: seen["console"].append((m.type, m.text)))
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))

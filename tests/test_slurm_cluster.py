@@ -9,17 +9,16 @@ installed); under CI (``CI`` set) that is a failure instead.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from study_files import layers_study, models_study
+from waiting import last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
 
@@ -103,28 +102,35 @@ def sweep(root):
     """A local run of both studies, and the same through Slurm with one job preempted (SIGTERM) mid-training; then a
     second ``run --launcher slurm`` that waits for the jobs already queued instead of submitting them again."""
     run(command(root, "local", "--jobs", "2", "--threads", "1", "--device", "cpu", "--no-progress"))
-    t0 = time.perf_counter()
     first = run(command(root, "slurm", *slurm_args("--no-wait")))
     assert "submitted 4 run(s) as Slurm job array" in first.stderr, first.stderr
     records = [json.loads(line) for line in (root / "slurm" / "work" / "slurm" / "jobs.jsonl").read_text().splitlines()]
     work = root / "slurm" / "work"
-    preempted = None
-    deadline = time.monotonic() + 300
-    while preempted is None and time.monotonic() < deadline:
-        for rec in records:
-            log = work / rec["run_id"] / "train_log.csv"
-            n = len(log.read_text().splitlines()) - 1 if log.is_file() else 0
-            if 20 <= n < ITERATIONS - 50:  # mid-training, before its last checkpoint
-                # slurmctld 22.05 can answer "Job can not be altered now" to the signal it has just delivered;
-                # scancel then retries after 5 s and would signal the requeued job again: stop it before that.
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    subprocess.run(["scancel", "--signal=TERM", rec["job_id"]], timeout=3)
-                preempted = rec
-                break
-        time.sleep(0.05)
-    assert preempted is not None, "no job was caught mid-training"
+
+    def mid_training() -> dict | None:  # 50 iterations before the run's last checkpoint: a look every few ms sees it
+        return next((r for r in records if 20 <= last_logged_iteration(work / r["run_id"]) < ITERATIONS - 50), None)
+
+    preempted = wait_until(mid_training, f"a Slurm job between iterations 20 and {ITERATIONS - 50} of its training")
+    preempt(preempted)
     second = run(command(root, "slurm", *slurm_args()))
-    return {"preempted": preempted, "first": first, "second": second, "slurm_s": time.perf_counter() - t0}
+    return {"preempted": preempted, "first": first, "second": second}
+
+
+def preempt(rec: dict) -> None:
+    """``scancel --signal=TERM`` the job of ``rec``, once. slurmctld 22.05 can answer "Job can not be altered now" to
+    the signal it has just delivered; scancel then retries after 5 s and would signal the requeued job again: it is
+    stopped as soon as the job's log shows the signal arrived (or when it ends by itself)."""
+    log = Path(rec["stderr"])
+    scancel = subprocess.Popen(["scancel", "--signal=TERM", rec["job_id"]], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(
+            lambda: scancel.poll() is not None or (log.is_file() and "interrupted by signal 15" in log.read_text()),
+            f"job {rec['job_id']} to log the SIGTERM of scancel ({log})",
+        )
+    finally:
+        if scancel.poll() is None:
+            scancel.kill()
+        scancel.wait()
 
 
 def test_slurm_store_equals_a_local_run_row_for_row(root, sweep):

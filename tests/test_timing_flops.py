@@ -3,11 +3,12 @@ matmul reference and peak memory."""
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 import torch
 from torch import nn
+from waiting import PATIENCE_S
 
 from gstsn.config import ModelConfig
 from gstsn.models.flops import PROBE_FRAMES, model_flops
@@ -60,10 +61,26 @@ def test_matmul_reference_is_positive():
     assert matmul_gflops(64, repeats=2) > 0
 
 
-def test_peak_memory_sees_a_held_temporary():
+def test_peak_memory_sees_a_held_temporary(monkeypatch):
+    """A 64 MiB block held until the RSS sampler has read the RSS at least once while it exists (not for a length of
+    time: a loaded machine may not run the sampler thread for a while) is in the peak."""
+    from gstsn.timing import memory
+
+    holding, sampled = threading.Event(), threading.Event()
+    read_rss = memory.current_rss_bytes
+
+    def rss_seen_by_the_sampler() -> int:
+        held = holding.is_set()  # before the read: a read that starts once the block is held includes it
+        value = read_rss()
+        if held:
+            sampled.set()
+        return value
+
     def hold_64_mib() -> None:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, every page touched
-        time.sleep(0.05)  # held across many 2 ms RSS samples
+        holding.set()
+        assert sampled.wait(PATIENCE_S), f"the RSS sampler took no sample in {PATIENCE_S:.0f} s"
         del block
 
+    monkeypatch.setattr(memory, "current_rss_bytes", rss_seen_by_the_sampler)
     assert peak_memory_bytes(hold_64_mib) >= 48 * 2**20

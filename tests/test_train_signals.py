@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from test_train_trainer import make_toy_cache
+from waiting import last_logged_iteration, wait_until
 
 from gstsn.config import resolve_profile
 from gstsn.signals import TrainingInterrupted, exit_code, request_stop, stop_on_signals, stop_requested
@@ -38,13 +38,8 @@ def logged(path: Path) -> list[tuple[str, ...]]:
         return [(r["iteration"], r["loss"], r["dist_ap"], r["dist_an"]) for r in csv.DictReader(fh)]
 
 
-def wait_for_rows(log: Path, proc: subprocess.Popen, n: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if log.is_file() and len(log.read_text().splitlines()) > n:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"training did not log {n} rows: {proc.communicate()[1][-2000:]}")
+def wait_for_rows(out: Path, proc: subprocess.Popen, n: int) -> None:
+    wait_until(lambda: last_logged_iteration(out) >= n, f"{out}/train_log.csv to log iteration {n}", proc)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +53,7 @@ def test_a_stop_signal_checkpoints_and_resume_reproduces_the_uninterrupted_run(c
     proc = subprocess.Popen(
         train_cmd(cache, out, 100000), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
-    wait_for_rows(out / "train_log.csv", proc, 3)
+    wait_for_rows(out, proc, 3)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == exit_code(sig) == 128 + sig
@@ -104,7 +99,7 @@ def test_a_second_gstsn_train_on_the_same_out_exits_2_naming_the_holder(cache, t
     out = tmp_path / "run"
     proc = subprocess.Popen(train_cmd(cache, out, 100000), stderr=subprocess.PIPE, text=True, env=ENV)
     try:
-        wait_for_rows(out / "train_log.csv", proc, 1)
+        wait_for_rows(out, proc, 1)
         second = subprocess.run(train_cmd(cache, out, 5), capture_output=True, text=True, env=ENV, timeout=120)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -126,7 +121,7 @@ def test_nested_activations_share_one_request_and_restore_the_handlers():
         assert stop_requested() is None
         with stop_on_signals():
             os.kill(os.getpid(), signal.SIGTERM)  # recorded, not fatal
-            time.sleep(0.01)
+            wait_until(stop_requested, "the SIGTERM handler to record the stop request")
         assert stop_requested() == signal.SIGTERM
         request_stop(signal.SIGINT)  # the first request wins
         assert stop_requested() == signal.SIGTERM
