@@ -26,6 +26,7 @@ from study_files import layers_study, models_study
 from waiting import checkpoint_iterations, last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
+from gstsn.results.runs import VOLATILE_KEYS
 
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"
 # two studies sharing their GSTSN-2-layers cell; the GEI reference row in one of them
@@ -39,7 +40,7 @@ CHECKPOINT_EVERY = 4
 WINDOW = 6
 KILLS = 3
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-VOLATILE = {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads"}
+VOLATILE = VOLATILE_KEYS
 
 
 @pytest.fixture(scope="module")

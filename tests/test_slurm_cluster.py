@@ -21,6 +21,7 @@ from study_files import layers_study, models_study
 from waiting import last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
+from gstsn.results.runs import VOLATILE_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"
@@ -29,7 +30,7 @@ STUDY_LAYERS = layers_study("slurm test: layers")
 STUDY_MODELS = models_study("slurm test: models")
 STUDY_ONE = layers_study("slurm test: one run", layers=(2,), temporal=False)
 #: fields that legitimately differ between two executions of one run: times, the date, where a run resumed from
-VOLATILE = {"train_time_s", "eval_time_s", "sec_per_iter", "date", "resumed_from"}
+VOLATILE = VOLATILE_KEYS
 FOLDERS = ("local", "slurm")
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 

@@ -27,6 +27,12 @@ from gstsn.results.files import QUARANTINE_FILE, RUNS_FILE
 from gstsn.results.metrics import PERCENT_RULE, impossible_percentage, is_percentage_key
 
 METRIC_PREFIX = "rank1."
+#: row keys that differ between two runs of one config by design (times, dates, the machine's load, the code version,
+#: threads, a resume): everything else of a row is the same on the same CPU model
+VOLATILE_KEYS = frozenset(
+    {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads",
+     "cpu_others_share"}
+)  # fmt: skip
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")  # a run id or a file name part, never a path
 
 
@@ -189,6 +195,7 @@ def quarantine_text(runs: RunsFile) -> str | None:
 
 
 __all__ = [
+    "VOLATILE_KEYS",
     "QUARANTINE_FILE",
     "RUNS_FILE",
     "DamagedLine",
