@@ -35,6 +35,7 @@ from gstsn.config import HASHED_WHEN_SET
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.results.curves import eval_curve_text
 from gstsn.results.files import (
+    CHECKPOINTS_DIR,
     EVAL_CURVE_FILE,
     EVAL_LOG_FILE,
     RESULT_FILE,
@@ -43,6 +44,7 @@ from gstsn.results.files import (
     STUDY_FILE,
     TABLES_FILE,
     TRAIN_LOG_FILE,
+    checkpoint_iteration,
 )
 from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, quarantine_text, read_runs
 from gstsn.results.tables import TABLES_COLUMNS
@@ -225,15 +227,10 @@ class WorkDir:
 
     def checkpoint_iteration(self, run_id: str) -> int | None:
         """Iteration of the newest checkpoint of an unfinished run (None when there is none)."""
-        folder = self.run_dir(run_id) / "checkpoints"
+        folder = self.run_dir(run_id) / CHECKPOINTS_DIR
         if not folder.is_dir():
             return None
-        its = []
-        for p in folder.iterdir():
-            stem = p.name
-            if stem.startswith("ckpt-") and stem.endswith(".pt"):
-                with contextlib.suppress(ValueError):
-                    its.append(int(stem[5:-3]))
+        its = [it for p in folder.iterdir() if (it := checkpoint_iteration(p.name)) is not None]
         return max(its) if its else None
 
     def lock(self, run_id: str, blocking: bool = False) -> contextlib.AbstractContextManager[None]:
