@@ -33,8 +33,7 @@ from gstsn.ablate.spec import RunSpec
 from gstsn.config import DISTANCES, portable_source
 from gstsn.results.files import MATCHES_FILE, RETRIEVAL_FILE, TRAIN_LOG_FILE
 from gstsn.results.metrics import metric_key
-
-RETRIEVAL_COLUMNS = ("protocol", "distance", "metric", "condition", "probe_view", "gallery_view", "value")
+from gstsn.results.retrieval_csv import ALL_VIEWS, CROSS_VIEW, STANDARD, write_retrieval_csv
 
 
 def _cache_root(cache_root: str | Path | None) -> Path:
@@ -145,7 +144,7 @@ def retrieval_metrics_of(
     """``(metrics, rows)`` from ``{distance: RetrievalResult}`` and ``{distance: CrossViewResult}``: the row keys
     ``<metric>.<distance>.<COND>`` (identical views excluded) and ``<metric>_view.<distance>.<COND>.<view>`` for
     ``rank5`` / ``map`` / ``minp``, ``cv_rank1`` / ``cv_map`` (cross-view gallery, per probe view), and the rows of
-    ``retrieval.csv`` (``RETRIEVAL_COLUMNS``; ``gallery_view="all"`` for the cross-view numbers)."""
+    ``retrieval.csv`` (:mod:`gstsn.results.retrieval_csv`; ``gallery_view="all"`` for the cross-view numbers)."""
     from gstsn.eval.retrieval import EXTRA_METRICS
 
     metrics: dict[str, float | None] = {}
@@ -162,7 +161,7 @@ def retrieval_metrics_of(
                 table = res.tables[metric][cond]
                 for pv in res.views:
                     for gv in res.views:
-                        rows.append(["standard", distance, metric, cond, pv, gv, float(table.at[pv, gv])])
+                        rows.append([STANDARD, distance, metric, cond, pv, gv, float(table.at[pv, gv])])
     for distance, res in cross_view.items():
         for metric, per_view in res.per_view.items():
             for cond in res.probe_sets:
@@ -170,16 +169,8 @@ def retrieval_metrics_of(
                 for view in res.views:
                     value = float(per_view.at[view, cond])
                     metrics[metric_key(f"{metric}_view", distance, cond, view)] = _num(value)
-                    rows.append(["cross_view", distance, metric, cond, view, "all", value])
+                    rows.append([CROSS_VIEW, distance, metric, cond, view, ALL_VIEWS, value])
     return metrics, rows
-
-
-def write_retrieval_csv(path: Path, rows: list[list[Any]]) -> None:
-    from gstsn.atomic import atomic_write_text
-
-    lines = [",".join(RETRIEVAL_COLUMNS)] + [",".join(repr(v) if isinstance(v, float) else str(v) for v in r)
-                                             for r in rows]  # fmt: skip
-    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
@@ -342,11 +333,9 @@ def _evaluate(feats: Any, labels: tuple[np.ndarray, ...], dev: Any) -> tuple[dic
 
 
 __all__ = [
-    "RETRIEVAL_COLUMNS",
     "check_splits",
     "execute_run",
     "metrics_of",
     "prepare_data",
     "retrieval_metrics_of",
-    "write_retrieval_csv",
 ]

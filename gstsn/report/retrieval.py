@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,13 +23,9 @@ from gstsn.report.load import StudyData
 from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, _data_note, _metric, _value_cell
 from gstsn.report.verdicts import DataGroup, data_groups
 from gstsn.results.files import MATCHES_FILE
+from gstsn.results.matches import MatchesError, load_matches
 from gstsn.results.metrics import metric_key
 
-MATCHES_KEYS = (
-    "format", "distance", "views", "subjects", "seq_types", "row_subject", "row_seq_type", "row_view", "probe_row",
-    "probe_set", "top_index", "top_distance", "xy", "xy_variance", "case_probe", "case_view", "case_kind",
-    "thumb_row", "thumbs",
-)  # fmt: skip
 MAX_CELLS = 6
 HIGHLIGHTED_SUBJECTS = 10
 METRICS = (("rank5", "rank-5"), ("map", "mAP"), ("minp", "mINP"), ("cv_rank1", "cross-view rank-1"),
@@ -63,30 +58,6 @@ def retrieval_tables(group: DataGroup, distance: str) -> Table | None:
     ]
     caption = f"Beyond rank-1: rank-5, mAP, mINP and the cross-view gallery, {DISTANCE_LABELS.get(distance, distance)}"
     return Table(caption, header, rows, notes, cls="retrieval")
-
-
-# ------------------------------------------------------------------------------------------------- loading
-class MatchesError(ValueError):
-    """A ``matches.npz`` that cannot be used; the message names the file and what is wrong."""
-
-
-def load_matches(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a run's ``matches.npz`` (never unpickled); raises :class:`MatchesError` naming what is wrong."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise MatchesError(f"{path} could not be read ({type(exc).__name__}: {exc})") from None
-    lacking = [k for k in MATCHES_KEYS if k not in data]
-    if lacking:
-        raise MatchesError(f"{path} lacks {lacking}; expected the keys of docs/results.md (matches.npz)")
-    if int(data["format"]) != 1:
-        raise MatchesError(f"{path} has format {int(data['format'])}; this report reads format 1")
-    p, n = len(data["probe_row"]), len(data["row_view"])
-    if data["top_index"].shape[:2] != (p, len(data["views"])) or data["xy"].shape != (n, 2):
-        raise MatchesError(f"{path}: top_index {data['top_index'].shape} / xy {data['xy'].shape} do not fit {p} "
-                           f"probes and {n} sequences")  # fmt: skip
-    return data
 
 
 # ------------------------------------------------------------------------------------------------- page
@@ -335,10 +306,8 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
 
 
 __all__ = [
-    "MatchesError",
     "attractors",
     "failures",
-    "load_matches",
     "page_file",
     "retrieval_page",
     "retrieval_tables",
