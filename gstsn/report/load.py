@@ -29,6 +29,7 @@ from gstsn.results.curves import (
     as_eval_curve,
 )
 from gstsn.results.files import RUNS_DIR, RUNS_FILE, STUDY_FILE, TABLES_FILE, TRAIN_LOG_FILE
+from gstsn.results.row import row_keys
 from gstsn.results.runs import SAFE_NAME, read_runs
 from gstsn.results.stats import hashable, order_cells
 from gstsn.results.tables import TABLES_COLUMNS, numeric_values
@@ -46,7 +47,7 @@ from gstsn.results.timing_files import (
 MODEL_METHODS = MODEL_NAMES  # methods on the axis grid; others (e.g. "gei") are reference rows
 
 TRAIN_LOG_COLUMNS = ("iteration", "loss", "nonzero_frac")  # required; dist_ap, dist_an, wall_time, lr optional
-RUN_REQUIRED = ("run_id", "cell", "seed")
+RUN_REQUIRED = row_keys("run_id", "cell", "seed")
 
 
 class ResultsDirError(ValueError):

@@ -25,8 +25,10 @@ from typing import Any
 
 from gstsn.results.files import QUARANTINE_FILE, RUNS_FILE
 from gstsn.results.metrics import PERCENT_RULE, impossible_percentage, is_percentage_key
+from gstsn.results.row import row_keys
 
 METRIC_PREFIX = "rank1."
+REQUIRED_KEYS = row_keys("run_id")  # what makes an object a row (the keys of a row: gstsn.results.row)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")  # a run id or a file name part, never a path
 
 
@@ -113,8 +115,9 @@ def check_row(row: Any) -> str | None:
     """Why ``row`` (a parsed line) is not a valid run row, or None when it is."""
     if not isinstance(row, dict):
         return f"holds a {type(row).__name__}, expected an object"
-    if "run_id" not in row:
-        return "lacks key(s) ['run_id']"
+    lacking = [k for k in REQUIRED_KEYS if k not in row]
+    if lacking:
+        return f"lacks key(s) {lacking}"
     if not SAFE_NAME.match(str(row["run_id"])):
         return f"has run_id {str(row['run_id'])!r}, which is not a plain name"
     bad = [k for k, v in row.items() if k.startswith(METRIC_PREFIX) and not _is_number(v)]
