@@ -38,6 +38,7 @@ from gstsn.results.files import (
     CHECKPOINTS_DIR,
     EVAL_CURVE_FILE,
     EVAL_LOG_FILE,
+    LOCK_FILE,
     RESULT_FILE,
     RUN_FILES,
     RUNS_DIR,
@@ -75,7 +76,7 @@ class ResultsStore:
         return self.root / study
 
     def lock(self, study: str) -> contextlib.AbstractContextManager[None]:
-        return exclusive_lock(self.study_dir(study) / ".lock")
+        return exclusive_lock(self.study_dir(study) / LOCK_FILE)
 
     def definition(self, study: str) -> dict[str, Any] | None:
         path = self.study_dir(study) / STUDY_FILE
@@ -234,7 +235,7 @@ class WorkDir:
         return max(its) if its else None
 
     def lock(self, run_id: str, blocking: bool = False) -> contextlib.AbstractContextManager[None]:
-        return exclusive_lock(self.run_dir(run_id) / ".lock", blocking=blocking)
+        return exclusive_lock(self.run_dir(run_id) / LOCK_FILE, blocking=blocking)
 
     def run_once(self, run_id: str, execute: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """The run's result: the stored one, else ``execute(run_dir)`` (``{"row", "tables"}``) saved atomically.
