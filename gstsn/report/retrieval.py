@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from gstsn.config import CONDITIONS, VIEWS
-from gstsn.report.figures import _style, to_svg
+from gstsn.report.figures import figure_block, figure_style, to_svg
 from gstsn.report.load import StudyData
-from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, _data_note, _metric, _value_cell
+from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, data_note, metric_interval, value_cell
 from gstsn.report.verdicts import DataGroup, data_groups
 from gstsn.results.files import MATCHES_FILE
 from gstsn.results.matches import MatchesError, load_matches
@@ -47,10 +47,12 @@ def retrieval_tables(group: DataGroup, distance: str) -> Table | None:
         row = [Cell(cell, header=True, cls="baseline" if cell == group.baseline else "")]
         for m, label in METRICS:
             for cond in CONDITIONS:
-                row.append(_value_cell(_metric(group, cell, metric_key(m, distance, cond)), f"{cell} {label} {cond}"))
+                row.append(
+                    value_cell(metric_interval(group, cell, metric_key(m, distance, cond)), f"{cell} {label} {cond}")
+                )
         rows.append(row)
     notes = [
-        _data_note(group),
+        data_note(group),
         "Standard protocol (gallery NM#1-4 per view, identical views excluded, mean over probe views): rank-5 = a "
         "sequence of the probe's subject among the 5 nearest; mAP and mINP over the gallery sequences of its "
         "subject at that view. Cross-view gallery (OpenGait): probes NM#1 / BG#1 / CL#1, gallery NM#2 + BG#2 + CL#2 "
@@ -182,7 +184,7 @@ def failure_heatmap(m: dict[str, np.ndarray], key: str) -> Any:
     from matplotlib.figure import Figure
 
     grids = failures(m)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(10.4, 3.3), layout="constrained")
         axes = fig.subplots(1, len(CONDITIONS), squeeze=False)[0]
         image = None
@@ -222,7 +224,7 @@ def projection_figure(m: dict[str, np.ndarray], key: str) -> Any:
     shown = min(HIGHLIGHTED_SUBJECTS, n_sub)
     colors = sns.color_palette("tab10", shown)
     kinds = np.array([_kind(str(m["seq_types"][t])) for t in m["row_seq_type"]])
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(7.4, 5.0), layout="constrained")
         ax = fig.subplots()
         grey = m["row_subject"] >= shown
@@ -252,8 +254,6 @@ def _size(n: int) -> str:
 
 def retrieval_page(study: StudyData) -> RetrievalPage:
     """The retrieval page's content for ``study`` (see the module docstring); problems become sentences."""
-    from gstsn.report.render import _figure
-
     page = RetrievalPage(study.name)
     if study.runs.empty:
         page.problems.append("no finished run: nothing to show")
@@ -282,10 +282,10 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
             continue
         key = f"r{ci}"
         figs = [
-            _figure("Where the nearest match is wrong", failure_heatmap(m, f"{key}-fail"),
+            figure_block("Where the nearest match is wrong", failure_heatmap(m, f"{key}-fail"),
                     "Share of probes whose nearest gallery sequence (at that gallery view) is of another subject: "
                     "100 − rank-1 of each cell, for this run.", "no probes"),
-            _figure("2-D projection of the test embeddings (PCA)", projection_figure(m, f"{key}-pca"),
+            figure_block("2-D projection of the test embeddings (PCA)", projection_figure(m, f"{key}-pca"),
                     f"Every test sequence of this run; the first {HIGHLIGHTED_SUBJECTS} subjects in colour, the "
                     "others grey; marker = gallery (NM#1-4) or NM / BG / CL probe. Sequences of one subject that "
                     "lie together are what the matcher can separate.", "no embeddings"),
