@@ -2,28 +2,8 @@
 :mod:`gstsn.eval.who_matched` and read here (:func:`load_matches`, for the report).
 
 A ``numpy.savez_compressed`` archive with no object arrays (read it with ``allow_pickle=False``: never unpickled),
-the keys :data:`MATCHES_KEYS` in this order:
-
-==================  =================  ==========================================================================
-key                 shape / dtype      meaning
-==================  =================  ==========================================================================
-``format``          () int             :data:`MATCHES_FORMAT` (1)
-``distance``        () str             the distance of the ranking (``per_part`` / ``flat``)
-``views``           (11,) str          gallery / probe views
-``subjects``        (S,) str           subject names; ``row_subject`` indexes them
-``seq_types``       (10,) str          sequence types; ``row_seq_type`` indexes them
-``row_subject``     (N,) int           per evaluated test sequence (the rows of the embeddings)
-``row_seq_type``    (N,) int
-``row_view``        (N,) int           index into ``views``
-``probe_row``       (P,) int           the row of each probe (NM, BG, CL probes, input order)
-``probe_set``       (P,) str           its probe set
-``top_index``       (P, 11, k) int     rows of its first k gallery sequences per gallery view (-1: none)
-``top_distance``    (P, 11, k) float32 their distances
-``xy``              (N, 2) float32     PCA coordinates; ``xy_variance`` (2,) the variance share of each axis
-``case_probe``      (C,) int           shown cases: index into the probes; ``case_view`` the gallery view index;
-``case_kind``       (C,) str           why it is shown ("worst view NM 090 -> 072", "CL failure")
-``thumb_row``       (T,) int           rows with a thumbnail; ``thumbs`` (T, H, W) uint8 their GEIs (0..255)
-==================  =================  ==========================================================================
+the keys :data:`MATCHES_KEYS` in this order; their shapes, types and meaning: docs/results.md ("matches.npz keys",
+checked against :data:`MATCHES_KEYS` by tests/test_results_docs.py).
 """
 
 from __future__ import annotations
