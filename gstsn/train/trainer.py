@@ -58,11 +58,7 @@ from gstsn.models import build_model
 from gstsn.results.files import CHECKPOINTS_DIR
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 from gstsn.train.batches import Batch, BatchStream
-from gstsn.train.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
-    save_checkpoint,
-)
+from gstsn.train.checkpoint import CHECKPOINT_FORMAT, CheckpointError, save_checkpoint
 from gstsn.train.collapse import CollapseMonitor
 from gstsn.train.distributed import (
     DistContext,
