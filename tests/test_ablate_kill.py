@@ -39,7 +39,9 @@ CHECKPOINT_EVERY = 4
 WINDOW = 6
 KILLS = 3
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
-VOLATILE = {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads"}
+# what depends on the machine and the moment (cpu_others_share: the CPU other processes took while a run trained)
+VOLATILE = {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads",
+            "cpu_others_share"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
