@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gstsn.results.files import EVAL_LOG_FILE, TRAIN_RESULTS_FILE
+
 #: the quick structure at the full 64x44 input: no downsampling, one more HPM level (62 parts)
 FULL_INPUT: dict[str, Any] = {"downsample": 1, "hpm_bins": "1,2,4,8,16"}
 
@@ -64,7 +66,7 @@ def train_command(name: str, data: str, work: Path, precision: str) -> list[str]
 
 def _curve(run: Path) -> dict[int, dict[str, float]]:
     """Validation rank-1 per iteration and condition (per-part distance) from the run's eval_log.csv."""
-    path = run / "eval_log.csv"
+    path = run / EVAL_LOG_FILE
     out: dict[int, dict[str, float]] = {}
     if not path.is_file():
         return out
@@ -80,7 +82,7 @@ def summarise(name: str, run: Path) -> dict[str, Any]:
     what, fields = CANDIDATES[name]
     iterations = int(fields["iterations"])
     curve = _curve(run)
-    results = run / "results.json"
+    results = run / TRAIN_RESULTS_FILE
     training = json.loads(results.read_text()).get("training", {}) if results.is_file() else {}
     row: dict[str, Any] = {"name": name, "setting": what, "iterations": iterations, "done": iterations in curve}
     for q in (1, 2, 3, 4):

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
     import torch
 
+    from gstsn.results.timing_files import BENCHMARK_FILE
     from gstsn.timing.results import TimingResultsError
     from gstsn.timing.suite import clear_outputs, finalize, run_info
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "-p",
         "no:xdist",
         f"--rootdir={REPO}",
-        f"--benchmark-json={out / 'benchmark.json'}",
+        f"--benchmark-json={out / BENCHMARK_FILE}",
         "--benchmark-columns=min,median,max,rounds",
         "--benchmark-sort=name",
         f"--timing-profile={args.profile}",

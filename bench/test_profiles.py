@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from gstsn.results.timing_files import TRACES_DIR
 from gstsn.timing.suite import run_profile
 from gstsn.timing.trace import trace_files
 
@@ -15,4 +16,4 @@ from gstsn.timing.trace import trace_files
 @pytest.mark.timing_phase("train_step")
 def test_profile_train_step(workload, timing_out):
     record = run_profile(timing_out, workload)
-    assert trace_files(timing_out / "traces" / record["label"]), "the profiler wrote no trace file"
+    assert trace_files(timing_out / TRACES_DIR / record["label"]), "the profiler wrote no trace file"

@@ -26,7 +26,7 @@ from study_files import layers_study, models_study
 from waiting import checkpoint_iterations, last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
-from gstsn.results.runs import VOLATILE_KEYS
+from gstsn.results.row import VOLATILE_KEYS
 
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"
 # two studies sharing their GSTSN-2-layers cell; the GEI reference row in one of them

@@ -24,8 +24,7 @@ import pytest
 
 from gstsn.cli import main
 from gstsn.machine import cpu_has_bf16
-from gstsn.timing.results import TIMING_COLUMNS
-from gstsn.timing.trace import TOP_OPS_COLUMNS
+from gstsn.results.timing_files import TIMING_COLUMNS, TOP_OPS_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"

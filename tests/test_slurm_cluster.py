@@ -21,7 +21,7 @@ from study_files import layers_study, models_study
 from waiting import last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
-from gstsn.results.runs import VOLATILE_KEYS
+from gstsn.results.row import VOLATILE_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = "synth:subjects=6,frames_min=8,frames_max=12"

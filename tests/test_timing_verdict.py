@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gstsn.timing.results import TIMING_COLUMNS, TimingResultsError, timing_table
+from gstsn.results.timing_files import TIMING_COLUMNS
+from gstsn.timing.results import TimingResultsError, timing_table
 from gstsn.timing.tta import NOT_MEASURED_NO_RESULTS, time_to_accuracy
 from gstsn.timing.verdict import build_verdict, per_iteration, summary_text
 

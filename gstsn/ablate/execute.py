@@ -10,8 +10,8 @@ Composed from the trainer's and the evaluator's public functions (``gstsn.train.
    mINP (standard protocol) and the cross-view-gallery rank-1 / mAP (``gstsn.eval.retrieval``,
    ``gstsn.eval.crossview``), also with both distances;
 4. write ``retrieval.csv`` (those metrics' tables) and ``matches.npz`` (who matched, ``gstsn.eval.who_matched``)
-   into the run folder, and return the run's results row (schema v1 keys, without the study fields, plus the new
-   metrics' keys) and its 11×11 rank-1 cells.
+   into the run folder, and return the run's results row (:class:`gstsn.results.row.RunRow`, without the study
+   keys) and its 11×11 rank-1 cells.
 
 :func:`attempt_run` runs one spec under its lock, in the runner or in a worker process of ``--jobs N``
 (:func:`worker_init`).
@@ -33,8 +33,8 @@ from gstsn.ablate.spec import RunSpec
 from gstsn.config import DISTANCES, portable_source
 from gstsn.results.files import MATCHES_FILE, RETRIEVAL_FILE, TRAIN_LOG_FILE
 from gstsn.results.metrics import metric_key
-
-RETRIEVAL_COLUMNS = ("protocol", "distance", "metric", "condition", "probe_view", "gallery_view", "value")
+from gstsn.results.retrieval_csv import ALL_VIEWS, CROSS_VIEW, STANDARD, write_retrieval_csv
+from gstsn.results.row import Provenance, RunRow, TrainedKeys
 
 
 def _cache_root(cache_root: str | Path | None) -> Path:
@@ -145,7 +145,7 @@ def retrieval_metrics_of(
     """``(metrics, rows)`` from ``{distance: RetrievalResult}`` and ``{distance: CrossViewResult}``: the row keys
     ``<metric>.<distance>.<COND>`` (identical views excluded) and ``<metric>_view.<distance>.<COND>.<view>`` for
     ``rank5`` / ``map`` / ``minp``, ``cv_rank1`` / ``cv_map`` (cross-view gallery, per probe view), and the rows of
-    ``retrieval.csv`` (``RETRIEVAL_COLUMNS``; ``gallery_view="all"`` for the cross-view numbers)."""
+    ``retrieval.csv`` (:mod:`gstsn.results.retrieval_csv`; ``gallery_view="all"`` for the cross-view numbers)."""
     from gstsn.eval.retrieval import EXTRA_METRICS
 
     metrics: dict[str, float | None] = {}
@@ -162,7 +162,7 @@ def retrieval_metrics_of(
                 table = res.tables[metric][cond]
                 for pv in res.views:
                     for gv in res.views:
-                        rows.append(["standard", distance, metric, cond, pv, gv, float(table.at[pv, gv])])
+                        rows.append([STANDARD, distance, metric, cond, pv, gv, float(table.at[pv, gv])])
     for distance, res in cross_view.items():
         for metric, per_view in res.per_view.items():
             for cond in res.probe_sets:
@@ -170,37 +170,29 @@ def retrieval_metrics_of(
                 for view in res.views:
                     value = float(per_view.at[view, cond])
                     metrics[metric_key(f"{metric}_view", distance, cond, view)] = _num(value)
-                    rows.append(["cross_view", distance, metric, cond, view, "all", value])
+                    rows.append([CROSS_VIEW, distance, metric, cond, view, ALL_VIEWS, value])
     return metrics, rows
 
 
-def write_retrieval_csv(path: Path, rows: list[list[Any]]) -> None:
-    from gstsn.atomic import atomic_write_text
-
-    lines = [",".join(RETRIEVAL_COLUMNS)] + [",".join(repr(v) if isinstance(v, float) else str(v) for v in r)
-                                             for r in rows]  # fmt: skip
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def _provenance(spec: RunSpec, device: Any, dataset: Any) -> dict[str, Any]:
+def _provenance(spec: RunSpec, device: Any, dataset: Any) -> Provenance:
     import torch
 
     import gstsn
     from gstsn.train.provenance import provenance
 
     p = provenance(spec.config, device, dataset, spec.profile)
-    return {
-        "commit": p.get("git_commit"),
-        "dirty": p.get("git_dirty"),
-        "torch": torch.__version__,
-        "device": str(device),
-        "device_name": p.get("device_name"),
-        "cpu_model": p.get("cpu_model"),
-        "precision": p.get("precision"),
-        "threads": torch.get_num_threads(),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "gstsn_version": getattr(gstsn, "__version__", None) or _package_version(),
-    }
+    return Provenance(
+        commit=p.get("git_commit"),
+        dirty=p.get("git_dirty"),
+        torch=torch.__version__,
+        device=str(device),
+        device_name=p.get("device_name"),
+        cpu_model=p.get("cpu_model"),
+        precision=p.get("precision"),
+        threads=torch.get_num_threads(),
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        gstsn_version=getattr(gstsn, "__version__", None) or _package_version(),
+    )
 
 
 def _package_version() -> str | None:
@@ -222,7 +214,8 @@ def execute_run(
 ) -> dict[str, Any]:
     """Train (resuming) and evaluate ``spec`` in ``run_dir``; returns ``{"row": {...}, "tables": [[...], ...]}``.
 
-    The row holds the schema's run keys except ``study`` / ``cell`` / ``is_baseline`` (added per study by the runner).
+    The row (:meth:`gstsn.results.row.RunRow.as_dict`) holds every key but the study keys (added per study by the
+    runner).
     """
     from gstsn.data import open_dataset
     from gstsn.data.splits import load_split
@@ -239,13 +232,13 @@ def execute_run(
     if spec.method == "gei":
         from gstsn.eval.gei import gei_features
 
-        train: dict[str, Any] = {}
+        training: dict[str, Any] = {}  # a reference trains nothing: null training keys
         t0 = time.perf_counter()
         feats = gei_features(dataset, rows)
     else:
         from gstsn.eval.embed import embed_for_run
 
-        train, module = _train(spec, run_dir, dataset, split, dev, progress)
+        training, module = _train(spec, run_dir, dataset, split, dev, progress)
         t0 = time.perf_counter()
         feats = embed_for_run(module, dataset, rows, cfg, dev)
     index = dataset.index.iloc[rows]
@@ -263,39 +256,33 @@ def execute_run(
     lengths = index["length"].to_numpy()
     cap = cfg.eval.max_test_frames
     eval_frames = int(np.minimum(lengths, cap).sum()) if cap is not None else int(lengths.sum())
-    row: dict[str, Any] = {
-        "run_id": spec.run_id,
-        "seed": spec.seed,
-        "method": spec.method,
-        **spec.fields(),
-        "profile": spec.profile,
-        "data_source": portable_source(cfg.data.source),  # no machine-local path: rows travel (the fingerprint is next)
-        "data_fingerprint": str(getattr(dataset, "fingerprint", "")),
-        "synthetic": spec.synthetic,
-        "split_mode": split.mode,
-        "train_subjects": len(split.train),
-        "test_subjects": len(split.test),
-        "train_time_s": None,
-        "eval_time_s": round(eval_time, 3),
-        "final_loss": None,
-        "final_dist_ap": None,
-        "final_dist_an": None,
-        "final_nonzero_frac": None,
-        "collapsed": False,
-        **train,  # a trained run's values replace the Nones in place (the GEI reference keeps them)
-        "eval_sequences": len(rows),
-        "eval_frames": eval_frames,
-        **metrics,
-        **extra,
-        "rank1_notes": notes,
-        **_provenance(spec, dev, dataset),
-        "config_hash": spec.run_id,
-    }
-    return {"row": row, "tables": tables}
+    row = RunRow(
+        run_id=spec.run_id,
+        seed=spec.seed,
+        method=spec.method,
+        config=spec.fields(),
+        profile=spec.profile,
+        data_source=portable_source(cfg.data.source),  # no machine-local path: rows travel (the fingerprint is next)
+        data_fingerprint=str(getattr(dataset, "fingerprint", "")),
+        synthetic=spec.synthetic,
+        split_mode=split.mode,
+        train_subjects=len(split.train),
+        test_subjects=len(split.test),
+        eval_time_s=round(eval_time, 3),
+        **training,
+        eval_sequences=len(rows),
+        eval_frames=eval_frames,
+        metrics={**metrics, **extra},
+        rank1_notes=notes,
+        provenance=_provenance(spec, dev, dataset),
+        config_hash=spec.run_id,
+    )
+    return {"row": row.as_dict(), "tables": tables}
 
 
 def _train(spec: RunSpec, run_dir: Path, dataset: Any, split: Any, dev: Any, progress: bool) -> tuple[dict, Any]:
-    """Train ``spec`` in ``run_dir`` (resuming from its newest checkpoint): the row's training keys and the model."""
+    """Train ``spec`` in ``run_dir`` (resuming from its newest checkpoint): the row's training fields (keyword
+    arguments of :class:`~gstsn.results.row.RunRow`) and the model."""
     from gstsn.train.trainer import Trainer
 
     cfg = spec.config
@@ -320,10 +307,12 @@ def _train(spec: RunSpec, run_dir: Path, dataset: Any, split: Any, dev: Any, pro
         "final_dist_an": _num(last.get("dist_an")),
         "final_nonzero_frac": _num(last.get("nonzero_frac")),
         "collapsed": bool(res.collapse.get("detected")),
-        "collapse_at_end": bool(res.collapse.get("collapsed_at_end")),
-        "sec_per_iter": _num(res.sec_per_iter) if res.resumed_from != cfg.train.iterations else None,
-        "resumed_from": res.resumed_from,
-        "cpu_others_share": _num(res.cpu_others_share) if res.cpu_others_share is not None else None,
+        "trained": TrainedKeys(
+            collapse_at_end=bool(res.collapse.get("collapsed_at_end")),
+            sec_per_iter=_num(res.sec_per_iter) if res.resumed_from != cfg.train.iterations else None,
+            resumed_from=res.resumed_from,
+            cpu_others_share=_num(res.cpu_others_share),
+        ),
     }
     module = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
     return train, module
@@ -342,11 +331,9 @@ def _evaluate(feats: Any, labels: tuple[np.ndarray, ...], dev: Any) -> tuple[dic
 
 
 __all__ = [
-    "RETRIEVAL_COLUMNS",
     "check_splits",
     "execute_run",
     "metrics_of",
     "prepare_data",
     "retrieval_metrics_of",
-    "write_retrieval_csv",
 ]

@@ -34,6 +34,7 @@ from gstsn.ablate.spec import StudyRun
 from gstsn.ablate.store import ResultsStore, WorkDir
 from gstsn.config import CONDITIONS
 from gstsn.results.metrics import metric_key
+from gstsn.results.row import study_row
 from gstsn.signals import TrainingInterrupted, signal_name, stop_on_signals, stop_requested
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -56,22 +57,18 @@ class RunReport:
     wall_s: float = 0.0
 
 
-def study_row(sr: StudyRun, base_row: dict[str, Any]) -> dict[str, Any]:
-    """A results row for one study: the study fields first, then the run's row."""
-    ident = {
-        "run_id": sr.run_id,
-        "study": sr.study,
-        "cell": sr.cell.label,
-        "is_baseline": sr.cell.is_baseline,
-        "seed": sr.spec.seed,
-        "method": sr.spec.method,
-    }
-    return {**ident, **{k: v for k, v in base_row.items() if k not in ident}}
-
-
 def commit_result(store: ResultsStore, work: WorkDir, users: Sequence[StudyRun], result: dict[str, Any]) -> None:
     for sr in users:
-        store.commit(sr.study, study_row(sr, result["row"]), result["tables"], work.train_log(sr.run_id))
+        row = study_row(
+            result["row"],
+            run_id=sr.run_id,
+            study=sr.study,
+            cell=sr.cell.label,
+            is_baseline=sr.cell.is_baseline,
+            seed=sr.spec.seed,
+            method=sr.spec.method,
+        )
+        store.commit(sr.study, row, result["tables"], work.train_log(sr.run_id))
 
 
 def sync_store(
@@ -309,6 +306,5 @@ __all__ = [
     "RunReport",
     "commit_result",
     "run_plan",
-    "study_row",
     "sync_store",
 ]

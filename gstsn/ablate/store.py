@@ -35,14 +35,17 @@ from gstsn.config import HASHED_WHEN_SET
 from gstsn.locks import LockHeld, exclusive_lock
 from gstsn.results.curves import eval_curve_text
 from gstsn.results.files import (
+    CHECKPOINTS_DIR,
     EVAL_CURVE_FILE,
     EVAL_LOG_FILE,
+    LOCK_FILE,
     RESULT_FILE,
     RUN_FILES,
     RUNS_DIR,
     STUDY_FILE,
     TABLES_FILE,
     TRAIN_LOG_FILE,
+    checkpoint_iteration,
 )
 from gstsn.results.runs import QUARANTINE_FILE, RUNS_FILE, RunsFile, json_line, quarantine_text, read_runs
 from gstsn.results.tables import TABLES_COLUMNS
@@ -73,7 +76,7 @@ class ResultsStore:
         return self.root / study
 
     def lock(self, study: str) -> contextlib.AbstractContextManager[None]:
-        return exclusive_lock(self.study_dir(study) / ".lock")
+        return exclusive_lock(self.study_dir(study) / LOCK_FILE)
 
     def definition(self, study: str) -> dict[str, Any] | None:
         path = self.study_dir(study) / STUDY_FILE
@@ -225,19 +228,14 @@ class WorkDir:
 
     def checkpoint_iteration(self, run_id: str) -> int | None:
         """Iteration of the newest checkpoint of an unfinished run (None when there is none)."""
-        folder = self.run_dir(run_id) / "checkpoints"
+        folder = self.run_dir(run_id) / CHECKPOINTS_DIR
         if not folder.is_dir():
             return None
-        its = []
-        for p in folder.iterdir():
-            stem = p.name
-            if stem.startswith("ckpt-") and stem.endswith(".pt"):
-                with contextlib.suppress(ValueError):
-                    its.append(int(stem[5:-3]))
+        its = [it for p in folder.iterdir() if (it := checkpoint_iteration(p.name)) is not None]
         return max(its) if its else None
 
     def lock(self, run_id: str, blocking: bool = False) -> contextlib.AbstractContextManager[None]:
-        return exclusive_lock(self.run_dir(run_id) / ".lock", blocking=blocking)
+        return exclusive_lock(self.run_dir(run_id) / LOCK_FILE, blocking=blocking)
 
     def run_once(self, run_id: str, execute: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """The run's result: the stored one, else ``execute(run_dir)`` (``{"row", "tables"}``) saved atomically.

@@ -13,28 +13,7 @@ At paper scale a run's test embeddings are ~170 MB (5,500 x 62 x 256 float32); t
   where the wrong match was nearest;
 - the GEI thumbnails (uint8) of those probes and of their first matches.
 
-``matches.npz`` (``numpy.savez_compressed``, no object arrays: read it with ``allow_pickle=False``) holds:
-
-==================  =================  ==========================================================================
-key                 shape / dtype      meaning
-==================  =================  ==========================================================================
-``format``          () int             1
-``distance``        () str             the distance of the ranking (``per_part`` / ``flat``)
-``views``           (11,) str          gallery / probe views
-``subjects``        (S,) str           subject names; ``row_subject`` indexes them
-``seq_types``       (10,) str          sequence types; ``row_seq_type`` indexes them
-``row_subject``     (N,) int           per evaluated test sequence (the rows of the embeddings)
-``row_seq_type``    (N,) int
-``row_view``        (N,) int           index into ``views``
-``probe_row``       (P,) int           the row of each probe (NM, BG, CL probes, input order)
-``probe_set``       (P,) str           its probe set
-``top_index``       (P, 11, k) int     rows of its first k gallery sequences per gallery view (-1: none)
-``top_distance``    (P, 11, k) float32 their distances
-``xy``              (N, 2) float32     PCA coordinates; ``xy_variance`` (2,) the variance share of each axis
-``case_probe``      (C,) int           shown cases: index into the probes; ``case_view`` the gallery view index;
-``case_kind``       (C,) str           why it is shown ("worst view NM 090 -> 072", "CL failure")
-``thumb_row``       (T,) int           rows with a thumbnail; ``thumbs`` (T, H, W) uint8 their GEIs (0..255)
-==================  =================  ==========================================================================
+``matches.npz``: its keys, their shapes and meaning are declared in :mod:`gstsn.results.matches` (with its reader).
 """
 
 from __future__ import annotations
@@ -47,8 +26,8 @@ import numpy as np
 
 from gstsn.atomic import atomic_open
 from gstsn.data.naming import SEQ_TYPES, VIEWS
+from gstsn.results.matches import MATCHES_FORMAT, matches_arrays
 
-MATCHES_FORMAT = 1
 WORST_VIEW_CASES = 3
 CL_CASES = 6
 
@@ -174,8 +153,9 @@ def gei_thumbnails(dataset: Any, dataset_rows: np.ndarray) -> Callable[[np.ndarr
 
 
 def save_matches(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``matches.npz`` atomically (temp file in the same folder, then rename)."""
-
+    """Write ``matches.npz`` atomically (temp file in the same folder, then rename), its arrays in the declared
+    order (:func:`gstsn.results.matches.matches_arrays`: a missing or undeclared key is refused before writing)."""
+    arrays = matches_arrays(arrays)
     path = Path(path)
     with atomic_open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
@@ -184,7 +164,6 @@ def save_matches(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
 
 __all__ = [
     "CL_CASES",
-    "MATCHES_FORMAT",
     "WORST_VIEW_CASES",
     "build_matches",
     "choose_cases",

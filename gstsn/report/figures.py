@@ -12,6 +12,8 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -47,8 +49,24 @@ COND_COLORS = {"NM": "#0072B2", "BG": "#E69F00", "CL": "#009E73"}
 MAX_CURVE_POINTS = 300
 
 
+@dataclass
+class FigureBlock:
+    """A figure on a page: its SVG, or (when ``svg`` is None) the sentence saying why it is missing."""
+
+    title: str
+    svg: Any
+    caption: str
+    missing: str = ""
+
+
+def figure_block(title: str, svg: Any, caption: str, missing: str) -> FigureBlock:
+    """A :class:`FigureBlock`; ``missing`` is kept only when there is no SVG."""
+    return FigureBlock(title, svg, caption, "" if svg is not None else missing)
+
+
 @contextmanager
-def _style() -> Iterator[None]:
+def figure_style() -> Iterator[None]:
+    """The pages' matplotlib style (:data:`RC`), for the figures drawn inside it."""
     with matplotlib.rc_context(RC):
         yield
 
@@ -144,7 +162,7 @@ def axis_pointplot(group: DataGroup, key: str) -> Markup | None:
     labels = dict(zip(cells, labels, strict=True))
     order = [labels[c] for c in group.cells]
     df["cell"] = df["cell"].map(labels)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(width, 3.4), layout="constrained")
         axes = fig.subplots(1, len(distances), sharey=True, squeeze=False)[0]
         for ax, distance in zip(axes, distances, strict=True):
@@ -188,7 +206,7 @@ def heatmaps(group: DataGroup, tables: pd.DataFrame, cell: str, distance: str, k
     conds = [c for c in CONDITIONS if c in set(part["condition"])]
     if part.empty or not conds:
         return None
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(3.2 * len(conds) + 0.8, 3.3), layout="constrained")
         axes = fig.subplots(1, len(conds), squeeze=False)[0]
         image = None
@@ -233,7 +251,7 @@ def delta_heatmap(group: DataGroup, pairs: list[tuple[str, str]], distance: str,
     if not panels:
         return None
     limit = max(1.0, float(np.nanmax(np.abs(np.concatenate([p[2].ravel() for p in panels])))))
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(9.0, 1.9 * len(panels) + 0.4), layout="constrained")
         axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
         for ax, (a, b, mean, annot, n) in zip(axes, panels, strict=True):
@@ -288,7 +306,7 @@ def training_curves(group: DataGroup, logs: pd.DataFrame, key: str) -> Markup | 
     if {"dist_ap", "dist_an"} <= set(logs.columns):
         panels.append(("dist", "mean distance: a–n (solid), a–p (dashed)"))
     colors = _palette(group.cells)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(3.6 * len(panels) + 0.4, 3.2), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (col, title) in zip(axes, panels, strict=True):
@@ -330,7 +348,7 @@ def accuracy_vs_time(group: DataGroup, curves: pd.DataFrame, key: str) -> Markup
     curves["cell"] = curves["run_id"].map(cell_of)
     conds = [c for c in CONDITIONS if c in set(curves["condition"])]
     colors = _palette(group.cells)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(3.5 * len(conds) + 0.4, 3.2), layout="constrained")
         axes = fig.subplots(1, len(conds), sharey=True, squeeze=False)[0]
         for ax, cond in zip(axes, conds, strict=True):

@@ -29,17 +29,25 @@ from gstsn.results.curves import (
     as_eval_curve,
 )
 from gstsn.results.files import RUNS_DIR, RUNS_FILE, STUDY_FILE, TABLES_FILE, TRAIN_LOG_FILE
+from gstsn.results.row import row_keys
 from gstsn.results.runs import SAFE_NAME, read_runs
 from gstsn.results.stats import hashable, order_cells
 from gstsn.results.tables import TABLES_COLUMNS, numeric_values
+from gstsn.results.timing_files import (
+    BENCHMARK_FILE,
+    TIMING_DIR,
+    TIMING_FILE,
+    TIMING_REQUIRED,
+    TOP_OPS_FILE,
+    TOP_OPS_REQUIRED,
+    TRACES_DIR,
+    VERDICT_FILE,
+)
 
-TIMING_DIR = "timing"
 MODEL_METHODS = MODEL_NAMES  # methods on the axis grid; others (e.g. "gei") are reference rows
 
 TRAIN_LOG_COLUMNS = ("iteration", "loss", "nonzero_frac")  # required; dist_ap, dist_an, wall_time, lr optional
-TIMING_COLUMNS = ("phase", "model", "device", "dtype", "batch", "frames", "median_s", "ci_low_s", "ci_high_s")
-TOP_OPS_COLUMNS = ("model_variant", "op", "self_cpu_ms", "share")
-RUN_REQUIRED = ("run_id", "cell", "seed")
+RUN_REQUIRED = row_keys("run_id", "cell", "seed")
 
 
 class ResultsDirError(ValueError):
@@ -296,7 +304,7 @@ def read_study_folder(study_dir: Path) -> StudyData:
 def load_timing(timing_dir: Path) -> TimingData:
     """Read the timing folder; never raises for missing or malformed files (see ``TimingData.problems``)."""
     problems: list[str] = []
-    timing = _read_csv(timing_dir / "timing.csv", TIMING_COLUMNS, problems, "no timing tables or plots")
+    timing = _read_csv(timing_dir / TIMING_FILE, TIMING_REQUIRED, problems, "no timing tables or plots")
     if not timing.empty:
         keys = [
             c
@@ -315,19 +323,19 @@ def load_timing(timing_dir: Path) -> TimingData:
             if c in timing.columns
         ]
         timing = timing.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
-    verdict = _read_json(timing_dir / "verdict.json", problems, "no timing verdict (GSTSN/GaitSet time ratio)")
-    top_ops = _read_csv(timing_dir / "top_ops.csv", TOP_OPS_COLUMNS, problems, "no profiler top-ops tables")
+    verdict = _read_json(timing_dir / VERDICT_FILE, problems, "no timing verdict (GSTSN/GaitSet time ratio)")
+    top_ops = _read_csv(timing_dir / TOP_OPS_FILE, TOP_OPS_REQUIRED, problems, "no profiler top-ops tables")
     if not top_ops.empty:
         top_ops = top_ops.sort_values(["model_variant", "self_cpu_ms", "op"], ascending=[True, False, True])
-    traces_dir = timing_dir / "traces"
+    traces_dir = timing_dir / TRACES_DIR
     traces = (
         sorted(p.relative_to(timing_dir) for p in traces_dir.rglob("*.json*") if p.is_file())
         if traces_dir.is_dir()
         else []
     )
     if not traces:
-        problems.append("traces/ holds no profiler trace: no trace links")
-    benchmark = _read_json(timing_dir / "benchmark.json", [], "")
+        problems.append(f"{TRACES_DIR}/ holds no profiler trace: no trace links")
+    benchmark = _read_json(timing_dir / BENCHMARK_FILE, [], "")
     return TimingData(timing_dir, timing, verdict, top_ops, traces, benchmark, problems)
 
 

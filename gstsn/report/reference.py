@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gstsn.report.load import TIMING_DIR, LoadedResults, ReferenceStore, StudyData, study_order
+from gstsn.report.load import LoadedResults, ReferenceStore, StudyData, study_order
 from gstsn.results.stats import order_cells
 from gstsn.results.tables import TABLES_COLUMNS
+from gstsn.results.timing_files import TIMING_DIR
 
 
 def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

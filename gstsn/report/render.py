@@ -20,6 +20,7 @@ import pandas as pd
 
 from gstsn.atomic import atomic_write_text
 from gstsn.report import budget_view, figures, provenance, retrieval, tables, timing_figures, tta_curves, verdicts
+from gstsn.report.figures import FigureBlock, figure_block
 from gstsn.report.labels import field_label, show, value_label
 from gstsn.report.load import LoadedResults, StudyData, TimingData, load_results
 from gstsn.report.published import PUBLISHED_LABEL
@@ -39,16 +40,6 @@ class RenderResult:
     problems: list[str] = field(default_factory=list)
 
 
-@dataclass
-class FigureBlock:
-    """A figure on a page: its SVG, or (when ``svg`` is None) the sentence saying why it is missing."""
-
-    title: str
-    svg: Any
-    caption: str
-    missing: str = ""
-
-
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("gstsn.report", "templates"),
@@ -64,14 +55,10 @@ def study_file(study: StudyData) -> str:
     return f"study-{study.name}.html"
 
 
-def _figure(title: str, svg: Any, caption: str, missing: str) -> FigureBlock:
-    return FigureBlock(title, svg, caption, "" if svg is not None else missing)
-
-
 def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict[str, Any]:
     key = f"g{gi}"
     figs: list[FigureBlock] = [
-        _figure(
+        figure_block(
             "Rank-1 per variant",
             figures.axis_pointplot(group, f"{key}-points"),
             "Mean over seeds with the 95 % t-interval (the axis is cut at 0 and 100); colours are the probe sets "
@@ -82,7 +69,7 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
     pairs = verdicts.gstsn_gaitset_pairs(group)
     if pairs:
         figs.append(
-            _figure(
+            figure_block(
                 "GSTSN − GaitSet per probe view",
                 figures.delta_heatmap(group, pairs, verdicts.MAIN_DISTANCE, f"{key}-delta"),
                 "Paired by seed; each cell shows the mean difference in rank-1 points and its 95 % interval "
@@ -93,20 +80,20 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
     heat = []
     if study.tables.empty:
         heat.append(
-            _figure("Probe × gallery", None, "", "tables.csv is missing or empty, so there are no 11×11 tables.")
+            figure_block("Probe × gallery", None, "", "tables.csv is missing or empty, so there are no 11×11 tables.")
         )
     for ci, cell in enumerate(group.cells if not study.tables.empty else []):
         svg = figures.heatmaps(group, study.tables, cell, verdicts.MAIN_DISTANCE, f"{key}-heat{ci}")
-        heat.append(_figure(f"{cell}: probe × gallery", svg, "", f"No rows for {cell} in tables.csv."))
+        heat.append(figure_block(f"{cell}: probe × gallery", svg, "", f"No rows for {cell} in tables.csv."))
     curves = [
-        _figure(
+        figure_block(
             "Training curves",
             figures.training_curves(group, study.train_logs, f"{key}-train"),
             "Mean over seeds with a 95 % band. A collapsed run shows the loss stuck at the margin and the non-zero "
             "share at 1 while the distances shrink towards 0.",
             "No train_log.csv for the runs of this group.",
         ),
-        _figure(
+        figure_block(
             "Rank-1 against training wall time",
             figures.accuracy_vs_time(group, study.eval_curves, f"{key}-time"),
             "Periodic evaluation during training (time to accuracy). Mean over seeds with a 95 % band.",
@@ -118,7 +105,7 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
     several = len({bc.paired.setting for bc in budgets} | {tt.paired.setting for tt in times}) > 1
     budget = [
         (
-            _figure(
+            figure_block(
                 f"GSTSN − GaitSet against training iterations: {budget_view.comparison_name(bc.paired)}"
                 + (f" ({budget_view.setting_name(bc.paired)})" if several else ""),
                 budget_view.budget_figure(bc, f"{key}-budget{bi}"),
@@ -192,7 +179,7 @@ def _tta_figures(studies: list[StudyData]) -> list[FigureBlock]:
     )
     if not sets:
         return [
-            _figure(
+            figure_block(
                 "Rank-1 against training wall time: GaitSet vs GSTSN",
                 None,
                 "",
@@ -202,7 +189,7 @@ def _tta_figures(studies: list[StudyData]) -> list[FigureBlock]:
             )
         ]
     return [
-        _figure(
+        figure_block(
             f"Rank-1 against training wall time: GaitSet vs GSTSN ({cs.title})",
             timing_figures.tta_curves(cs.curves, cs.distance, f"tta{i}"),
             caption,
@@ -223,7 +210,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[Stud
         combos = sorted({(str(a), str(b)) for a, b in zip(df["device"], df["dtype"], strict=True)})
         for i, (device, dtype) in enumerate(combos):
             figs.append(
-                _figure(
+                figure_block(
                     f"Time per phase and variant: {device}, {dtype}",
                     timing_figures.timing_bars(df, f"t{i}-bars", device, dtype),
                     "Blue: GaitSet; orange: GSTSN variants. Error bars: 95 % interval over repeats.",
@@ -231,7 +218,7 @@ def _timing_context(timing: TimingData | None, out_dir: Path, studies: list[Stud
                 )
             )
         figs.append(
-            _figure(
+            figure_block(
                 "Share of the measured matmul peak",
                 timing_figures.peak_fraction_bars(df, "t-peak"),
                 "Achieved GFLOP/s ÷ a matmul peak measured in the same run (so numbers compare across noisy machines).",

@@ -13,24 +13,19 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gstsn.config import CONDITIONS, VIEWS
-from gstsn.report.figures import _style, to_svg
+from gstsn.report.figures import figure_block, figure_style, to_svg
 from gstsn.report.load import StudyData
-from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, _data_note, _metric, _value_cell
+from gstsn.report.tables import DISTANCE_LABELS, Cell, Table, data_note, metric_interval, value_cell
 from gstsn.report.verdicts import DataGroup, data_groups
 from gstsn.results.files import MATCHES_FILE
+from gstsn.results.matches import MatchesError, load_matches
 from gstsn.results.metrics import metric_key
 
-MATCHES_KEYS = (
-    "format", "distance", "views", "subjects", "seq_types", "row_subject", "row_seq_type", "row_view", "probe_row",
-    "probe_set", "top_index", "top_distance", "xy", "xy_variance", "case_probe", "case_view", "case_kind",
-    "thumb_row", "thumbs",
-)  # fmt: skip
 MAX_CELLS = 6
 HIGHLIGHTED_SUBJECTS = 10
 METRICS = (("rank5", "rank-5"), ("map", "mAP"), ("minp", "mINP"), ("cv_rank1", "cross-view rank-1"),
@@ -52,10 +47,12 @@ def retrieval_tables(group: DataGroup, distance: str) -> Table | None:
         row = [Cell(cell, header=True, cls="baseline" if cell == group.baseline else "")]
         for m, label in METRICS:
             for cond in CONDITIONS:
-                row.append(_value_cell(_metric(group, cell, metric_key(m, distance, cond)), f"{cell} {label} {cond}"))
+                row.append(
+                    value_cell(metric_interval(group, cell, metric_key(m, distance, cond)), f"{cell} {label} {cond}")
+                )
         rows.append(row)
     notes = [
-        _data_note(group),
+        data_note(group),
         "Standard protocol (gallery NM#1-4 per view, identical views excluded, mean over probe views): rank-5 = a "
         "sequence of the probe's subject among the 5 nearest; mAP and mINP over the gallery sequences of its "
         "subject at that view. Cross-view gallery (OpenGait): probes NM#1 / BG#1 / CL#1, gallery NM#2 + BG#2 + CL#2 "
@@ -63,30 +60,6 @@ def retrieval_tables(group: DataGroup, distance: str) -> Table | None:
     ]
     caption = f"Beyond rank-1: rank-5, mAP, mINP and the cross-view gallery, {DISTANCE_LABELS.get(distance, distance)}"
     return Table(caption, header, rows, notes, cls="retrieval")
-
-
-# ------------------------------------------------------------------------------------------------- loading
-class MatchesError(ValueError):
-    """A ``matches.npz`` that cannot be used; the message names the file and what is wrong."""
-
-
-def load_matches(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a run's ``matches.npz`` (never unpickled); raises :class:`MatchesError` naming what is wrong."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise MatchesError(f"{path} could not be read ({type(exc).__name__}: {exc})") from None
-    lacking = [k for k in MATCHES_KEYS if k not in data]
-    if lacking:
-        raise MatchesError(f"{path} lacks {lacking}; expected the keys of docs/results.md (matches.npz)")
-    if int(data["format"]) != 1:
-        raise MatchesError(f"{path} has format {int(data['format'])}; this report reads format 1")
-    p, n = len(data["probe_row"]), len(data["row_view"])
-    if data["top_index"].shape[:2] != (p, len(data["views"])) or data["xy"].shape != (n, 2):
-        raise MatchesError(f"{path}: top_index {data['top_index'].shape} / xy {data['xy'].shape} do not fit {p} "
-                           f"probes and {n} sequences")  # fmt: skip
-    return data
 
 
 # ------------------------------------------------------------------------------------------------- page
@@ -211,7 +184,7 @@ def failure_heatmap(m: dict[str, np.ndarray], key: str) -> Any:
     from matplotlib.figure import Figure
 
     grids = failures(m)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(10.4, 3.3), layout="constrained")
         axes = fig.subplots(1, len(CONDITIONS), squeeze=False)[0]
         image = None
@@ -251,7 +224,7 @@ def projection_figure(m: dict[str, np.ndarray], key: str) -> Any:
     shown = min(HIGHLIGHTED_SUBJECTS, n_sub)
     colors = sns.color_palette("tab10", shown)
     kinds = np.array([_kind(str(m["seq_types"][t])) for t in m["row_seq_type"]])
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(7.4, 5.0), layout="constrained")
         ax = fig.subplots()
         grey = m["row_subject"] >= shown
@@ -281,8 +254,6 @@ def _size(n: int) -> str:
 
 def retrieval_page(study: StudyData) -> RetrievalPage:
     """The retrieval page's content for ``study`` (see the module docstring); problems become sentences."""
-    from gstsn.report.render import _figure
-
     page = RetrievalPage(study.name)
     if study.runs.empty:
         page.problems.append("no finished run: nothing to show")
@@ -311,10 +282,10 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
             continue
         key = f"r{ci}"
         figs = [
-            _figure("Where the nearest match is wrong", failure_heatmap(m, f"{key}-fail"),
+            figure_block("Where the nearest match is wrong", failure_heatmap(m, f"{key}-fail"),
                     "Share of probes whose nearest gallery sequence (at that gallery view) is of another subject: "
                     "100 − rank-1 of each cell, for this run.", "no probes"),
-            _figure("2-D projection of the test embeddings (PCA)", projection_figure(m, f"{key}-pca"),
+            figure_block("2-D projection of the test embeddings (PCA)", projection_figure(m, f"{key}-pca"),
                     f"Every test sequence of this run; the first {HIGHLIGHTED_SUBJECTS} subjects in colour, the "
                     "others grey; marker = gallery (NM#1-4) or NM / BG / CL probe. Sequences of one subject that "
                     "lie together are what the matcher can separate.", "no embeddings"),
@@ -335,10 +306,8 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
 
 
 __all__ = [
-    "MatchesError",
     "attractors",
     "failures",
-    "load_matches",
     "page_file",
     "retrieval_page",
     "retrieval_tables",

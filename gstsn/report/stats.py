@@ -11,7 +11,6 @@ interval.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -92,17 +91,13 @@ class AdjustedComparison(Comparison):
 
 
 def adjust(comparisons: list[Comparison], alpha: float = multiplicity.ALPHA) -> list[AdjustedComparison]:
-    """The comparisons of one family, Holm-adjusted together (``m`` = those with an interval), in the input order."""
-    p = [multiplicity.p_value(c.diff) for c in comparisons]
-    p_holm = multiplicity.holm(p)
-    m = multiplicity.family_size(p)
-    out = []
-    for c, raw, adj in zip(comparisons, p, p_holm, strict=True):
-        a = AdjustedComparison(c.metric, c.cell, c.reference, c.diff, c.seeds, raw, float(adj), m)
-        if a.verdict == UNCLEAR:
-            a = dataclasses.replace(a, seeds_needed=multiplicity.seeds_needed(c.diff, alpha / m))
-        out.append(a)
-    return out
+    """The comparisons of one family, Holm-adjusted together (``m`` = those with an interval), in the input order
+    (:func:`gstsn.results.multiplicity.adjust_family`)."""
+    adjusted = multiplicity.adjust_family([c.diff for c in comparisons], alpha)
+    return [
+        AdjustedComparison(c.metric, c.cell, c.reference, c.diff, c.seeds, a.p, a.p_holm, a.m, a.seeds_needed)
+        for c, a in zip(comparisons, adjusted, strict=True)
+    ]
 
 
 def paired_difference(runs: pd.DataFrame, metric: str, cell: str, reference: str) -> Comparison:

@@ -53,7 +53,7 @@ class Table:
     cls: str = ""
 
 
-def _value_cell(iv: stats.Interval, what: str) -> Cell:
+def value_cell(iv: stats.Interval, what: str) -> Cell:
     if iv.n == 0:
         return Cell("—", cls="missing", title=f"{what}: no value")
     title = f"{what}: mean of {iv.n} seed(s)"
@@ -63,7 +63,7 @@ def _value_cell(iv: stats.Interval, what: str) -> Cell:
     return Cell(f"{iv.mean:.1f}", cls="num", title=title + " (no interval with one seed)")
 
 
-def _metric(group: DataGroup, cell: str, key: str) -> stats.Interval:
+def metric_interval(group: DataGroup, cell: str, key: str) -> stats.Interval:
     if key not in group.runs.columns:
         return stats.mean_ci([])
     return stats.mean_ci(group.runs.loc[group.runs["cell"] == cell, key].dropna())
@@ -74,7 +74,7 @@ def _method(group: DataGroup, cell: str) -> str:
     return METHOD_NAMES.get(m, m or "—")
 
 
-def _data_note(group: DataGroup) -> str:
+def data_note(group: DataGroup) -> str:
     if group.synthetic is True:
         return "SYNTHETIC DATA: rank-1 on the procedural generator's test subjects, not comparable with CASIA-B."
     if group.synthetic is False:
@@ -91,13 +91,13 @@ def summary_table(group: DataGroup, distance: str) -> Table:
         row = [Cell(cell, header=True, cls="baseline" if cell == group.baseline else ""), Cell(_method(group, cell))]
         row.append(Cell(str(part["seed"].nunique()), cls="num", title=", ".join(str(s) for s in sorted(part["seed"]))))
         for cond in CONDITIONS:
-            row.append(_value_cell(_metric(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond}"))
+            row.append(value_cell(metric_interval(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond}"))
         n_coll = int(part["collapsed"].sum()) if "collapsed" in part.columns else 0
         row.append(Cell(f"{n_coll} of {len(part)}", cls="warn num" if n_coll else "num"))
-        row.append(_value_cell(_metric(group, cell, "train_time_s"), f"{cell} training time"))
+        row.append(value_cell(metric_interval(group, cell, "train_time_s"), f"{cell} training time"))
         rows.append(row)
     notes = [
-        _data_note(group),
+        data_note(group),
         "Rank-1 % with identical views excluded; ± is the 95 % t-interval half-width over seeds.",
     ]
     if group.baseline:
@@ -131,12 +131,14 @@ def per_view_table(group: DataGroup, distance: str) -> Table:
                 Cell(str(part["seed"].nunique()), cls="num"),
             ]
             for view in VIEWS:
-                iv = _metric(group, cell, metric_key("rank1_view", distance, cond, view))
-                row.append(_value_cell(iv, f"{cell} {cond} probe view {view}"))
-            row.append(_value_cell(_metric(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond} mean"))
+                iv = metric_interval(group, cell, metric_key("rank1_view", distance, cond, view))
+                row.append(value_cell(iv, f"{cell} {cond} probe view {view}"))
+            row.append(
+                value_cell(metric_interval(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond} mean")
+            )
             rows.append(row)
     notes = [
-        _data_note(group),
+        data_note(group),
         "Gallery NM#1-4; each column is a probe view, averaged over the 10 other gallery views; ± is the 95 % "
         "t-interval half-width over seeds.",
     ]
@@ -177,7 +179,7 @@ def comparison_table(group: DataGroup) -> Table:
             rows.append(row)
     sizes = ", ".join(f"{family_size(group, d)} on the {d} distance" for d in DISTANCE_LABELS)
     notes = [
-        _data_note(group),
+        data_note(group),
         "Difference in rank-1 points (first minus second, paired by seed) with its raw 95 % t-interval; under it "
         "the verdict ('not distinguishable' at this sample size, or 'better' / 'worse'), the raw paired t-test p "
         "and the Holm–Bonferroni-adjusted p.",

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from gstsn.config import CONDITIONS
-from gstsn.report.figures import _style, to_svg
+from gstsn.report.figures import figure_style, to_svg
 from gstsn.report.labels import mpl_text, shape_label, variant_label
 
 GAITSET_COLOR = "#0072B2"
@@ -44,7 +44,7 @@ def tta_curves(curves: pd.DataFrame, distance: str, key: str) -> Markup | None:
     names = {v: mpl_text(f"{v} ({seeds[v]} seed{'s' if seeds[v] != 1 else ''})") for v in variants}
     df["label"] = df["variant"].map(names)
     conds = [c for c in CONDITIONS if c in set(df["condition"])]
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(3.5 * len(conds) + 0.6, 3.3), layout="constrained")
         axes = fig.subplots(1, len(conds), sharey=True, squeeze=False)[0]
         for ax, cond in zip(axes, conds, strict=True):
@@ -127,7 +127,7 @@ def _phase_bars(df: pd.DataFrame, key: str, title: Callable[[str], str], xlabel:
     ``err_high`` when present), GaitSet blue and GSTSN orange."""
     phases = list(dict.fromkeys(df["phase"]))
     n_rows = max(int((df["phase"] == p).sum()) for p in phases)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(9.0, 0.9 + len(phases) * (0.6 + 0.22 * n_rows)), layout="constrained")
         axes = fig.subplots(len(phases), 1, squeeze=False)[:, 0]
         for ax, phase in zip(axes, phases, strict=True):

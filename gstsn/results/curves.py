@@ -24,11 +24,12 @@ from typing import Any
 import pandas as pd
 
 from gstsn.results.files import EVAL_CURVE_FILE, EVAL_LOG_FILE
+from gstsn.results.row import row_keys
 from gstsn.results.stats import hashable
 
 EVAL_CURVE_COLUMNS: tuple[str, ...] = ("iteration", "wall_time", "distance", "condition", "rank1")
 EVAL_LOG_COLUMNS: tuple[str, ...] = ("iteration", "wall_time", "distance", "probe_set", "rank1_excl")
-PAIR_KEYS: tuple[str, ...] = (
+PAIR_KEYS: tuple[str, ...] = row_keys(
     "seed",
     "device",
     "data_source",

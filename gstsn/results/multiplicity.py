@@ -14,6 +14,8 @@ family-wise error rate over the study's comparisons instead:
   (``scipy.stats.false_discovery_control`` is Benjamini–Hochberg / –Yekutieli, which controls the false discovery
   rate, a weaker promise); statsmodels' ``multipletests(method="holm")`` agrees with this one (checked once by hand,
   not a dependency).
+- :func:`adjust_family`: a family of comparisons adjusted together, the one place that orchestrates the above for
+  the study tables (:func:`gstsn.results.stats.compare_runs`) and the report (:func:`gstsn.report.stats.adjust`).
 - :func:`seeds_needed`: for a difference the adjusted test cannot separate from 0, the number of seeds (paired runs
   per cell) that would give the paired t-test ``power`` (80 %) at the Bonferroni level ``0.05 / m`` if the true
   difference and the seed-to-seed standard deviation were the observed ones. Bonferroni's level is the strictest
@@ -27,11 +29,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
 
-from gstsn.results.stats import BETTER, LEVEL, NO_INTERVAL, UNCLEAR, WORSE, Interval, t_quantile
+from gstsn.results.intervals import BETTER, LEVEL, NO_INTERVAL, UNCLEAR, WORSE, Interval, t_quantile
 
 ALPHA = round(1.0 - LEVEL, 12)  # 0.05: the family-wise error rate of the verdicts
 POWER = 0.8
@@ -123,6 +126,32 @@ def seeds_needed(diff: Interval, alpha: float, power: float = POWER, max_seeds: 
     return n
 
 
+@dataclass(frozen=True)
+class Adjusted:
+    """One comparison inside its family: its paired t-test ``p``, Holm's ``p_holm`` over the ``m`` comparisons with an
+    interval, the verdict from ``p_holm`` and, for an adjusted "not distinguishable", the seeds that would give
+    :data:`POWER` at level ``alpha / m`` (None: none up to :data:`MAX_SEEDS`, or not asked)."""
+
+    p: float
+    p_holm: float
+    m: int
+    verdict: str
+    seeds_needed: int | None
+
+
+def adjust_family(diffs: Sequence[Interval], alpha: float = ALPHA, higher_is_better: bool = True) -> list[Adjusted]:
+    """The comparisons ``diffs`` (paired differences) of one family, Holm-adjusted together, in the input order."""
+    p = [p_value(d) for d in diffs]
+    p_holm = holm(p)
+    m = family_size(p)
+    out = []
+    for diff, raw, adjusted in zip(diffs, p, p_holm, strict=True):
+        word = adjusted_verdict(diff, float(adjusted), alpha, higher_is_better)
+        needed = seeds_needed(diff, alpha / m) if word == UNCLEAR else None
+        out.append(Adjusted(raw, float(adjusted), m, word, needed))
+    return out
+
+
 def format_p(p: float) -> str:
     """``"< 0.001"``, ``"0.024"`` (3 decimals below 0.1), ``"0.31"``, ``"1.00"``; ``"—"`` for NaN (no test)."""
     if not math.isfinite(p):
@@ -146,6 +175,8 @@ __all__ = [
     "ALPHA",
     "MAX_SEEDS",
     "POWER",
+    "Adjusted",
+    "adjust_family",
     "adjusted_verdict",
     "family_size",
     "format_p",

@@ -25,14 +25,10 @@ from typing import Any
 
 from gstsn.results.files import QUARANTINE_FILE, RUNS_FILE
 from gstsn.results.metrics import PERCENT_RULE, impossible_percentage, is_percentage_key
+from gstsn.results.row import row_keys
 
 METRIC_PREFIX = "rank1."
-#: row keys that differ between two runs of one config by design (times, dates, the machine's load, the code version,
-#: threads, a resume): everything else of a row is the same on the same CPU model
-VOLATILE_KEYS = frozenset(
-    {"train_time_s", "eval_time_s", "date", "sec_per_iter", "resumed_from", "commit", "dirty", "threads",
-     "cpu_others_share"}
-)  # fmt: skip
+REQUIRED_KEYS = row_keys("run_id")  # what makes an object a row (the keys of a row: gstsn.results.row)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")  # a run id or a file name part, never a path
 
 
@@ -119,8 +115,9 @@ def check_row(row: Any) -> str | None:
     """Why ``row`` (a parsed line) is not a valid run row, or None when it is."""
     if not isinstance(row, dict):
         return f"holds a {type(row).__name__}, expected an object"
-    if "run_id" not in row:
-        return "lacks key(s) ['run_id']"
+    lacking = [k for k in REQUIRED_KEYS if k not in row]
+    if lacking:
+        return f"lacks key(s) {lacking}"
     if not SAFE_NAME.match(str(row["run_id"])):
         return f"has run_id {str(row['run_id'])!r}, which is not a plain name"
     bad = [k for k, v in row.items() if k.startswith(METRIC_PREFIX) and not _is_number(v)]
@@ -195,7 +192,6 @@ def quarantine_text(runs: RunsFile) -> str | None:
 
 
 __all__ = [
-    "VOLATILE_KEYS",
     "QUARANTINE_FILE",
     "RUNS_FILE",
     "DamagedLine",

@@ -1,18 +1,14 @@
-"""Statistics over seeds: mean with a 95 % t-interval, paired differences by seed, verdicts (NumPy, pandas, SciPy).
+"""Statistics of a study's runs (NumPy, pandas, SciPy): summaries per cell, the comparisons a study makes, and their
+tables, adjusted for the study's many comparisons.
 
-- :func:`mean_ci`: the mean of a cell's per-seed values with a two-sided Student-t interval (``n - 1`` degrees of
-  freedom; SciPy's t quantile).
-- :func:`paired_difference`: ``cell − reference`` per seed (only seeds both ran), then :func:`mean_ci` of those
-  differences: the paired t-interval. A deterministic reference (the GEI row, identical for every seed) is paired the
-  same way, so the interval is that of the learned cell's seed-to-seed variation.
-- :func:`verdict`: ``better`` / ``worse`` when the interval excludes 0 (in the direction of ``higher_is_better``),
-  else ``not distinguishable at this sample size``; with fewer than 2 pairs there is no interval and no verdict.
-  That is the verdict of one comparison alone; a study's table (:func:`compare_runs`) adjusts for its many
-  comparisons (Holm–Bonferroni, :mod:`gstsn.results.multiplicity`) and its verdicts use the adjusted p-values.
+- the means with t-intervals, paired differences and the verdict of one comparison are :mod:`gstsn.results.intervals`
+  (re-exported here);
 - :func:`contrasts`: which cells a study compares: every grid cell against the cell that differs from it in one
   axis only, that axis at the baseline's value (the other axes held fixed); reference rows (GEI) against the
   baseline cell. For a one-axis study: each cell against the baseline cell.
-- :func:`summarize_runs` / :func:`compare_runs`: tidy tables over a study's ``runs.jsonl`` rows.
+- :func:`summarize_runs` / :func:`compare_runs`: tidy tables over a study's ``runs.jsonl`` rows; a study's table
+  (:func:`compare_runs`) adjusts for its many comparisons (Holm–Bonferroni, :func:`gstsn.results.multiplicity.
+  adjust_family`) and its verdicts use the adjusted p-values.
 
 A difference is never formatted without its interval (:func:`gstsn.results.summary.format_difference`). No torch
 import: the report uses this module.
@@ -22,8 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +27,25 @@ import pandas as pd
 import scipy.stats
 
 from gstsn.config import CONDITIONS, DISTANCES, MODEL_NAMES
+from gstsn.results import multiplicity
 from gstsn.results import runs as runs_format
 from gstsn.results.files import STUDY_FILE
+from gstsn.results.intervals import (
+    BETTER,
+    LEVEL,
+    NO_INTERVAL,
+    UNCLEAR,
+    WORSE,
+    Interval,
+    StatsError,
+    mean_ci,
+    paired_difference,
+    t_quantile,
+    verdict,
+)
 from gstsn.results.metrics import headline_metrics
 
-LEVEL = 0.95
-BETTER = "better"
-WORSE = "worse"
-UNCLEAR = "not distinguishable at this sample size"
-NO_INTERVAL = "no interval (fewer than 2 paired seeds)"
 MODEL_METHODS = MODEL_NAMES  # methods on the axis grid; others (e.g. "gei") are reference rows
-
-
-class StatsError(ValueError):
-    """The runs given to a statistic are inconsistent (e.g. two runs of one cell for one seed)."""
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -55,74 +55,6 @@ class StatsError(ValueError):
 def t_cdf(t: float, df: float) -> float:
     """CDF of Student's t with ``df`` degrees of freedom."""
     return float(scipy.stats.t.cdf(t, df))
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with ``df`` ≥ 1 degrees of freedom."""
-    if isinstance(df, bool) or not isinstance(df, (int, np.integer)) or df < 1:
-        raise StatsError(f"degrees of freedom must be an integer ≥ 1, got {df!r}")
-    if not 0.0 < p < 1.0:
-        raise StatsError(f"quantile level must be in (0, 1), got {p!r}")
-    return float(scipy.stats.t.ppf(p, df))
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Intervals
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A mean over ``n`` values with its two-sided t-interval ``[low, high]`` at ``level`` (NaN bounds when n < 2)."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    level: float = LEVEL
-
-    @property
-    def has_interval(self) -> bool:
-        return self.n >= 2 and math.isfinite(self.low) and math.isfinite(self.high)
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2 if self.has_interval else math.nan
-
-
-def mean_ci(values: Iterable[float], level: float = LEVEL) -> Interval:
-    """Mean and two-sided t-interval of ``values`` (NaN entries dropped); ``n`` = values kept.
-
-    ``mean ± t_{(1+level)/2, n-1} · s / √n`` with ``s`` the sample standard deviation (ddof 1).
-    """
-    arr = np.asarray([float(v) for v in values], dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    n = int(arr.size)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, level)
-    mean = float(arr.mean())
-    if n == 1:
-        return Interval(mean, math.nan, math.nan, 1, level)
-    half = t_quantile((1.0 + level) / 2.0, n - 1) * float(arr.std(ddof=1)) / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n, level)
-
-
-def paired_difference(
-    cell: Mapping[int, float], reference: Mapping[int, float], level: float = LEVEL
-) -> tuple[Interval, tuple[int, ...]]:
-    """Differences ``cell[s] − reference[s]`` over the seeds both have (finite values), and their t-interval."""
-    seeds = tuple(sorted(s for s in cell if s in reference and math.isfinite(cell[s]) and math.isfinite(reference[s])))
-    return mean_ci([cell[s] - reference[s] for s in seeds], level), seeds
-
-
-def verdict(diff: Interval, higher_is_better: bool = True) -> str:
-    """``better`` / ``worse`` when the interval excludes 0, else ``not distinguishable at this sample size``."""
-    if not diff.has_interval:
-        return NO_INTERVAL
-    if diff.low > 0:
-        return BETTER if higher_is_better else WORSE
-    if diff.high < 0:
-        return WORSE if higher_is_better else BETTER
-    return UNCLEAR
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -253,8 +185,6 @@ def compare_runs(
     distance, e.g. all ``rank1.per_part.*`` rows; see :func:`family_of`). ``verdict`` uses ``p_holm``
     (``raw_verdict``: the raw interval alone); ``seeds_needed``: for an adjusted "not distinguishable", the seeds for
     80 % power at level ``(1 − level) / m`` (:func:`gstsn.results.multiplicity.seeds_needed`; None: more than 1000)."""
-    from gstsn.results import multiplicity  # imports this module
-
     alpha = 1.0 - level  # the family-wise error rate of the adjusted verdicts
 
     methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
@@ -280,21 +210,15 @@ def compare_runs(
                     "high": iv.high,
                     "n": iv.n,
                     "seeds": ",".join(map(str, seeds)),
-                    "p": multiplicity.p_value(iv),
                     "raw_verdict": verdict(iv, higher_is_better),
                     "_iv": iv,
                 }
             )
     for family in dict.fromkeys(family_of(r["metric"]) for r in rows):
         members = [r for r in rows if family_of(r["metric"]) == family]
-        adjusted = multiplicity.holm([r["p"] for r in members])
-        m = multiplicity.family_size([r["p"] for r in members])
-        for r, p_holm in zip(members, adjusted, strict=True):
-            iv = r.pop("_iv")
-            r.update(
-                p_holm=float(p_holm), m=m, verdict=multiplicity.adjusted_verdict(iv, p_holm, alpha, higher_is_better)
-            )
-            r["seeds_needed"] = multiplicity.seeds_needed(iv, alpha / m) if r["verdict"] == UNCLEAR else None
+        adjusted = multiplicity.adjust_family([r.pop("_iv") for r in members], alpha, higher_is_better)
+        for r, a in zip(members, adjusted, strict=True):
+            r.update(p=a.p, p_holm=a.p_holm, m=a.m, verdict=a.verdict, seeds_needed=a.seeds_needed)
     cols = ["cell", "reference", "axis", "metric", "diff", "low", "high", "n", "seeds", "p", "p_holm", "m", "verdict",
             "raw_verdict", "seeds_needed"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)

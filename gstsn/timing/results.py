@@ -17,43 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gstsn.results.timing_files import (
+    BENCHMARK_FILE,
+    TIMING_COLUMNS,
+    TIMING_EXTRA,
+    TOP_OPS_COLUMNS,
+    TOP_OPS_EXTRA,
+    TOP_OPS_PARTS_GLOB,
+)
 from gstsn.timing.stats import CI_LEVEL, N_BOOT, bootstrap_median_ci
-from gstsn.timing.trace import TOP_OPS_COLUMNS, TOP_OPS_EXTRA
 
-TIMING_COLUMNS: tuple[str, ...] = (
-    "phase",
-    "model",
-    "temporal",
-    "idr_stat",
-    "lstm_layers",
-    "input_type",
-    "device",
-    "dtype",
-    "batch",
-    "frames",
-    "height",
-    "width",
-    "repeats",
-    "median_s",
-    "ci_low_s",
-    "ci_high_s",
-    "flops",
-    "gflops_per_s",
-    "peak_gflops_per_s",
-    "frac_of_peak",
-    "peak_mem_bytes",
-)
-TIMING_EXTRA: tuple[str, ...] = (
-    "temporal_module",
-    "variant",
-    "case_id",
-    "profile",
-    "torch",
-    "threads",
-    "mem_method",
-    "peak_method",
-    "ci_method",
-)
 # Keys every benchmark of the suite stores in ``extra_info`` (the rest of the row is computed from its timings):
 # the row's identity (phase .. width), the per-benchmark measurements, and the extra columns but the CI method and
 # those a suite of an earlier version did not write (empty when absent).
@@ -83,7 +56,7 @@ def read_benchmark_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def benchmark_times(bench: dict[str, Any], where: str = "benchmark.json") -> list[float]:
+def benchmark_times(bench: dict[str, Any], where: str = BENCHMARK_FILE) -> list[float]:
     """Per-call seconds of one benchmark entry (``stats.data`` divided by its iterations)."""
     stats = bench.get("stats") or {}
     data = stats.get("data")
@@ -93,7 +66,7 @@ def benchmark_times(bench: dict[str, Any], where: str = "benchmark.json") -> lis
     return [float(t) / iterations for t in data]
 
 
-def timing_table(data: dict[str, Any], rng: np.random.Generator | None = None, where: str = "benchmark.json"):
+def timing_table(data: dict[str, Any], rng: np.random.Generator | None = None, where: str = BENCHMARK_FILE):
     """The tidy ``timing.csv`` frame of a pytest-benchmark JSON written by the suite (one row per benchmark)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     rows = []
@@ -137,7 +110,7 @@ def write_top_ops(raw_dir: str | Path, dest: str | Path, top: int | None = 25) -
     """Concatenate the per-variant op tables ``raw_dir/top_ops_*.csv`` (the ``top`` ops by share of each) into
     ``top_ops.csv``: the schema's columns, then ``category``, ``calls_per_step``, ``device``, ``dtype``."""
     parts = []
-    for path in sorted(Path(raw_dir).glob("top_ops_*.csv")):
+    for path in sorted(Path(raw_dir).glob(TOP_OPS_PARTS_GLOB)):
         part = pd.read_csv(path)
         parts.append(part.head(top) if top else part)
     columns = list(TOP_OPS_COLUMNS + TOP_OPS_EXTRA)
@@ -148,8 +121,6 @@ def write_top_ops(raw_dir: str | Path, dest: str | Path, top: int | None = 25) -
 
 __all__ = [
     "EXTRA_INFO_KEYS",
-    "TIMING_COLUMNS",
-    "TIMING_EXTRA",
     "TimingResultsError",
     "benchmark_times",
     "read_benchmark_json",

@@ -1,12 +1,9 @@
 """What each item of the pytest-benchmark suite (``bench/``) does, and the step that turns its outputs into tables.
 
-Layout of the output folder (``results/timing`` by default; results schema v1, ``timing/``)::
-
-    benchmark.json                     pytest-benchmark JSON (raw rounds in stats.data, the row fields in extra_info)
-    timing.csv, top_ops.csv            tidy tables (gstsn.timing.results)
-    verdict.json, summary.txt          the verdict (gstsn.timing.verdict)
-    traces/<label>/*.pt.trace.json.gz  torch.profiler traces of the training step per variant, device and precision
-    raw/                               per-item intermediate files: paired_*.json, top_ops_*.csv, breakdown_*.json
+The output folder (``results/timing`` by default; results schema v1, ``timing/``) holds ``benchmark.json``, the tidy
+tables ``timing.csv`` and ``top_ops.csv`` (:mod:`gstsn.timing.results`), the verdict ``verdict.json`` and
+``summary.txt`` (:mod:`gstsn.timing.verdict`), the profiler traces under ``traces/`` and the per-item files under
+``raw/``; every name is declared in :mod:`gstsn.results.timing_files`.
 
 Benchmarks never assert on time: a slow machine gives slow numbers, not failures.
 """
@@ -24,6 +21,18 @@ from typing import Any
 import torch
 
 from gstsn.machine import cpu_model
+from gstsn.results.timing_files import (
+    BENCHMARK_FILE,
+    OUTPUT_DIRS,
+    OUTPUT_FILES,
+    RAW_DIR,
+    TIMING_FILE,
+    TOP_OPS_FILE,
+    TRACES_DIR,
+    breakdown_file,
+    paired_file,
+    top_ops_part,
+)
 from gstsn.timing.cases import Pair
 from gstsn.timing.flops import count_flops, matmul_gflops
 from gstsn.timing.memory import peak_memory_bytes
@@ -34,8 +43,6 @@ from gstsn.timing.variants import VARIANT_FIELDS
 from gstsn.timing.verdict import build_verdict, write_verdict
 from gstsn.timing.workloads import MATMUL_DTYPE, Workload
 
-OUTPUT_FILES = ("benchmark.json", "timing.csv", "top_ops.csv", "verdict.json", "summary.txt")
-OUTPUT_DIRS = ("raw", "traces")
 NO_VARIANT = dict.fromkeys(VARIANT_FIELDS)  # a model-independent case's variant columns (data loading)
 
 
@@ -120,7 +127,7 @@ def _pair_record(pair: Pair) -> dict[str, Any]:
 def write_pair_skip(raw_dir: Path, pair: Pair, reason: str) -> None:
     """Record why a pair was not measured (the verdict says so instead of leaving it out)."""
     raw_dir.mkdir(parents=True, exist_ok=True)
-    (raw_dir / f"paired_{pair.id}.json").write_text(json.dumps({**_pair_record(pair), "skipped": reason}, indent=1))
+    (raw_dir / paired_file(pair.id)).write_text(json.dumps({**_pair_record(pair), "skipped": reason}, indent=1))
 
 
 def run_pair(raw_dir: Path, pair: Pair, wa: Workload, wb: Workload) -> dict[str, Any]:
@@ -129,7 +136,7 @@ def run_pair(raw_dir: Path, pair: Pair, wa: Workload, wb: Workload) -> dict[str,
     ta, tb = paired_times(wa.fn, wb.fn, pairs=reps.pairs, warmup=max(1, reps.warmup))
     record = {**_pair_record(pair), "times_a": ta, "times_b": tb}
     raw_dir.mkdir(parents=True, exist_ok=True)
-    (raw_dir / f"paired_{pair.id}.json").write_text(json.dumps(record, indent=1))
+    (raw_dir / paired_file(pair.id)).write_text(json.dumps(record, indent=1))
     return record
 
 
@@ -137,18 +144,18 @@ def run_profile(out_dir: Path, workload: Workload) -> dict[str, Any]:
     """Profile the workload's training steps: the trace under ``traces/<label>/``, its op table in
     ``raw/top_ops_<label>.csv`` and its category shares and forward scopes in ``raw/breakdown_<label>.json``."""
     case = workload.case
-    trace_dir = out_dir / "traces" / case.label
+    trace_dir = out_dir / TRACES_DIR / case.label
     if trace_dir.exists():
         shutil.rmtree(trace_dir)
     prof = case.profile
     ops, scopes = profile_steps(
         workload.fn, workload.device, trace_dir, case.label, prof.profiler_warmup, prof.profiler_active, workload.model
     )
-    raw = out_dir / "raw"
+    raw = out_dir / RAW_DIR
     raw.mkdir(parents=True, exist_ok=True)
     ops.insert(0, "model_variant", case.label)
     ops["device"], ops["dtype"] = case.device, case.dtype
-    ops.to_csv(raw / f"top_ops_{case.label}.csv", index=False)
+    ops.to_csv(raw / top_ops_part(case.label), index=False)
     record = {
         "label": case.label,
         "model": case.variant.model,
@@ -159,7 +166,7 @@ def run_profile(out_dir: Path, workload: Workload) -> dict[str, Any]:
         "categories": category_shares(ops),
         "scopes": scopes,
     }
-    (raw / f"breakdown_{case.label}.json").write_text(json.dumps(record, indent=1))
+    (raw / breakdown_file(case.label)).write_text(json.dumps(record, indent=1))
     return record
 
 
@@ -220,16 +227,16 @@ def finalize(out_dir: str | Path, results_dir: str | Path | None, info: dict[str
     """Write ``timing.csv``, ``top_ops.csv``, ``verdict.json`` and ``summary.txt`` from the suite's outputs; returns the
     summary text."""
     out_dir = Path(out_dir)
-    bench_path = out_dir / "benchmark.json"
+    bench_path = out_dir / BENCHMARK_FILE
     benchmark = read_benchmark_json(bench_path) if bench_path.is_file() else {"benchmarks": []}
     if bench_path.is_file():
-        timing = write_timing_csv(bench_path, out_dir / "timing.csv")
+        timing = write_timing_csv(bench_path, out_dir / TIMING_FILE)
     else:
         from gstsn.timing.results import timing_table
 
         timing = timing_table(benchmark)
-        timing.to_csv(out_dir / "timing.csv", index=False)
-    write_top_ops(out_dir / "raw", out_dir / "top_ops.csv")
+        timing.to_csv(out_dir / TIMING_FILE, index=False)
+    write_top_ops(out_dir / RAW_DIR, out_dir / TOP_OPS_FILE)
     verdict = build_verdict(out_dir, results_dir, timing, benchmark, info)
     return write_verdict(out_dir, verdict)
 

@@ -29,10 +29,9 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
 from gstsn.config.registry import IDR_STATISTICS, MODEL_FAMILY, TEMPORAL_MODULES
+from gstsn.results.timing_files import TRACE_SUFFIX
 
 SCOPE_PREFIX = "gstsn::"
-TOP_OPS_COLUMNS: tuple[str, ...] = ("model_variant", "op", "self_cpu_ms", "self_device_ms", "share")
-TOP_OPS_EXTRA: tuple[str, ...] = ("category", "calls_per_step", "device", "dtype")
 _CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("lstm", re.compile(r"lstm|rnn")),
     ("idr_median", re.compile(r"median")),
@@ -162,14 +161,12 @@ def category_shares(ops: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 def trace_files(trace_dir: str | Path) -> list[Path]:
     """The ``*.pt.trace.json.gz`` files under ``trace_dir`` (sorted)."""
-    return sorted(Path(trace_dir).rglob("*.pt.trace.json.gz"))
+    return sorted(Path(trace_dir).rglob(f"*{TRACE_SUFFIX}"))
 
 
 __all__ = [
     "CATEGORIES",
     "SCOPE_PREFIX",
-    "TOP_OPS_COLUMNS",
-    "TOP_OPS_EXTRA",
     "category_shares",
     "module_scopes",
     "op_category",

@@ -27,7 +27,7 @@ from gstsn.config import CONDITIONS, MODEL_NAMES
 from gstsn.config.registry import timing_id
 from gstsn.results import curves
 from gstsn.results.curves import PAIR_KEYS, first_reach
-from gstsn.results.files import RUNS_DIR
+from gstsn.results.files import EVAL_CURVE_FILE, RUNS_DIR
 from gstsn.results.runs import RUNS_FILE, read_runs
 from gstsn.timing.variants import TimingConfigError
 
@@ -79,7 +79,7 @@ def pair_result(gaitset: dict[str, Any], gstsn: dict[str, Any], distance: str, c
     for name, run in (("gaitset", gaitset), ("gstsn", gstsn)):
         curve = read_curve(run)
         if curve is None:
-            return {**out, "status": f"not measured: run {run['run_id']} ({name}) has no eval_curve.csv"}
+            return {**out, "status": f"not measured: run {run['run_id']} ({name}) has no {EVAL_CURVE_FILE}"}
         part = curve[(curve["distance"] == distance) & (curve["condition"] == condition)]
         if part.empty:
             return {**out, "status": f"not measured: run {run['run_id']} ({name}) has no {distance}/{condition} curve"}

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gstsn.config import MODEL_NAMES
+from gstsn.results.timing_files import BREAKDOWN_GLOB, PAIRED_GLOB, RAW_DIR, SUMMARY_FILE, VERDICT_FILE
 from gstsn.timing.stats import RatioEstimate, claim_status, paired_ratio, ratio_of_medians
 from gstsn.timing.tta import THRESHOLD, time_to_accuracy
 from gstsn.timing.variants import GAITSET, GSTSN_PAPER, TimingConfigError
@@ -36,7 +37,7 @@ def _read_json_files(raw_dir: Path, pattern: str) -> list[dict[str, Any]]:
 def per_phase(raw_dir: Path, timing: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, Any]]:
     """One entry per paired comparison (or the reason it was not measured), then the data-loading note."""
     out = []
-    for rec in _read_json_files(raw_dir, "paired_*.json"):
+    for rec in _read_json_files(raw_dir, PAIRED_GLOB):
         entry = {k: rec[k] for k in ("phase", "device", "dtype", "a", "b", "batch", "frames")}
         if rec.get("skipped"):
             out.append({**entry, "status": f"not measured: {rec['skipped']}"})
@@ -130,7 +131,7 @@ def variant_ratios(benchmark: dict[str, Any], rng: np.random.Generator) -> list[
 
 def step_breakdown(raw_dir: Path) -> dict[str, Any]:
     """Per profiled label: category shares and forward scopes; for GSTSN labels, the extra over GaitSet's step."""
-    records = {r["label"]: r for r in _read_json_files(raw_dir, "breakdown_*.json")}
+    records = {r["label"]: r for r in _read_json_files(raw_dir, BREAKDOWN_GLOB)}
     out: dict[str, Any] = {}
     for label, rec in sorted(records.items()):
         entry = {"categories": rec["categories"], "forward_scopes_ms": rec["scopes"], "profiled_steps": rec["steps"]}
@@ -161,7 +162,7 @@ def build_verdict(
 ) -> dict[str, Any]:
     """The whole verdict (JSON-ready) from the suite's raw outputs under ``out_dir`` and the ablation results."""
     rng = np.random.default_rng(seed)
-    raw = Path(out_dir) / "raw"
+    raw = Path(out_dir) / RAW_DIR
     phases = per_phase(raw, timing, rng)
     try:
         tta = time_to_accuracy(results_dir)
@@ -280,9 +281,9 @@ def summary_text(verdict: dict[str, Any]) -> str:
 def write_verdict(out_dir: str | Path, verdict: dict[str, Any]) -> str:
     """Write ``verdict.json`` and ``summary.txt`` under ``out_dir``; returns the summary text."""
     out_dir = Path(out_dir)
-    (out_dir / "verdict.json").write_text(json.dumps(verdict, indent=2, default=_json_default) + "\n")
+    (out_dir / VERDICT_FILE).write_text(json.dumps(verdict, indent=2, default=_json_default) + "\n")
     text = summary_text(verdict)
-    (out_dir / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    (out_dir / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
     return text
 
 

@@ -1,6 +1,7 @@
 """Checkpoints: written atomically (temp file in the same folder + ``os.replace``), read with ``weights_only=True``.
 
-A run directory keeps its checkpoints as ``checkpoints/ckpt-0001000.pt`` (the iteration, zero-padded); the newest is
+A run directory keeps its checkpoints as ``checkpoints/ckpt-0001000.pt`` (the iteration, zero-padded; the names are
+:func:`gstsn.results.files.checkpoint_name` and :func:`~gstsn.results.files.checkpoint_iteration`); the newest is
 the one with the highest iteration. A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (no
 pickled objects), so ``torch.load(weights_only=True)`` reads it without running code. A write that fails for want of
 space raises :class:`gstsn.atomic.DiskFullError` naming the file, the space left and the checkpoints kept.
@@ -8,16 +9,15 @@ space raises :class:`gstsn.atomic.DiskFullError` naming the file, the space left
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gstsn.atomic import DiskFullError, atomic_open
+from gstsn.results.files import checkpoint_iteration, checkpoint_name
 
 CHECKPOINT_FORMAT = 1
-_NAME = re.compile(r"^ckpt-(\d{7,})\.pt$")
 REQUIRED_KEYS = ("format", "iteration", "config", "model", "optimizer", "sampler", "np_rng", "torch_rng")
 
 
@@ -30,7 +30,7 @@ class DamagedCheckpointError(CheckpointError):
 
 
 def checkpoint_path(directory: Path, iteration: int) -> Path:
-    return Path(directory) / f"ckpt-{iteration:07d}.pt"
+    return Path(directory) / checkpoint_name(iteration)
 
 
 def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
@@ -38,7 +38,7 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    found = [(it, p) for p in directory.iterdir() if (it := checkpoint_iteration(p.name)) is not None]
     return sorted(found)
 
 

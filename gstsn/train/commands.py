@@ -270,9 +270,10 @@ def _train_and_report(cfg: RunConfig, args: argparse.Namespace, ctx: Any) -> int
 
 
 def _kept_checkpoints(out: Path) -> str:
+    from gstsn.results.files import CHECKPOINTS_DIR
     from gstsn.train.checkpoint import latest_checkpoint
 
-    newest = latest_checkpoint(out / "checkpoints")
+    newest = latest_checkpoint(out / CHECKPOINTS_DIR)
     if newest is None:
         return "no checkpoint of this run had been written yet"
     return f"its checkpoints are intact (newest {newest.name}); free some space, then continue with --resume"

@@ -20,12 +20,13 @@ EVAL_FIELDS = ("source", "split", "distance", "max_test_frames", "eval_batch_fra
 
 
 def _checkpoint_file(path: Path) -> Path:
+    from gstsn.results.files import CHECKPOINTS_DIR
     from gstsn.train.checkpoint import latest_checkpoint
 
     if path.is_dir():
-        found = latest_checkpoint(path / "checkpoints") or latest_checkpoint(path)
+        found = latest_checkpoint(path / CHECKPOINTS_DIR) or latest_checkpoint(path)
         if found is None:
-            raise CommandError(f"{path} holds no checkpoint (looked in {path / 'checkpoints'} and {path})")
+            raise CommandError(f"{path} holds no checkpoint (looked in {path / CHECKPOINTS_DIR} and {path})")
         return found
     if not path.is_file():
         raise CommandError(f"checkpoint {path} does not exist")

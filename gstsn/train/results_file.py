@@ -19,6 +19,7 @@ from gstsn.config import (
     config_hash,
     config_to_dict,
 )
+from gstsn.results.files import TRAIN_RESULTS_CSV, TRAIN_RESULTS_FILE
 from gstsn.train.provenance import provenance
 
 log = logging.getLogger("gstsn.train")
@@ -71,14 +72,14 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     if extra is not None and "evaluation" in payload:
         payload["evaluation"]["retrieval"] = retrieval_summary(*extra)
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (out / TRAIN_RESULTS_FILE).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if result is None:
         return
     rows = pd.DataFrame(result.to_rows() + ([] if extra is None else extra[0].to_rows() + extra[1].to_rows()))
     ident = {"run_id": config_hash(cfg), "model": cfg.model.model_name, "iteration": payload.get("iteration")}
     for i, (k, v) in enumerate(ident.items()):
         rows.insert(i, k, v)
-    rows.to_csv(out / "results.csv", index=False)
+    rows.to_csv(out / TRAIN_RESULTS_CSV, index=False)
 
 
 def retrieval_line(retrieval: Any, cross_view: Any) -> str:

@@ -55,13 +55,10 @@ from torch import nn
 from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
 from gstsn.contention import ContentionMeter
 from gstsn.models import build_model
+from gstsn.results.files import CHECKPOINTS_DIR
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
 from gstsn.train.batches import Batch, BatchStream
-from gstsn.train.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
-    save_checkpoint,
-)
+from gstsn.train.checkpoint import CHECKPOINT_FORMAT, CheckpointError, save_checkpoint
 from gstsn.train.collapse import CollapseMonitor
 from gstsn.train.distributed import (
     DistContext,
@@ -136,7 +133,7 @@ class Trainer:
         self.cudnn_benchmark = bool(cudnn_benchmark) and self.device.type == "cuda"
         init_process_group(self.ctx, self.device, dist_init_method)
         self.rows = shard_rows(tc.batch_p * tc.batch_k, self.ctx)
-        self.ckpt_dir = self.out / "checkpoints"
+        self.ckpt_dir = self.out / CHECKPOINTS_DIR
         self._held = contextlib.ExitStack()  # the run folder's lock, from here to the end of run()
         if self.ctx.is_main:
             self._held.enter_context(lock_run_folder(self.out))

@@ -20,6 +20,7 @@ from gstsn.ablate.slurm import records
 from gstsn.ablate.slurm.options import SlurmError
 from gstsn.ablate.spec import RunSpec, StudyRun
 from gstsn.ablate.store import ResultsStore, RunBusy, WorkDir
+from gstsn.results.files import LOCK_FILE
 from gstsn.signals import TrainingInterrupted
 
 
@@ -131,7 +132,7 @@ def _run_once_waiting(work: WorkDir, run_id: str, execute: Callable[[Path], dict
         try:
             return work.run_once(run_id, execute)
         except RunBusy:
-            _log(f"run {run_id} is being trained by another process ({work.run_dir(run_id) / '.lock'}); waiting")
+            _log(f"run {run_id} is being trained by another process ({work.run_dir(run_id) / LOCK_FILE}); waiting")
             with work.lock(run_id, blocking=True):
                 pass
 
