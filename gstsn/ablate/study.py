@@ -89,7 +89,6 @@ def profile_values(name: str) -> dict[str, Any]:
 
 
 DEFAULT_PROFILE = "ablation"
-STUDIES_DIR = Path("ablations")
 
 
 def valid_fields() -> list[str]:
@@ -376,7 +375,6 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 __all__ = [
     "DEFAULT_PROFILE",
-    "STUDIES_DIR",
     "STUDY_KEYS",
     "load_study",
     "parse_override",

@@ -52,11 +52,6 @@ class StatsError(ValueError):
 # Student's t (SciPy)
 
 
-def t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t with ``df`` degrees of freedom."""
-    return float(scipy.stats.t.cdf(t, df))
-
-
 def t_quantile(p: float, df: int) -> float:
     """The ``p`` quantile of Student's t with ``df`` ≥ 1 degrees of freedom."""
     if isinstance(df, bool) or not isinstance(df, (int, np.integer)) or df < 1:
@@ -359,7 +354,6 @@ __all__ = [
     "read_runs",
     "study_statistics",
     "summarize_runs",
-    "t_cdf",
     "t_quantile",
     "verdict",
 ]
