@@ -24,6 +24,11 @@ from gstsn.train.provenance import provenance
 log = logging.getLogger("gstsn.train")
 
 RESULTS_FORMAT = 1
+#: the full record of a ``gstsn train`` / ``gstsn eval`` / ``gstsn import-checkpoint`` output folder, and its tidy rows.
+#: Not :data:`gstsn.results.files.RESULT_FILE` (``result.json``, singular): the one results row an ablation run leaves
+#: in its work folder for the results store.
+COMMAND_RESULTS_FILE = "results.json"
+COMMAND_RESULTS_CSV = "results.csv"
 
 
 def rank1_summary(result: Any) -> dict[str, Any]:
@@ -71,14 +76,14 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     if extra is not None and "evaluation" in payload:
         payload["evaluation"]["retrieval"] = retrieval_summary(*extra)
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (out / COMMAND_RESULTS_FILE).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if result is None:
         return
     rows = pd.DataFrame(result.to_rows() + ([] if extra is None else extra[0].to_rows() + extra[1].to_rows()))
     ident = {"run_id": config_hash(cfg), "model": cfg.model.model_name, "iteration": payload.get("iteration")}
     for i, (k, v) in enumerate(ident.items()):
         rows.insert(i, k, v)
-    rows.to_csv(out / "results.csv", index=False)
+    rows.to_csv(out / COMMAND_RESULTS_CSV, index=False)
 
 
 def retrieval_line(retrieval: Any, cross_view: Any) -> str:
@@ -126,6 +131,8 @@ def report_evaluation(
 
 
 __all__ = [
+    "COMMAND_RESULTS_CSV",
+    "COMMAND_RESULTS_FILE",
     "RESULTS_FORMAT",
     "rank1_summary",
     "report_evaluation",
