@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from study_files import layers_study
+from helpers.studies import layers_study
 
 from gstsn.ablate import slurm
 from gstsn.ablate.plan import plan_studies
