@@ -6,7 +6,7 @@ import argparse
 import json
 
 import pytest
-from study_files import layers_study
+from helpers.studies import layers_study
 
 from gstsn.ablate import commands
 from gstsn.cli import main

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from study_files import layers_study, models_study
-from waiting import checkpoint_iterations, last_logged_iteration, wait_until
+from helpers.studies import layers_study, models_study
+from helpers.waiting import checkpoint_iterations, last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
 from gstsn.results.row import VOLATILE_KEYS

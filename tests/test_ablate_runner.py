@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from study_files import layers_study, models_study
+from helpers.studies import layers_study, models_study
 
 from gstsn.ablate.merge import merge_stores
 from gstsn.ablate.plan import ShardError, dry_run, in_shard, parse_shard, plan_studies, run_states

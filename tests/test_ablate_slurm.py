@@ -1,6 +1,6 @@
 """The Slurm launcher's pieces without a cluster: options → sbatch parameters, the job's requeue on a stop signal,
 SIGUSR2 → the trainer's stop request, job ids, and ``status`` from the store, the job records and (faked) scheduler
-states. The real one-node cluster is in test_slurm_cluster.py."""
+states. The real one-node cluster is in test_ablate_slurm_cluster.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from study_files import layers_study
+from helpers.studies import layers_study
 
 from gstsn.ablate import slurm
 from gstsn.ablate.plan import plan_studies

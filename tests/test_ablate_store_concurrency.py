@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from waiting import wait_until
+from helpers.waiting import wait_until
 
 from gstsn.ablate.store import TABLES_COLUMNS, ResultsStore
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from test_train_trainer import make_toy_cache
+from helpers.toy_data import make_toy_cache
 
 from gstsn.cli import main
 from gstsn.config import resolve_profile

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers.toy_data import casia_layout, with_ties
 
-from gstsn.data.naming import SEQ_TYPES, VIEWS
+from gstsn.data.naming import VIEWS
 from gstsn.eval.protocol import (
     GALLERY_TYPES,
     PROBE_SETS,
@@ -78,27 +79,6 @@ def assert_matches_reference(result: Rank1Result, features, subject, seq_type, v
         excl, incl = reference_summary(ref[cond])
         for got, want in ((result.summary_excl[cond], excl), (result.summary_incl[cond], incl)):
             assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-9), cond
-
-
-# -------------------------------------------------------------------------------------------------- test data
-def casia_layout(n_subjects: int, drop: float, rng: np.random.Generator):
-    """Labels in the CASIA-B layout (subjects x 10 types x 11 views, sorted), with a share of sequences missing."""
-    rows = [(f"{s:03d}", t, v) for s in range(1, n_subjects + 1) for t in sorted(SEQ_TYPES) for v in VIEWS]
-    keep = rng.random(len(rows)) >= drop
-    rows = [r for r, k in zip(rows, keep, strict=True) if k]
-    return tuple(np.array([r[i] for r in rows]) for i in range(3))
-
-
-def with_ties(features: np.ndarray, seq_type: np.ndarray, view: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Copy some gallery features onto other gallery sequences at the same view (other subjects): exact ties."""
-    feats = features.copy()
-    gal = np.flatnonzero(np.isin(seq_type, GALLERY_TYPES))
-    for v in VIEWS:
-        at = gal[view[gal] == v]
-        if len(at) >= 2:
-            src, dst = rng.choice(at, size=2, replace=False)
-            feats[max(src, dst)] = feats[min(src, dst)]  # the later copy must lose the tie
-    return feats
 
 
 # --------------------------------------------------------------------------------------------------------- tests

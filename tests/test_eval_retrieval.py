@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_eval_protocol import casia_layout, with_ties
+from helpers.toy_data import casia_layout, with_ties
 
 from gstsn.data.naming import VIEWS
 from gstsn.eval.crossview import CV_GALLERY_TYPES, CV_PROBE_SETS, evaluate_cross_view

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from test_eval_protocol import casia_layout
+from helpers.toy_data import casia_layout
 
 from gstsn.eval.retrieval import evaluate_retrieval
 from gstsn.eval.who_matched import build_matches, project_2d, save_matches

@@ -164,3 +164,26 @@ def test_compact_checkpoint_round_trip(tmp_path):
     (tmp_path / "compact" / "resume-adam-bf16.pt").write_bytes(b"junk")
     with pytest.raises(ValueError, match="cannot be read"):
         read_compact(tmp_path / "compact")
+
+
+def test_report_json_and_the_curve_from_the_trainers_log(tmp_path):
+    """The report writes NumPy numbers as numbers (anything else as its text); the curve is read from the trainer's
+    ``eval_log.csv`` by the results layer's reader, one point per evaluation."""
+    import numpy as np
+
+    from gstsn.gpu_check.curve import eval_curve
+    from gstsn.gpu_check.report import REPORT_FILE, Report
+
+    rep = Report(tmp_path)
+    rep.data.update(n=np.int64(3), x=np.float32(0.5), where=tmp_path)
+    rep.save()
+    data = json.loads((tmp_path / REPORT_FILE).read_text())
+    assert (data["n"], data["x"], data["where"]) == (3, 0.5, str(tmp_path))
+    assert eval_curve(tmp_path) == []  # no evaluation yet
+    rows = ["iteration,wall_time,probe_set,rank1_excl,rank1_incl,distance"]
+    rows += [f"{it},{t},{c},{r},0,per_part" for it, t in ((3, 1.5), (6, 2.25)) for c, r in (("NM", 10.5), ("CL", 4.0))]
+    (tmp_path / "eval_log.csv").write_text("\n".join(rows) + "\n")
+    assert eval_curve(tmp_path) == [
+        {"iteration": 3, "train_s": 1.5, "NM": 10.5, "CL": 4.0},
+        {"iteration": 6, "train_s": 2.25, "NM": 10.5, "CL": 4.0},
+    ]

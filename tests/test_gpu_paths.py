@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_train_trainer import SUBJECTS, make_toy_cache, read_log, toy_cfg
+from helpers.toy_data import SUBJECTS, make_toy_cache, read_log, toy_cfg
 
 from gstsn.config import resolve_profile
 from gstsn.data.device_frames import DeviceFrames

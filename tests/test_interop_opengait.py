@@ -10,8 +10,8 @@ import json
 import pandas as pd
 import pytest
 import torch
-from test_train_cli import run_cli
-from test_train_trainer import make_toy_cache
+from helpers.cli import run_cli
+from helpers.toy_data import make_toy_cache
 from torch import nn
 
 from gstsn.config import ModelConfig

@@ -12,7 +12,7 @@ import torch
 
 from gstsn.config import MODEL_NAMES, ConfigError, InputConfig, ModelConfig
 from gstsn.config.registry import IDR_STATISTICS, MODEL_FAMILY, TEMPORAL_MODULES
-from gstsn.models import build_model, prepare_frames
+from gstsn.models import GaitSetFamily, build_model, prepare_frames
 from gstsn.models.layers import ImageDimensionalityReduction
 
 SMALL = dict(channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8)  # 32×22 input → 8×5 maps
@@ -33,10 +33,24 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def test_every_registered_component_builds_and_runs():
-    assert MODEL_NAMES == MODEL_FAMILY.names == ("gaitset", "gstsn")
+def test_each_family_member_builds_the_model_its_name_says():
+    """The family's names in display order, each building its own model (expected values written out here, not read
+    from the registry): GaitSet with no temporal branch and weights under ``spatial.`` only, 14 parts at bins 1/2/4;
+    GSTSN with the temporal branch, weights under ``temporal.`` too, 21 parts. Both are the class GaitSetFamily."""
+    expected = {"gaitset": (False, {"spatial"}, 14), "gstsn": (True, {"spatial", "temporal"}, 21)}
+    assert MODEL_NAMES == MODEL_FAMILY.names == tuple(expected)
+    x = sils(2, 5)
     for member in MODEL_FAMILY:
-        assert make(temporal=member.temporal).cfg.model_name == member.name
+        temporal, prefixes, parts = expected[member.name]
+        model = make(temporal=temporal)
+        assert member.temporal is temporal and model.cfg.model_name == member.name
+        assert type(model) is GaitSetFamily and (model.temporal is not None) is temporal
+        assert {key.split(".")[0] for key in model.state_dict()} == prefixes
+        with torch.inference_mode():
+            assert model(x).shape == (2, parts, 8)
+
+
+def test_every_registered_component_builds_and_runs():
     x = sils(2, 5)
     for stat in IDR_STATISTICS.names:
         with torch.inference_mode():

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_report_fixtures import make_results
-from waiting import PATIENCE_S
+from helpers.results_store import make_results
+from helpers.waiting import PATIENCE_S
 
 from gstsn.report.render import render_report
 

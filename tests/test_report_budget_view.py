@@ -10,8 +10,8 @@ import json
 import re
 from pathlib import Path
 
-from test_report_fixtures import write_study, write_timing
-from test_results_time_to_target import three_seeds
+from helpers.paired_runs import time_to_target_runs
+from helpers.results_store import write_study, write_timing
 
 from gstsn.cli import main
 from gstsn.report.budget_view import time_to_target_table
@@ -32,7 +32,7 @@ def _text(page: str) -> str:
 
 
 def test_the_table_names_unreached_and_contended_runs():
-    rows, curves = three_seeds({"b1": 0.4, "a0": 0.02})
+    rows, curves = time_to_target_runs({"b1": 0.4, "a0": 0.02})
     (tt,) = times_to_target(rows, curves)
     table = time_to_target_table(tt, curves, "a setting")
     texts = [[c.text for c in row] for row in table.rows]
@@ -47,7 +47,7 @@ def test_the_table_names_unreached_and_contended_runs():
     assert "† measured under contention" in notes and "GSTSN seed 1 (40%)" in notes
     assert "Contention not recorded for GaitSet seed 1, GaitSet seed 2, GSTSN seed 0, GSTSN seed 2." in notes
     assert "95 % of GaitSet's final rank-1" in notes and "evaluations every 100 iterations" in notes
-    quiet = time_to_target_table(times_to_target(*three_seeds())[0], curves, "a setting")
+    quiet = time_to_target_table(times_to_target(*time_to_target_runs())[0], curves, "a setting")
     assert any(n.startswith("Contention not recorded: these runs' rows predate cpu_others_share") for n in quiet.notes)
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_report_fixtures import write_study, write_timing
+from helpers.results_store import write_study, write_timing
 
 from gstsn.report.render import render_report
 

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from test_report_fixtures import write_study, write_timing
+from helpers.results_store import write_study, write_timing
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from test_report_fixtures import write_study, write_timing
+from helpers.results_store import write_study, write_timing
 
 from gstsn.report.load import ResultsDirError, load_results
 from gstsn.report.render import render_report

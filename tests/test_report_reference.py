@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_report_fixtures import write_study, write_timing
+from helpers.results_store import write_study, write_timing
 
 from gstsn.report.load import ResultsDirError, load_results
 from gstsn.report.reference import merge_reference

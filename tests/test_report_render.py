@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_report_fixtures import VIEWS, make_results, write_study
+from helpers.results_store import VIEWS, make_results, write_study
 
 from gstsn.report import commands
 from gstsn.report.published import PUBLISHED_LABEL

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_report_fixtures import write_study
+from helpers.results_store import write_study
 
 from gstsn.report import stats, verdicts
 from gstsn.report.load import read_study_folder

@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 
-from test_report_fixtures import write_study, write_timing
+from helpers.results_store import write_study, write_timing
 
 from gstsn.report.load import load_results
 from gstsn.report.render import render_report

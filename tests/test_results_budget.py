@@ -9,42 +9,10 @@ import math
 import pandas as pd
 import pytest
 import scipy.stats
+from helpers.paired_runs import curve_rows, frame, run_row
 
 from gstsn.results.budget import budget_curve, budget_curves, study_curves
 from gstsn.results.curves import pair_runs, usable_curves
-
-SETTING = {
-    "device": "cpu",
-    "data_source": "casia-b:casia-b-sil-64x44.npz",
-    "data_fingerprint": "73f67d56",
-    "split": "LT",
-    "profile": "cpu-real",
-    "iterations": 300,
-    "channels": [16, 32, 64],
-    "hpm_bins": [1, 2, 4, 8],
-    "embed_dim": 256,
-    "input_type": "set",
-    "identity_cue": None,
-}
-
-
-def run_row(run_id: str, method: str, seed: int, **fields) -> dict:
-    """A runs.jsonl row of the paired setting (``fields`` override it)."""
-    cell = "temporal=false" if method == "gaitset" else "temporal=true"
-    return {"run_id": run_id, "method": method, "seed": seed, "cell": cell, **SETTING, **fields}
-
-
-def curve_rows(run_id: str, points: dict[int, tuple[float, float]], condition: str = "NM") -> list[dict]:
-    """eval_curve.csv rows (with ``run_id``): ``points`` maps an iteration to (wall time, rank-1)."""
-    return [
-        {"iteration": it, "wall_time": wall, "distance": "per_part", "condition": condition, "rank1": r1,
-         "run_id": run_id}
-        for it, (wall, r1) in points.items()
-    ]  # fmt: skip
-
-
-def frame(*parts: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([row for part in parts for row in part])
 
 
 def three_seeds() -> tuple[list[dict], pd.DataFrame]:
@@ -133,7 +101,7 @@ def test_a_pair_without_a_common_evaluation_is_named():
 
 
 def test_study_curves_reads_a_study_folder(tmp_path):
-    from test_report_fixtures import write_study
+    from helpers.results_store import write_study
 
     write_study(tmp_path, "gaitset_vs_gstsn", {"temporal": [False, True]}, {"temporal": False}, [0, 1],
                 {(True,): 1.0}, synthetic=False, gei=True, with_tables=False, with_logs=False)  # fmt: skip

@@ -10,8 +10,8 @@ import math
 import pandas as pd
 import pytest
 import scipy.stats
-from test_report_fixtures import write_study
-from test_results_budget import curve_rows, frame, run_row
+from helpers.paired_runs import time_to_target_runs
+from helpers.results_store import write_study
 
 from gstsn.results.curves import pair_runs
 from gstsn.results.stats import mean_ci
@@ -26,35 +26,8 @@ from gstsn.results.time_to_target import (
 )
 
 
-def three_seeds(shares: dict[str, float] | None = None) -> tuple[list[dict], pd.DataFrame]:
-    """GaitSet's final NM is 60 / 62 / 64 (target 0.95 × 62 = 58.9), reached at iteration 200 after 20 / 22 / 24 s;
-    GSTSN seed 0 reaches it at 100 (12 s), seed 1 at 200 (26.4 s), seed 2 never (58.0 at most). BG: GaitSet final 40
-    for every seed (target 38), both models reach it at 300."""
-    rows, parts = [], []
-    for seed in (0, 1, 2):
-        pace = 1 + 0.1 * seed
-        final = 60.0 + 2 * seed
-        gaitset = {100: (10 * pace, 40.0), 200: (20 * pace, 59.0), 300: (30 * pace, final)}
-        gstsn = {
-            0: {100: (12.0, 60.0), 200: (24.0, 61.0), 300: (36.0, 62.0)},
-            1: {100: (13.2, 50.0), 200: (26.4, 59.5), 300: (39.6, 60.0)},
-            2: {100: (14.4, 50.0), 200: (28.8, 57.0), 300: (43.2, 58.0)},
-        }[seed]
-        bg = {100: (10 * pace, 20.0), 300: (30 * pace, 40.0)}
-        rows += [
-            run_row(f"a{seed}", "gaitset", seed, sec_per_iter=0.1 * pace),
-            run_row(f"b{seed}", "gstsn", seed, train_time_s=36.0 * pace, iterations=300),  # no sec_per_iter
-        ]
-        parts += [curve_rows(f"a{seed}", gaitset), curve_rows(f"b{seed}", gstsn)]
-        parts += [curve_rows(f"a{seed}", bg, "BG"), curve_rows(f"b{seed}", {300: (40.0, 41.0)}, "BG")]
-    for row in rows:
-        if shares and row["run_id"] in shares:
-            row["cpu_others_share"] = shares[row["run_id"]]
-    return rows, frame(*parts)
-
-
 def test_time_to_a_target_of_95_percent_of_gaitsets_final():
-    rows, curves = three_seeds()
+    rows, curves = time_to_target_runs()
     (tt,) = times_to_target(rows, curves)
     assert tt.fraction == TARGET_FRACTION == 0.95
     nm, bg, per_it = tt.rows
@@ -78,7 +51,7 @@ def test_time_to_a_target_of_95_percent_of_gaitsets_final():
 
 
 def test_time_per_iteration_sits_beside_it():
-    rows, curves = three_seeds()
+    rows, curves = time_to_target_runs()
     per_it = times_to_target(rows, curves)[0].rows[-1]
     assert [t.seconds for t in per_it.times["gaitset"]] == pytest.approx([0.1, 0.11, 0.12])  # sec_per_iter
     assert [t.seconds for t in per_it.times["gstsn"]] == pytest.approx([0.12, 0.132, 0.144])  # train_time_s / its
@@ -87,7 +60,7 @@ def test_time_per_iteration_sits_beside_it():
 
 
 def test_contended_runs_are_marked_and_rows_without_a_share_say_not_recorded():
-    rows, curves = three_seeds({"b1": 0.4, "a0": 0.02})
+    rows, curves = time_to_target_runs({"b1": 0.4, "a0": 0.02})
     (tt,) = times_to_target(rows, curves)
     nm = tt.rows[0]
     assert tt.contention_recorded
@@ -95,12 +68,12 @@ def test_contended_runs_are_marked_and_rows_without_a_share_say_not_recorded():
     assert nm.times["gaitset"][0].share == 0.02 and not nm.times["gaitset"][0].contended
     assert nm.times["gaitset"][1].share is None  # the key is absent: not recorded
     assert nm.ratios == pytest.approx({0: 0.6, 1: 1.2})  # marked, not dropped
-    quiet = times_to_target(*three_seeds())[0]
+    quiet = times_to_target(*time_to_target_runs())[0]
     assert not quiet.contention_recorded and quiet.rows[0].contended_runs == []
 
 
 def test_a_single_seed_has_no_interval():
-    rows, curves = three_seeds()
+    rows, curves = time_to_target_runs()
     (tt,) = times_to_target([r for r in rows if r["seed"] == 0], curves)
     nm = tt.rows[0]
     assert nm.target == pytest.approx(0.95 * 60.0)
@@ -118,7 +91,7 @@ def test_geometric_mean_interval_is_the_t_interval_of_the_logs():
 
 
 def test_gaitset_curves_without_the_condition_give_no_reading():
-    rows, curves = three_seeds()
+    rows, curves = time_to_target_runs()
     (paired,) = pair_runs(rows)
     tt = time_to_target(paired, curves, {r["run_id"]: r for r in rows}, conditions=("CL",))
     assert tt.rows == []

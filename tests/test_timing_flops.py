@@ -7,8 +7,8 @@ import threading
 
 import pytest
 import torch
+from helpers.waiting import PATIENCE_S
 from torch import nn
-from waiting import PATIENCE_S
 
 from gstsn.config import ModelConfig
 from gstsn.models.flops import PROBE_FRAMES, model_flops

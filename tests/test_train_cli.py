@@ -6,19 +6,10 @@ import json
 
 import pandas as pd
 import pytest
-from test_train_trainer import make_toy_cache
+from helpers.cli import run_cli
+from helpers.toy_data import make_toy_cache
 
-from gstsn.cli import main
 from gstsn.train.commands import FIELD_HELP
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def option(name: str) -> str:

@@ -43,7 +43,7 @@ def _losses(out: Path) -> list[float]:
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
-    from test_train_trainer import make_toy_cache
+    from helpers.toy_data import make_toy_cache
 
     cache = make_toy_cache(tmp_path / "cache")
     single = train(

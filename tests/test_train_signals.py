@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_train_trainer import make_toy_cache
-from waiting import last_logged_iteration, wait_until
+from helpers.toy_data import make_toy_cache
+from helpers.waiting import last_logged_iteration, wait_until
 
 from gstsn.config import resolve_profile
 from gstsn.signals import TrainingInterrupted, exit_code, request_stop, stop_on_signals, stop_requested

@@ -1,5 +1,5 @@
 """torchrun's rendezvous from Slurm's environment (gstsn.train.slurm_torchrun), parsed on the CPU from fake SLURM_*
-variables; the real thing on the one-node cluster is in test_slurm_cluster.py."""
+variables; the real thing on the one-node cluster is in test_ablate_slurm_cluster.py."""
 
 from __future__ import annotations
 

@@ -6,49 +6,17 @@ import csv
 import logging
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 import torch
+from helpers.toy_data import SUBJECTS, make_toy_cache, read_log, toy_cfg
 from torch import nn
 
 from gstsn.config import resolve_profile
-from gstsn.data.cache import SilhouetteCache
-from gstsn.data.cache_writer import write_cache
-from gstsn.data.naming import SEQ_TYPES
 from gstsn.data.sampling import TripletSampler
 from gstsn.models import build_model
 from gstsn.train.checkpoint import list_checkpoints, load_checkpoint
 from gstsn.train.logs import LOG_COLUMNS
 from gstsn.train.trainer import TrainingDiverged, TrainingError, train
-
-SUBJECTS = [f"{i:03d}" for i in range(1, 9)]
-
-
-def make_toy_cache(path: Path, n_subjects: int = 8, views=("000", "090", "180"), h: int = 32, w: int = 22):
-    """Learnable toy gait data (sequence-table schema): per subject a 'body' rectangle of its own height, width and
-    swing; the view shifts it, ``bg`` / ``cl`` widen it. 8–13 frames per sequence, all ten CASIA-B sequence types."""
-    rng = np.random.default_rng(0)
-    rows, chunks, start = [], [], 0
-    for s in range(n_subjects):
-        body_h, body_w, swing = 10 + (s * 5) % 14, 3 + (s * 3) % 6, 1 + s % 3
-        for seq_type in SEQ_TYPES:
-            extra = {"bg": 2, "cl": 1}.get(seq_type[:2], 0)
-            for vi, view in enumerate(views):
-                n = int(rng.integers(8, 14))
-                frames = np.zeros((n, h, w), np.uint8)
-                phase = int(rng.integers(0, 8))
-                top = h - 2 - body_h
-                for i in range(n):
-                    x0 = 2 + vi * 3 + round(swing * np.sin((i + phase) * np.pi / 4))
-                    frames[i, top : h - 2, x0 : x0 + body_w + extra] = 1
-                    frames[i, top - 3 : top, x0 + 1 : x0 + 3] = 1
-                chunks.append(frames)
-                rows.append((f"{s + 1:03d}", seq_type, view, start, n))
-                start += n
-    index = pd.DataFrame(rows, columns=["subject", "seq_type", "view", "start", "length"])
-    write_cache(path, np.concatenate(chunks), index, {"source": "toy data for the trainer tests"})
-    return SilhouetteCache.open(path)
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +24,9 @@ def toy(tmp_path_factory):
     return make_toy_cache(tmp_path_factory.mktemp("toy") / "cache")
 
 
-def toy_cfg(**overrides):
-    base = {"height": 32, "width": 22, "downsample": 2, "temporal": True, "iterations": 4, "checkpoint_every": 2}
-    return resolve_profile("smoke", **{**base, **overrides})
-
-
 def run(cfg, out, toy, **kwargs):
     kwargs.setdefault("train_subjects", SUBJECTS[:6])
     return train(cfg, out, dataset=toy, device="cpu", progress=False, **kwargs)
-
-
-def read_log(path: Path) -> list[dict[str, str]]:
-    with (path / "train_log.csv").open(newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def test_smoke_run_writes_log_checkpoints_and_config(toy, tmp_path):

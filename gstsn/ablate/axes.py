@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from gstsn.ablate.spec import SYNTH_FIELDS, Cell, StudyError, plain_value, synth_config
+from gstsn.ablate.spec import SYNTH_FIELDS, StudyCell, StudyError, plain_value, synth_config
 from gstsn.config import RunConfig, config_to_dict
 from gstsn.config.registry import model_reads, why_unread
 from gstsn.results.cells import cell_value
@@ -59,10 +59,10 @@ def canonical_choice(values: Mapping[str, Any], resolve: Callable[[str, Any], Ru
     return out
 
 
-def check_axes_change_the_model(where: str, cells: Sequence[tuple[Cell, RunConfig]], axes: Sequence[str]) -> None:
+def check_axes_change_the_model(where: str, cells: Sequence[tuple[StudyCell, RunConfig]], axes: Sequence[str]) -> None:
     """Refuse two grid cells that would train the same model on the same data: they differ only in fields their
     model does not read. The message names the axis and why the model does not read it."""
-    seen: dict[str, tuple[Cell, RunConfig]] = {}
+    seen: dict[str, tuple[StudyCell, RunConfig]] = {}
     for cell, cfg in cells:
         values = config_to_dict(cfg)
         reads = set(model_reads(cfg.model))

@@ -136,7 +136,7 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
-class Cell:
+class StudyCell:
     """One point of a study's grid (or a reference row): its axis values, its label and its method."""
 
     label: str
@@ -150,7 +150,7 @@ class StudyRun:
     """A run as one study sees it: the study, the cell and the (possibly shared) run."""
 
     study: str
-    cell: Cell
+    cell: StudyCell
     spec: RunSpec
 
     @property
@@ -174,7 +174,7 @@ class Study:
     question: str = ""  # the question the study asks of the paper (shown with its verdict)
     paper_choice: dict[str, Any] = field(default_factory=dict)  # the paper's setting on the axes, if it makes one
     order: int | None = None  # position among the studies (run and report order), None: after those with one
-    cells: list[Cell] = field(default_factory=list)
+    cells: list[StudyCell] = field(default_factory=list)
     runs: list[StudyRun] = field(default_factory=list)
     base_config: RunConfig | None = None
 
@@ -212,12 +212,12 @@ class Study:
 
 
 __all__ = [
-    "Cell",
     "MODEL_METHODS",
     "REFERENCE_METHODS",
     "RunSpec",
     "SYNTH_FIELDS",
     "Study",
+    "StudyCell",
     "StudyError",
     "StudyNotApplicable",
     "StudyRun",

@@ -44,9 +44,9 @@ from gstsn.ablate.spec import (
     MODEL_METHODS,
     REFERENCE_METHODS,
     SYNTH_FIELDS,
-    Cell,
     RunSpec,
     Study,
+    StudyCell,
     StudyError,
     StudyNotApplicable,
     StudyRun,
@@ -89,7 +89,6 @@ def profile_values(name: str) -> dict[str, Any]:
 
 
 DEFAULT_PROFILE = "ablation"
-STUDIES_DIR = Path("ablations")
 
 
 def valid_fields() -> list[str]:
@@ -338,12 +337,12 @@ def _expand(study: Study, where: str, data: str | None) -> None:
     for values in grid(axes):
         is_base = all(plain_value(values[a]) == plain_value(baseline[a]) for a in axes)
         cfg0 = _resolve(where, f"cell {cell_label(values)}", prof, {**base, **values}, data)
-        cell = Cell(cell_label(values), values, cfg0.model.model_name, is_base)
+        cell = StudyCell(cell_label(values), values, cfg0.model.model_name, is_base)
         study.cells.append(cell)
         resolved.append((cell, cfg0))
     check_axes_change_the_model(where, resolved, list(axes))
     for ref in study.references:
-        study.cells.append(Cell(f"method={ref}", {}, ref, False))
+        study.cells.append(StudyCell(f"method={ref}", {}, ref, False))
     base_cell_values = {**base, **baseline}
     for seed in study.seeds:
         for cell in study.cells:
@@ -376,7 +375,6 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 __all__ = [
     "DEFAULT_PROFILE",
-    "STUDIES_DIR",
     "STUDY_KEYS",
     "load_study",
     "parse_override",

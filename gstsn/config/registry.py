@@ -147,12 +147,13 @@ TEMPORAL_MODULES = Registry("temporal module", "temporal_module", scope_prefix="
 FIELD_REGISTRIES: dict[str, Registry] = {r.field: r for r in (IDR_STATISTICS, TEMPORAL_MODULES)}
 
 _SPATIAL = ("temporal", "channels", "hpm_bins", "embed_dim")
-MODEL_FAMILY.add(FamilyMember("gaitset", "GaitSet", "gstsn.models.gstsn:GSTSN", _SPATIAL, "spatial", temporal=False))
+_FAMILY_CLASS = "gstsn.models.gstsn:GaitSetFamily"  # one class, both members: the temporal branch only with GSTSN
+MODEL_FAMILY.add(FamilyMember("gaitset", "GaitSet", _FAMILY_CLASS, _SPATIAL, "spatial", temporal=False))
 MODEL_FAMILY.add(
     FamilyMember(
         "gstsn",
         "GSTSN",
-        "gstsn.models.gstsn:GSTSN",
+        _FAMILY_CLASS,
         (*_SPATIAL, "idr_stat", "temporal_module"),
         "temporal",
         help="GaitSet plus the temporal branch: IDR, a temporal module, temporal pooling, HPM",

@@ -51,13 +51,6 @@ def validate_view(name: str, where: str = "") -> str:
     return name
 
 
-def validate_condition(name: str, where: str = "") -> str:
-    """Return ``name`` if it is a condition key of :data:`CONDITIONS` (``nm``, ``bg``, ``cl``)."""
-    if name not in CONDITIONS:
-        raise NamingError(f"unknown condition {name!r}{_where(where)}; expected one of {list(CONDITIONS)}")
-    return name
-
-
 def normalize_subject(name: str | int, where: str = "") -> str:
     """Canonical subject id: a digit string zero-padded to 3 digits (``"1"``, ``1`` -> ``"001"``; ``"1000"`` kept)."""
     if isinstance(name, bool):
@@ -66,24 +59,6 @@ def normalize_subject(name: str | int, where: str = "") -> str:
     if not isinstance(text, str) or not _SUBJECT_RE.match(text) or int(text) < 0:
         raise NamingError(f"invalid subject id {name!r}{_where(where)}; expected a digit string such as '001'")
     return f"{int(text):03d}"
-
-
-def validate_subject(name: str, where: str = "") -> str:
-    """Return ``name`` if it already is a canonical subject id (see :func:`normalize_subject`), else raise."""
-    if not isinstance(name, str) or normalize_subject(name, where) != name:
-        raise NamingError(f"subject id {name!r}{_where(where)} is not canonical; expected 3+ digits such as '001'")
-    return name
-
-
-def condition_of(seq_type: str) -> str:
-    """The condition (``nm``, ``bg``, ``cl``) of a sequence type such as ``"bg-02"``."""
-    validate_seq_type(seq_type)
-    return seq_type[:2]
-
-
-def subject_label(subject: str) -> int:
-    """The integer label of a subject id (``"007"`` -> 7), as used for triplet labels."""
-    return int(validate_subject(subject))
 
 
 def full_grid(subjects: list[str] | tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -98,12 +73,8 @@ __all__ = [
     "SEQ_TYPES",
     "SHORT_SEQUENCE_FRAMES",
     "VIEWS",
-    "condition_of",
     "full_grid",
     "normalize_subject",
-    "subject_label",
-    "validate_condition",
     "validate_seq_type",
-    "validate_subject",
     "validate_view",
 ]

@@ -1,4 +1,4 @@
-"""Map an OpenGait GaitSet checkpoint onto gstsn's GaitSet (``GSTSN`` with ``temporal=False``).
+"""Map an OpenGait GaitSet checkpoint onto gstsn's GaitSet (``GaitSetFamily`` with ``temporal=False``).
 
 OpenGait's GaitSet (``opengait/modeling/models/gaitset.py``) stores, in its checkpoint's ``"model"`` state dict:
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gstsn.config import MODEL_TEMPORAL, InputConfig, ModelConfig
+from gstsn.config import InputConfig, ModelConfig
 from gstsn.config.registry import family_member
-from gstsn.models.gstsn import GSTSN
-
-MODELS = MODEL_TEMPORAL  # model name -> value of ModelConfig.temporal (declared in gstsn.config)
+from gstsn.models.gstsn import GaitSetFamily
 
 
 def build_model(cfg: ModelConfig, channels_last: bool = True) -> torch.nn.Module:
@@ -40,4 +38,4 @@ def prepare_frames(frames: torch.Tensor, input_cfg: InputConfig) -> torch.Tensor
     return x
 
 
-__all__ = ["GSTSN", "MODELS", "build_model", "prepare_frames"]
+__all__ = ["GaitSetFamily", "build_model", "prepare_frames"]

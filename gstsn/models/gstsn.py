@@ -72,8 +72,9 @@ def _child_name(scope: str | None) -> str:
     return name
 
 
-class GSTSN(nn.Module):
-    """The GaitSet / GSTSN family; ``cfg.temporal`` switches the temporal branch.
+class GaitSetFamily(nn.Module):
+    """The GaitSet / GSTSN family, both members of :data:`gstsn.config.registry.MODEL_FAMILY`: GaitSet's spatial
+    network, plus the temporal branch when ``cfg.temporal`` (GSTSN). Its weights are ``spatial.*`` and ``temporal.*``.
 
     ``forward(sils, seq_lens=None)``:
     - ``sils (n, s, h, w)`` float in [0, 1]; ``seq_lens (n,)`` the number of real frames at the start of each row

@@ -29,7 +29,6 @@ from gstsn.report.timing_view import timing_verdict_view
 
 INDEX_FILE = "index.html"
 TIMING_FILE = "timing.html"
-DATE_MARKER = '<p class="render-date">'
 
 
 @dataclass

@@ -35,7 +35,6 @@ __all__ = [
     "format_difference",
     "format_p",
     "format_seeds_needed",
-    "format_value",
     "mean_ci",
     "paired_difference",
     "verdict_word",
@@ -115,15 +114,6 @@ def paired_difference(runs: pd.DataFrame, metric: str, cell: str, reference: str
         results_stats.per_seed(runs, cell, metric), results_stats.per_seed(runs, reference, metric)
     )
     return Comparison(metric, cell, reference, diff, tuple(seeds))
-
-
-def format_value(iv: Interval, digits: int = 1) -> str:
-    """``"95.1 ± 0.8"`` (or just ``"95.1"`` with one value, ``"—"`` with none)."""
-    if iv.n == 0:
-        return "—"
-    if not iv.has_interval:
-        return f"{iv.mean:.{digits}f}"
-    return f"{iv.mean:.{digits}f} ± {iv.half_width:.{digits}f}"
 
 
 def format_difference(iv: Interval, digits: int = 1) -> str:

@@ -31,11 +31,6 @@ def metric_key(kind: str, distance: str, condition: str, view: str | None = None
     return f"{kind}.{distance}.{condition}" + (f".{view}" if view else "")
 
 
-def metric_condition(key: str) -> str:
-    """The condition of a summary metric key: ``rank1.per_part.NM`` → ``NM``."""
-    return key.rsplit(".", 1)[-1]
-
-
 def headline_metrics(distances: Sequence[str] = DISTANCES, conditions: Sequence[str] = CONDITIONS) -> list[str]:
     """The headline metric names ``rank1.<distance>.<COND>`` (identical views excluded)."""
     return [metric_key(HEADLINE, d, c) for d in distances for c in conditions]
@@ -70,6 +65,5 @@ __all__ = [
     "headline_metrics",
     "impossible_percentage",
     "is_percentage_key",
-    "metric_condition",
     "metric_key",
 ]

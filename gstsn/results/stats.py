@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
 from gstsn.config import CONDITIONS, DISTANCES, MODEL_NAMES
 from gstsn.results import multiplicity
@@ -50,11 +49,6 @@ MODEL_METHODS = MODEL_NAMES  # methods on the axis grid; others (e.g. "gei") are
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Student's t (SciPy)
-
-
-def t_cdf(t: float, df: float) -> float:
-    """CDF of Student's t with ``df`` degrees of freedom."""
-    return float(scipy.stats.t.cdf(t, df))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -232,8 +226,9 @@ def family_of(metric: str) -> str:
     return head if head and tail in CONDITIONS else metric
 
 
-def read_runs(study_dir: str | Path) -> pd.DataFrame:
-    """A study's ``runs.jsonl`` as a DataFrame (one row per valid run; :func:`format_study` names damaged lines)."""
+def read_runs_frame(study_dir: str | Path) -> pd.DataFrame:
+    """A study's ``runs.jsonl`` as a DataFrame: the valid rows of :func:`gstsn.results.runs.read_runs` (which returns
+    the file's rows and its damaged lines, named by :func:`format_study`)."""
     return pd.DataFrame(runs_format.read_runs(Path(study_dir) / runs_format.RUNS_FILE).rows)
 
 
@@ -244,7 +239,7 @@ def study_statistics(
     and :func:`compare_runs`; ``metrics`` defaults to :func:`rank1_metrics`."""
     study_dir = Path(study_dir)
     definition = json.loads((study_dir / STUDY_FILE).read_text(encoding="utf-8"))
-    runs = read_runs(study_dir)
+    runs = read_runs_frame(study_dir)
     metrics = list(metrics or rank1_metrics())
     if runs.empty:
         return summarize_runs(pd.DataFrame(columns=["cell", "seed"]), []), compare_runs(
@@ -280,10 +275,9 @@ __all__ = [
     "paired_difference",
     "per_seed",
     "rank1_metrics",
-    "read_runs",
+    "read_runs_frame",
     "study_statistics",
     "summarize_runs",
-    "t_cdf",
     "t_quantile",
     "verdict",
 ]

@@ -13,7 +13,7 @@ from gstsn.contention import CONTENDED_SHARE, contended
 from gstsn.results import runs as runs_format
 from gstsn.results.budget import study_curves
 from gstsn.results.curves import CurveError
-from gstsn.results.stats import UNCLEAR, Interval, rank1_metrics, read_runs, study_statistics
+from gstsn.results.stats import UNCLEAR, Interval, rank1_metrics, read_runs_frame, study_statistics
 from gstsn.results.time_to_target import MODEL_LABELS, PER_ITERATION, format_ratio, times_to_target
 
 
@@ -142,7 +142,7 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
     study_dir = Path(study_dir)
     metrics = rank1_metrics([distance])
     summary, _ = study_statistics(study_dir, metrics)
-    runs = read_runs(study_dir)
+    runs = read_runs_frame(study_dir)
     lines = [
         f"| cell | method | {' | '.join(CONDITIONS)} | seeds | train min / run | eval min / run |",
         "|---|---|" + "---|" * len(CONDITIONS) + "---|---|---|",

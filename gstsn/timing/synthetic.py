@@ -17,8 +17,6 @@ import pandas as pd
 
 from gstsn.timing.profiles import TimingProfile
 
-SEQUENCES_PER_SUBJECT = 110  # 10 sequence types × 11 views, the CASIA-B grid
-
 
 def synthetic_subjects(profile: TimingProfile) -> tuple[list[str], list[str]]:
     """``(train_subjects, test_subjects)`` ids of the synthetic cache of ``profile``."""
@@ -81,7 +79,6 @@ def write_synthetic_cache(dest: str | Path, profile: TimingProfile, height: int,
 
 
 __all__ = [
-    "SEQUENCES_PER_SUBJECT",
     "synthetic_index",
     "synthetic_subjects",
     "evaluation_set_shape",

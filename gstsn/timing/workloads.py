@@ -91,14 +91,25 @@ def precision(dtype: str, device: torch.device) -> Iterator[None]:
         with autocast_to("bf16" if dtype == "bf16" else "fp32", device):
             yield
         return
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = dtype == "tf32"
-    try:
+    with tf32(dtype == "tf32", device):
         if dtype == "bf16":
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
                 yield
         else:
             yield
+
+
+@contextlib.contextmanager
+def tf32(enabled: bool, device: torch.device) -> Iterator[None]:
+    """TF32 on or off for matmuls and cuDNN convolutions inside the block (CUDA; nothing elsewhere), restored
+    afterwards."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
@@ -265,5 +276,6 @@ __all__ = [
     "seeded_model",
     "precision_unavailable",
     "skip_reason",
+    "tf32",
     "train_step_workload",
 ]

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from study_files import layers_study, models_study
-from waiting import last_logged_iteration, wait_until
+from helpers.studies import layers_study, models_study
+from helpers.waiting import last_logged_iteration, wait_until
 
 from gstsn.data import open_dataset
 from gstsn.results.row import VOLATILE_KEYS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_train_trainer import make_toy_cache
+from helpers.toy_data import make_toy_cache
 
 from gstsn.config import resolve_profile
 from gstsn.eval.embed import EmbeddingError, clip_centred, embed_sequences, rows_of_subjects
