@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gstsn.config import CPU_PRECISIONS
+from gstsn.config import CPU_PRECISIONS, HASHED_WHEN_SET
 from gstsn.machine import cpu_has_bf16
 
 if TYPE_CHECKING:  # torch is imported where autocast is used: the command lines resolve --precision without it
@@ -40,16 +41,11 @@ def precision_used(device: torch.device, train: Any) -> str:
 
 
 def autocast(device: torch.device, train: Any, cache: bool = True) -> contextlib.AbstractContextManager:
-    """The run's autocast context (:func:`autocast_dtype`); ``cache=False`` inside a CUDA graph capture."""
-    import torch
-
-    dtype = autocast_dtype(device, train)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
+    """The run's autocast context (:func:`precision_used`); ``cache=False`` inside a CUDA graph capture."""
+    return autocast_to(precision_used(device, train), device, cache)
 
 
-def autocast_to(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+def autocast_to(precision: str, device: torch.device, cache: bool = True) -> contextlib.AbstractContextManager:
     """Autocast to ``precision`` (``fp32``: none; ``bf16``) on ``device``, whatever the config says."""
     if precision not in CPU_PRECISIONS:
         raise ValueError(f"precision {precision!r} is unknown; expected one of {CPU_PRECISIONS}")
@@ -57,7 +53,13 @@ def autocast_to(precision: str, device: torch.device) -> contextlib.AbstractCont
         return contextlib.nullcontext()
     import torch
 
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=cache)
+
+
+def stored_cpu_precision(section: Mapping[str, Any]) -> str:
+    """The ``cpu_precision`` of a stored config section (a study.json's ``base``, a config.json's ``train``): one
+    written before the field existed holds the field's default (:data:`gstsn.config.HASHED_WHEN_SET`), fp32."""
+    return str(section.get("cpu_precision", HASHED_WHEN_SET["cpu_precision"]))
 
 
 def resolve_cpu_precision(choice: str, stored: str | None = None) -> tuple[str, str]:
@@ -99,7 +101,7 @@ def run_cpu_precision(choice: str, device_type: str, resumed_out: Path | None = 
     if choice == "auto" and resumed_out is not None and (resumed_out / CONFIG_FILE).is_file():
         try:
             saved = json.loads((resumed_out / CONFIG_FILE).read_text(encoding="utf-8"))
-            stored = str(saved.get("train", {}).get("cpu_precision", "fp32"))
+            stored = stored_cpu_precision(saved.get("train", {}))
         except (OSError, ValueError, AttributeError):
             stored = None  # the trainer names the damaged file when it resumes
     value, why = resolve_cpu_precision(choice, stored)
@@ -115,4 +117,5 @@ __all__ = [
     "precision_used",
     "resolve_cpu_precision",
     "run_cpu_precision",
+    "stored_cpu_precision",
 ]

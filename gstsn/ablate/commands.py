@@ -113,7 +113,7 @@ def _study_precisions(
     resolve_cpu_precision`): a study already in ``--results`` keeps its runs' precision (a definition written before
     the field was fp32), so one folder never mixes precisions; on CUDA nothing is set. Returns the per-study defaults
     and one line per study saying what was chosen and why."""
-    from gstsn.precision import resolve_cpu_precision
+    from gstsn.precision import resolve_cpu_precision, stored_cpu_precision
 
     if "cpu_precision" in overrides or _device_kind(args.device) != "cpu":
         return {}, []
@@ -123,7 +123,7 @@ def _study_precisions(
         if args.precision == "auto":
             definition = store.definition(Path(f).stem)
             if definition is not None:
-                stored = str(definition.get("base", {}).get("cpu_precision", "fp32"))
+                stored = stored_cpu_precision(definition.get("base", {}))
         value, why = resolve_cpu_precision(args.precision, stored)
         chosen[Path(f).stem] = {"cpu_precision": value}
         notes.append(f"{Path(f).stem}: {why}")
