@@ -12,6 +12,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas only where a results table is read: the trainer imports this module
+    import pandas as pd
 
 #: a share above this marks a training time as measured under contention (on the report pages and in summaries)
 CONTENDED_SHARE = 0.10
@@ -72,9 +76,19 @@ class ContentionMeter:
         return min(1.0, max(0.0, self.others_s / self.capacity_s))
 
 
+def recorded_shares(runs: pd.DataFrame) -> pd.Series:
+    """The recorded ``cpu_others_share`` values of a results table's runs (a pandas Series, numbers only; empty where
+    the rows predate the column)."""
+    import pandas as pd
+
+    if "cpu_others_share" not in runs.columns:
+        return pd.Series(dtype=float)
+    return pd.to_numeric(runs["cpu_others_share"], errors="coerce").dropna()
+
+
 def contended(share: float | None) -> bool:
     """Whether a training time measured with ``share`` of the CPUs taken by others is marked as contended."""
     return share is not None and share > CONTENDED_SHARE
 
 
-__all__ = ["CONTENDED_SHARE", "ContentionMeter", "contended"]
+__all__ = ["CONTENDED_SHARE", "ContentionMeter", "contended", "recorded_shares"]

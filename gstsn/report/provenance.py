@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from gstsn.contention import CONTENDED_SHARE, contended
+from gstsn.contention import CONTENDED_SHARE, contended, recorded_shares
 from gstsn.report.load import StudyData, TimingData
 
 
@@ -93,9 +93,7 @@ def contention_item(runs: pd.DataFrame) -> ProvItem:
     """The share of the CPUs other processes took while the runs trained (``cpu_others_share``): median and largest,
     and a warning naming how many runs' times were measured under contention (over ``CONTENDED_SHARE``)."""
     label = "CPU taken by other processes while training"
-    if "cpu_others_share" not in runs.columns:
-        return ProvItem(label, "not recorded (runs from before the measurement)")
-    shares = pd.to_numeric(runs["cpu_others_share"], errors="coerce").dropna()
+    shares = recorded_shares(runs)
     if shares.empty:
         return ProvItem(label, "not recorded (runs from before the measurement)")
     busy = int(sum(contended(v) for v in shares))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from gstsn.config import CONDITIONS
-from gstsn.contention import CONTENDED_SHARE, contended
+from gstsn.contention import CONTENDED_SHARE, contended, recorded_shares
 from gstsn.results import runs as runs_format
 from gstsn.results.budget import study_curves
 from gstsn.results.curves import CurveError
@@ -130,9 +130,7 @@ def _minutes(rows: pd.DataFrame, column: str) -> str:
 
 def _contended(rows: pd.DataFrame) -> bool:
     """Whether any run of ``rows`` trained while other processes took over :data:`CONTENDED_SHARE` of the CPUs."""
-    if "cpu_others_share" not in rows.columns:
-        return False
-    return any(contended(v) for v in pd.to_numeric(rows["cpu_others_share"], errors="coerce").dropna())
+    return any(contended(v) for v in recorded_shares(rows))
 
 
 def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:

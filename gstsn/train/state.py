@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from gstsn.config import RunConfig, config_hash
+from gstsn.contention import ContentionMeter
 from gstsn.results.files import CONFIG_FILE
 from gstsn.train.checkpoint import CheckpointError, DamagedCheckpointError, list_checkpoints, load_checkpoint
 from gstsn.train.collapse import CollapseMonitor
@@ -48,9 +49,8 @@ class TrainState:
     collapse: CollapseMonitor
     iteration: int = 0
     train_time: float = 0.0
-    #: CPU seconds other processes used / CPU seconds there were, over the training time (gstsn.contention)
-    cpu_others_s: float = 0.0
-    cpu_capacity_s: float = 0.0
+    #: the share of the CPUs other processes took over the training time, kept across resumes
+    contention: ContentionMeter = field(default_factory=ContentionMeter)
     sampler_state: dict[str, Any] = field(default_factory=dict)  # state after the last consumed batch
     np_rng_state: dict[str, Any] = field(default_factory=dict)
 
@@ -64,8 +64,8 @@ class TrainState:
         return {
             "iteration": self.iteration,
             "train_time": self.train_time,
-            "cpu_others_s": self.cpu_others_s,
-            "cpu_capacity_s": self.cpu_capacity_s,
+            "cpu_others_s": self.contention.others_s,
+            "cpu_capacity_s": self.contention.capacity_s,
             "model": module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "sampler": self.sampler_state,
@@ -83,8 +83,9 @@ class TrainState:
         self.collapse.load_state_dict(state["collapse"])
         self.iteration = int(state["iteration"])
         self.train_time = float(state["train_time"])
-        self.cpu_others_s = float(state.get("cpu_others_s", 0.0))  # absent in checkpoints from before the fields
-        self.cpu_capacity_s = float(state.get("cpu_capacity_s", 0.0))
+        self.contention = ContentionMeter(  # absent in checkpoints from before the fields
+            float(state.get("cpu_others_s", 0.0)), float(state.get("cpu_capacity_s", 0.0))
+        )
         self.sampler_state = copy.deepcopy(state["sampler"])
         self.np_rng_state = copy.deepcopy(state["np_rng"])
 

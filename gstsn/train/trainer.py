@@ -53,7 +53,6 @@ import torch
 from torch import nn
 
 from gstsn.config import RunConfig, config_hash, config_to_dict, learning_rate
-from gstsn.contention import ContentionMeter
 from gstsn.models import build_model
 from gstsn.results.files import CHECKPOINTS_DIR
 from gstsn.signals import TrainingInterrupted, stop_on_signals, stop_requested
@@ -285,9 +284,8 @@ class Trainer:
         try:
             self._held.enter_context(stop_on_signals())
             self.model.train()
-            meter = ContentionMeter(state.cpu_others_s, state.cpu_capacity_s)
             t_mark = time.perf_counter()
-            meter.start()
+            state.contention.start()
             while state.iteration < tc.iterations:
                 stats = self.train_step(stream.next())
                 it = state.iteration
@@ -308,10 +306,9 @@ class Trainer:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 now = time.perf_counter()
-                meter.stop()
+                state.contention.stop()
                 step_times.append((now - t_mark) / len(pending))
                 state.train_time += now - t_mark
-                state.cpu_others_s, state.cpu_capacity_s = meter.others_s, meter.capacity_s
                 n_done = len(pending)
                 last_stats = self._record(pending)
                 pending.clear()
@@ -327,7 +324,7 @@ class Trainer:
                     status = "time_limit"
                     break
                 t_mark = time.perf_counter()
-                meter.start()
+                state.contention.start()
         finally:
             stream.close()
             bar.close()
@@ -354,7 +351,7 @@ class Trainer:
             world_size=self.ctx.world_size,
             resumed_from=self.resumed_from,
             sec_per_iter=float(np.mean(timed)) if timed else float("nan"),
-            cpu_others_share=ContentionMeter(state.cpu_others_s, state.cpu_capacity_s).share,
+            cpu_others_share=state.contention.share,
             eval_rows=eval_rows,
             final_eval=self.last_eval[1] if self.last_eval and self.last_eval[0] == state.iteration else None,
             final_features=_features_at(getattr(self, "last_eval_features", None), state.iteration),
