@@ -87,16 +87,8 @@ def precision(dtype: str, device: torch.device) -> Iterator[None]:
         raise TimingConfigError(f"precision {dtype!r} is unknown; expected one of {list(DTYPES)}")
     if dtype == "tf32" and device.type != "cuda":
         raise TimingConfigError("precision 'tf32' is timed on CUDA only; the CPU is timed in fp32 and bf16")
-    if device.type != "cuda":
-        with autocast_to("bf16" if dtype == "bf16" else "fp32", device):
-            yield
-        return
-    with tf32(dtype == "tf32", device):
-        if dtype == "bf16":
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+    with tf32(dtype == "tf32", device), autocast_to("bf16" if dtype == "bf16" else "fp32", device):
+        yield
 
 
 @contextlib.contextmanager
