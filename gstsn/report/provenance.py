@@ -84,7 +84,7 @@ def precision_item(runs: pd.DataFrame) -> ProvItem:
         str(p) if isinstance(p, str) else "fp32" if str(d).startswith("cpu") else "not recorded"
         for p, d in zip(recorded, device, strict=True)
     ]
-    values = sorted((str(k), int(v)) for k, v in pd.Series(words, dtype=object).value_counts().items())
+    values = _values(pd.DataFrame({"precision": words}, dtype=object), "precision")
     warn = len(values) > 1 or any(v == "not recorded" for v, _ in values)
     return ProvItem("precision", _join(values, len(runs)), warn=warn)
 
