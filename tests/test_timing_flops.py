@@ -40,6 +40,24 @@ def test_lstm_flops_dense_packed_and_training(bias):
     assert torch.backends.mkldnn.enabled  # the fused kernels are on again after counting
 
 
+def test_gstsn_inference_under_cpu_bf16_autocast_is_counted_like_fp32():
+    """The timing suite counts a bf16 case's FLOPs on the call it times: GSTSN's LSTM then gets bf16 features under
+    inference mode, which the composite LSTM FlopCounterMode sees used to reject (expected Float, found BFloat16)."""
+    from gstsn.models import build_model
+    from gstsn.precision import autocast_to
+
+    cfg = ModelConfig(channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8)
+    model = build_model(cfg).eval()
+    x = torch.rand(2, 6, 32, 20, generator=torch.Generator().manual_seed(0))
+
+    def embed(precision):
+        with torch.inference_mode(), autocast_to(precision, torch.device("cpu")):
+            return model(x)
+
+    assert count_flops(lambda: embed("bf16")) == count_flops(lambda: embed("fp32")) > 0
+    torch.testing.assert_close(embed("bf16").float(), embed("fp32"), atol=0.01, rtol=0.05)  # bf16 rounding only
+
+
 def test_model_flops_are_measured_per_frame_and_cached():
     cfg = ModelConfig(channels=(4, 8, 16), hpm_bins=(1, 2, 4), embed_dim=8)
     flops = model_flops(cfg, 32, 20)

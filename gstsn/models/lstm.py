@@ -22,6 +22,10 @@ class LSTMOverFrames(nn.LSTM):
     def forward(self, seqs: torch.Tensor, seq_lens: list[int], mask: torch.Tensor | None) -> torch.Tensor:
         n, s, h, c = seqs.shape
         x = seqs.transpose(1, 2).reshape(n * h, s, c)  # each row of each sequence is one LSTM sample
+        # The input in the weights' dtype: under CPU bf16 autocast the features arrive in bf16 and autocast casts them
+        # back for aten.lstm anyway (the same numbers), but under inference mode with FlopCounterMode (the timing
+        # suite's FLOP count) the composite LSTM is given the bf16 input beside fp32 weights and raises.
+        x = x.to(self.weight_ih_l0.dtype)
         if mask is not None:
             lens = torch.tensor(seq_lens).repeat_interleave(h)
             packed = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
