@@ -112,3 +112,23 @@ def test_without_curves_the_page_says_why(tmp_path):
     html = (tmp_path / "reports" / "timing.html").read_text(encoding="utf-8")
     assert "Not shown: no GaitSet and GSTSN runs with the same seed, device and settings both have evaluation" in html
     assert "seeds shaded" not in html
+
+
+def test_the_cpu_bf16_over_fp32_pairs_get_their_own_table_after_the_model_pairs(tmp_path):
+    verdict = json.loads((write_timing(tmp_path) / "verdict.json").read_text())
+    verdict["precision_ratios"] = [
+        {"phase": "train_step", "device": "cpu", "variant": "gaitset", "a_dtype": "fp32", "b_dtype": "bf16",
+         "status": "measured", "ratio": 0.68, "ci_low": 0.66, "ci_high": 0.7, "n": 8, "fp32_median_s": 0.29,
+         "bf16_median_s": 0.2},
+        {"phase": "train_step", "device": "cpu", "variant": "gstsn-median-L2", "a_dtype": "fp32", "b_dtype": "bf16",
+         "status": "not measured: this CPU has no bf16 in hardware"},
+    ]  # fmt: skip
+    view = timing_verdict_view(verdict)
+    captions = [t.caption for t in view.tables]
+    table = view.tables[captions.index("CPU bf16 ÷ fp32 time per phase")]
+    assert captions.index("CPU bf16 ÷ fp32 time per phase") == captions.index(
+        "GSTSN (paper setting) ÷ GaitSet time per phase") + 1  # fmt: skip
+    measured, skipped = ([c.text for c in row] for row in table.rows)
+    assert measured == ["train_step", "gaitset", "cpu", "0.68 [0.66, 0.70]", "8", "0.2900", "0.2000", "measured"]
+    assert skipped[3] == "—" and skipped[-1] == "not measured: this CPU has no bf16 in hardware"
+    assert "precision_ratios" not in [k for k, _ in view.info]  # a known section, not listed as run information

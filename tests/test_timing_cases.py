@@ -100,7 +100,7 @@ def test_case_run_config_follows_the_profile():
 
 
 def test_pairs_compare_gstsn_paper_with_gaitset_at_the_main_shape():
-    pairs = enumerate_pairs("cpu", "cpu")
+    pairs = [p for p in enumerate_pairs("cpu", "cpu") if p.kind == "models"]
     assert [(p.phase, p.b.dtype) for p in pairs] == [
         (phase, dtype) for phase in ("inference", "train_step", "evaluation") for dtype in ("fp32", "bf16")
     ]
@@ -109,6 +109,21 @@ def test_pairs_compare_gstsn_paper_with_gaitset_at_the_main_shape():
         assert (p.a.batch, p.a.frames) == (p.b.batch, p.b.frames)
     assert pairs[0].id == "inference-gstsn-median-L2-vs-gaitset-cpu-fp32"
     assert (pairs[0].b.batch, pairs[0].b.frames) == (32, 16)
+
+
+def test_on_the_cpu_each_model_is_also_paired_with_itself_in_bf16_against_fp32():
+    pairs = [p for p in enumerate_pairs("cpu", "cpu") if p.kind == "precision"]
+    assert [(p.phase, p.b.variant) for p in pairs] == [
+        (phase, v) for phase in ("inference", "train_step") for v in (GAITSET, GSTSN_PAPER)
+    ]
+    for p in pairs:
+        assert (p.a.variant, p.a.dtype, p.b.dtype) == (p.b.variant, "fp32", "bf16")
+        assert (p.a.batch, p.a.frames) == (p.b.batch, p.b.frames)
+        assert p.b.run_config().train.cpu_precision == "bf16" and p.a.run_config().train.cpu_precision == "fp32"
+    assert pairs[0].id == "inference-gaitset-cpu-bf16-vs-fp32"
+    both = enumerate_pairs("auto", ("cpu", "cuda"))
+    assert len({p.id for p in both}) == len(both)
+    assert not [p for p in enumerate_pairs("auto", "cuda") if p.kind == "precision"]  # CUDA: tf32/bf16 cases, no pairs
 
 
 def test_unknown_phase_or_device_is_rejected():

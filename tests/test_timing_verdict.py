@@ -160,6 +160,33 @@ def test_verdict_from_paired_repeats(tmp_path):
     assert "1.30 [1.30, 1.30]" in text and "does not hold" in text and NOT_MEASURED_NO_RESULTS in text
 
 
+def _precision_pair(raw, phase, variant, ta, tb, skipped=None):
+    rec = {"kind": "precision", "phase": phase, "device": "cpu", "dtype": "bf16", "a_dtype": "fp32", "a": variant,
+           "b": variant, "batch": 32, "frames": 16}  # fmt: skip
+    rec.update({"skipped": skipped} if skipped else {"times_a": ta, "times_b": tb})
+    (raw / f"paired_{phase}-{variant}-cpu-bf16-vs-fp32.json").write_text(json.dumps(rec))
+
+
+def test_verdict_gives_each_models_bf16_over_fp32_ratio_apart_from_the_model_pairs(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    a = list(np.linspace(0.2, 0.3, 8))
+    _paired(raw, "train_step", a, [1.2 * t for t in a])
+    _precision_pair(raw, "train_step", "gaitset", a, [0.7 * t for t in a])
+    _precision_pair(raw, "inference", "gstsn-median-L2", None, None, skipped="this CPU has no bf16 in hardware")
+    verdict = build_verdict(tmp_path, None, pd.DataFrame(), {"benchmarks": []}, {"device": "cpu: test"})
+    assert [(e["phase"], e["dtype"]) for e in verdict["per_phase"]] == [("train_step", "fp32")]  # models only
+    assert verdict["per_iteration"]["cpu/fp32"]["ratio"] == pytest.approx(1.2)  # the precision pair is not reading 1
+    inference, step = verdict["precision_ratios"]
+    assert (step["variant"], step["status"]) == ("gaitset", "measured")
+    assert (step["a_dtype"], step["b_dtype"]) == ("fp32", "bf16")
+    assert step["ratio"] == pytest.approx(0.7) and step["fp32_median_s"] == pytest.approx(np.median(a))
+    assert inference["status"] == "not measured: this CPU has no bf16 in hardware" and "ratio" not in inference
+    text = summary_text(verdict)
+    assert "bf16 / fp32 time ratio" in text and "train_step   cpu gaitset: 0.70 [0.70, 0.70]" in text
+    assert "cpu: inference/gstsn-median-L2: not measured: this CPU has no bf16 in hardware" in text
+
+
 def test_per_iteration_inconclusive_when_the_interval_straddles_the_threshold():
     entry = {"phase": "train_step", "device": "cpu", "dtype": "fp32", "status": "measured"}
     out = per_iteration([{**entry, "ratio": 0.8, "ci_low": 0.7, "ci_high": 0.95}])

@@ -2,7 +2,8 @@
 
 Known sections: ``claim``, ``per_iteration`` (reading 1: per ``device/dtype``, a status and a statement with the ratio
 and its interval), ``time_to_accuracy`` (reading 2: a status, per device and GSTSN variant a status and median ratio,
-and the seed pairs), ``per_phase`` (paired GSTSN/GaitSet ratios per phase), ``variant_ratios`` (every GSTSN variant
+and the seed pairs), ``per_phase`` (paired GSTSN/GaitSet ratios per phase), ``precision_ratios`` (each model's paired
+bf16/fp32 ratio on the CPU), ``variant_ratios`` (every GSTSN variant
 against GaitSet) and ``step_breakdown`` (profiler category shares and GSTSN's extra time over GaitSet). Any other
 scalar keys are shown as run information. A file in another shape still renders: its text leaves under
 statement-like keys become the verdict words and every scalar leaf is listed.
@@ -28,6 +29,7 @@ _KNOWN = {
     "threshold",
     "headline_variants",
     "per_phase",
+    "precision_ratios",
     "per_iteration",
     "time_to_accuracy",
     "variant_ratios",
@@ -232,6 +234,30 @@ def _per_phase(entries: list[Any]) -> Table | None:
     return Table("GSTSN (paper setting) ÷ GaitSet time per phase", header, rows, notes, cls="timing")
 
 
+def _precision_ratios(entries: list[Any]) -> Table | None:
+    entries = [e for e in entries if isinstance(e, dict)]
+    if not entries:
+        return None
+    header = ["phase", "model", "device", "bf16 ÷ fp32 [95 %]", "pairs", "fp32 median (s)", "bf16 median (s)",
+              "status"]  # fmt: skip
+    rows = [
+        [
+            Cell(show(e.get("phase")), header=True),
+            Cell(show(e.get("variant"))),
+            Cell(show(e.get("device"))),
+            Cell(_ratio(e), cls="num"),
+            Cell(show(e.get("n")) if e.get("n") is not None else "—", cls="num"),
+            Cell(_num(e.get("fp32_median_s"), 4), cls="num"),
+            Cell(_num(e.get("bf16_median_s"), 4), cls="num"),
+            Cell(str(e.get("status", ""))),
+        ]
+        for e in entries
+    ]
+    notes = ["Each model paired with itself in the same run, bf16 autocast (the loss in fp32) against fp32: below 1, "
+             "bf16 is faster. CPU bf16 is measured where the CPU has it in hardware (AVX512-BF16 or AMX)."]  # fmt: skip
+    return Table("CPU bf16 ÷ fp32 time per phase", header, rows, notes, cls="timing")
+
+
 def _variant_ratios(entries: list[Any]) -> Table | None:
     entries = [e for e in entries if isinstance(e, dict)]
     if not entries:
@@ -309,8 +335,8 @@ def timing_verdict_view(verdict: dict[str, Any]) -> TimingVerdictView:
         view.kind = "contradicts"
     elif measured:
         view.kind = "unclear"
-    for maker in (_per_phase, _variant_ratios):
-        key = "per_phase" if maker is _per_phase else "variant_ratios"
+    for key, maker in (("per_phase", _per_phase), ("precision_ratios", _precision_ratios),
+                       ("variant_ratios", _variant_ratios)):  # fmt: skip
         table = maker(verdict[key]) if isinstance(verdict.get(key), list) else None
         if table is not None:
             view.tables.append(table)

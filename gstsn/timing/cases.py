@@ -8,7 +8,9 @@ a reason where no GPU is present, so a CPU run's report shows what was not measu
 - ``inference`` / ``train_step`` / ``evaluation``: one case per variant at the profile's main shape; inference also at
   each of ``extra_inference``'s shapes for GaitSet and the paper's GSTSN.
 - ``data_loading``: model-independent; one case per ``input_type`` (the only phase where it changes cost), fp32 only.
-- paired ratios (:func:`enumerate_pairs`): GSTSN (paper setting) against GaitSet, per model phase, device, precision.
+- paired ratios (:func:`enumerate_pairs`): GSTSN (paper setting) against GaitSet, per model phase, device, precision;
+  and on the CPU each of the two models in bf16 against itself in fp32 (inference and training step), the same-run
+  bf16 ÷ fp32 ratio that says what ``--precision auto`` buys where the CPU has bf16 (skipped with the reason elsewhere).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from gstsn.timing.variants import GAITSET, GSTSN_PAPER, TimingConfigError, Varia
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 DTYPES_BY_DEVICE: dict[str, tuple[str, ...]] = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "tf32", "bf16")}
 MODEL_PHASES: tuple[str, ...] = ("inference", "train_step", "evaluation")
+#: where a model is also paired with itself, bf16 against fp32: the CPU phases whose time CPU bf16 autocast changes in
+#: every training run (evaluation embeds under the same autocast; its time is dominated by the same forward pass)
+PRECISION_PAIR_DEVICES: tuple[str, ...] = ("cpu",)
+PRECISION_PAIR_PHASES: tuple[str, ...] = ("inference", "train_step")
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,8 @@ class Case:
 
 @dataclass(frozen=True)
 class Pair:
-    """A paired comparison: ``b`` (GSTSN) against ``a`` (GaitSet), same phase, device, precision and shape."""
+    """A paired comparison of ``b`` against ``a``, same phase, device and shape: ``kind`` "models" is GSTSN (``b``)
+    against GaitSet (``a``) in one precision; ``kind`` "precision" is one model in bf16 (``b``) against fp32 (``a``)."""
 
     a: Case
     b: Case
@@ -80,7 +87,13 @@ class Pair:
         return self.b.phase
 
     @property
+    def kind(self) -> str:
+        return "precision" if self.a.variant == self.b.variant else "models"
+
+    @property
     def id(self) -> str:
+        if self.kind == "precision":
+            return f"{self.b.phase}-{self.b.variant.id}-{self.b.device}-{self.b.dtype}-vs-{self.a.dtype}"
         return f"{self.b.phase}-{self.b.variant.id}-vs-{self.a.variant.id}-{self.b.device}-{self.b.dtype}"
 
 
@@ -132,7 +145,8 @@ def enumerate_cases(
 
 
 def enumerate_pairs(profile_name: str = "auto", devices: str | tuple[str, ...] = DEVICES) -> list[Pair]:
-    """GSTSN (paper setting) vs GaitSet at each model phase's main shape, where the profile asks for pairs."""
+    """GSTSN (paper setting) vs GaitSet at each model phase's main shape, where the profile asks for pairs; then, on
+    the devices and phases of ``PRECISION_PAIR_*``, GaitSet and GSTSN each in bf16 vs fp32 at the same shape."""
     pairs: list[Pair] = []
     for phase in MODEL_PHASES:
         for device in _devices(devices):
@@ -146,7 +160,19 @@ def enumerate_pairs(profile_name: str = "auto", devices: str | tuple[str, ...] =
                     main.setdefault((c.dtype, c.variant.id), c)
             for dtype in DTYPES_BY_DEVICE[device]:
                 pairs.append(Pair(main[(dtype, GAITSET.id)], main[(dtype, GSTSN_PAPER.id)]))
+            if device in PRECISION_PAIR_DEVICES and phase in PRECISION_PAIR_PHASES:
+                pairs += [Pair(main[("fp32", v.id)], main[("bf16", v.id)]) for v in (GAITSET, GSTSN_PAPER)]
     return pairs
 
 
-__all__ = ["Case", "DEVICES", "DTYPES_BY_DEVICE", "MODEL_PHASES", "Pair", "enumerate_cases", "enumerate_pairs"]
+__all__ = [
+    "Case",
+    "DEVICES",
+    "DTYPES_BY_DEVICE",
+    "MODEL_PHASES",
+    "PRECISION_PAIR_DEVICES",
+    "PRECISION_PAIR_PHASES",
+    "Pair",
+    "enumerate_cases",
+    "enumerate_pairs",
+]

@@ -114,9 +114,11 @@ def run_benchmark(benchmark: Any, workload: Workload) -> dict[str, Any]:
 def _pair_record(pair: Pair) -> dict[str, Any]:
     return {
         "pair_id": pair.id,
+        "kind": pair.kind,
         "phase": pair.phase,
         "device": pair.b.device,
         "dtype": pair.b.dtype,
+        "a_dtype": pair.a.dtype,
         "a": pair.a.variant.id,
         "b": pair.b.variant.id,
         "batch": pair.b.batch,
@@ -131,7 +133,8 @@ def write_pair_skip(raw_dir: Path, pair: Pair, reason: str) -> None:
 
 
 def run_pair(raw_dir: Path, pair: Pair, wa: Workload, wb: Workload) -> dict[str, Any]:
-    """Time GaitSet (``wa``) and GSTSN (``wb``) alternately and write ``raw/paired_<id>.json``."""
+    """Time ``wa`` and ``wb`` (GaitSet and GSTSN, or one model in fp32 and bf16) alternately and write
+    ``raw/paired_<id>.json``."""
     reps = pair.b.profile.repeats[pair.phase]
     ta, tb = paired_times(wa.fn, wb.fn, pairs=reps.pairs, warmup=max(1, reps.warmup))
     record = {**_pair_record(pair), "times_a": ta, "times_b": tb}

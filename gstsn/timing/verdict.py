@@ -2,6 +2,8 @@
 
 - ``per_phase``: GSTSN (paper setting) / GaitSet time ratio per phase, device and precision, from paired repeats of the
   same run (:mod:`gstsn.timing.stats`). Data loading does not depend on the model: both models read the same batches.
+- ``precision_ratios``: each model's bf16 / fp32 time ratio per phase on the CPU, paired in the same run (what CPU bf16
+  autocast buys where the CPU has it; the reason it was not measured elsewhere).
 - ``per_iteration`` (reading 1): the training-step ratio per device and precision; the claim holds when the whole
   interval is ≤ 0.8, does not hold when it is all above 0.8, else inconclusive.
 - ``time_to_accuracy`` (reading 2): :func:`gstsn.timing.tta.time_to_accuracy`.
@@ -34,10 +36,15 @@ def _read_json_files(raw_dir: Path, pattern: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(raw_dir.glob(pattern))]
 
 
+def _paired_records(raw_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """The raw paired records of ``kind`` ("models" or "precision"; a record written before the field is "models")."""
+    return [r for r in _read_json_files(raw_dir, PAIRED_GLOB) if r.get("kind", "models") == kind]
+
+
 def per_phase(raw_dir: Path, timing: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """One entry per paired comparison (or the reason it was not measured), then the data-loading note."""
+    """One entry per paired GSTSN/GaitSet comparison (or the reason it was not measured), then the data-loading note."""
     out = []
-    for rec in _read_json_files(raw_dir, PAIRED_GLOB):
+    for rec in _paired_records(raw_dir, "models"):
         entry = {k: rec[k] for k in ("phase", "device", "dtype", "a", "b", "batch", "frames")}
         if rec.get("skipped"):
             out.append({**entry, "status": f"not measured: {rec['skipped']}"})
@@ -57,6 +64,23 @@ def per_phase(raw_dir: Path, timing: pd.DataFrame, rng: np.random.Generator) -> 
             }
         )
     return out
+
+
+def precision_ratios(raw_dir: Path, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """One entry per model and phase paired with itself, bf16 (``b``) against fp32 (``a``), or the reason it was not
+    measured (a CPU without bf16 in hardware)."""
+    out = []
+    for rec in _paired_records(raw_dir, "precision"):
+        entry = {"phase": rec["phase"], "device": rec["device"], "variant": rec["b"], "batch": rec["batch"],
+                 "frames": rec["frames"], "a_dtype": rec.get("a_dtype", "fp32"), "b_dtype": rec["dtype"]}  # fmt: skip
+        if rec.get("skipped"):
+            out.append({**entry, "status": f"not measured: {rec['skipped']}"})
+            continue
+        est = paired_ratio(rec["times_a"], rec["times_b"], rng)
+        out.append({**entry, "status": "measured", "ratio": est.ratio, "ci_low": est.low, "ci_high": est.high,
+                    "n": est.n, "method": est.method, "fp32_median_s": est.median_a_s,
+                    "bf16_median_s": est.median_b_s})  # fmt: skip
+    return sorted(out, key=lambda e: (PHASE_ORDER.get(e["phase"], 9), e["device"], e["variant"]))
 
 
 def _ratio_fields(est: RatioEstimate) -> dict[str, Any]:
@@ -177,6 +201,7 @@ def build_verdict(
         **{k: v for k, v in run_info.items() if k != "device"},
         "per_phase": phases,
         "per_iteration": per_iteration(phases),
+        "precision_ratios": precision_ratios(raw, rng),
         "time_to_accuracy": tta,
         "variant_ratios": variant_ratios(benchmark, rng),
         "step_breakdown": step_breakdown(raw),
@@ -223,6 +248,23 @@ def _phase_lines(phases: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _precision_lines(entries: list[dict[str, Any]]) -> list[str]:
+    if not entries:
+        return []
+    lines, unmeasured = ["bf16 / fp32 time ratio, each model paired with itself in this run (< 1: bf16 is faster):"], {}
+    for e in entries:
+        if e["status"] == "measured":
+            lines.append(
+                f"  {e['phase']:<12} {e['device']} {e['variant']}: {_fmt_ratio(e)}  ({e['n']} pairs; fp32 "
+                f"{e['fp32_median_s']:.4g} s, bf16 {e['bf16_median_s']:.4g} s)"
+            )
+        else:
+            unmeasured.setdefault((e["device"], e["status"]), []).append(f"{e['phase']}/{e['variant']}")
+    for (device, status), what in unmeasured.items():
+        lines.append(f"  {device}: {', '.join(what)}: {status}")
+    return lines
+
+
 def summary_text(verdict: dict[str, Any]) -> str:
     """A plain-text summary of the verdict (printed by the driver and written to ``summary.txt``)."""
     lines = [
@@ -236,6 +278,7 @@ def summary_text(verdict: dict[str, Any]) -> str:
         f"GSTSN ({GSTSN_PAPER.id}) / GaitSet time ratio per phase, 95 % interval (the claim needs ≤ {THRESHOLD}):"
     )
     lines += _phase_lines(verdict["per_phase"])
+    lines += _precision_lines(verdict.get("precision_ratios") or [])
     lines.append("Reading 1, per iteration (training step):")
     per_it = verdict["per_iteration"]
     grouped: dict[str, list[str]] = {}
@@ -300,6 +343,7 @@ __all__ = [
     "build_verdict",
     "per_iteration",
     "per_phase",
+    "precision_ratios",
     "step_breakdown",
     "summary_text",
     "variant_ratios",
