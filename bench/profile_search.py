@@ -9,8 +9,9 @@ Each candidate is one ``gstsn train --profile cpu-real --no-temporal --split LT-
 field overrides, periodic validation (``eval_every``: 8 points per run) and ``--resume`` (an interrupted candidate goes
 on from its checkpoint; a finished one is skipped). The table gives per candidate the validation rank-1 NM / BG / CL
 (per-part distance, identical views excluded) at each quarter of training, the final one, the seconds per step, the
-training minutes, the share of the CPUs other processes took (``cpu_others_share``: times above 10 % are marked) and
-the plateau test: validation NM rising by less than 1 point over the last quarter of training.
+training minutes, the share of the CPUs other processes took (``cpu_others_share``: times above 10 % are marked), the
+CPU and precision the seconds were measured on, and the plateau test: validation NM rising by less than 1 point over
+the last quarter of training.
 
 The candidates start from what the issue measured untuned (the quick structure to 8,000 iterations; the full 64x44
 input to 3,500, here 3,600: a multiple of the 8 evaluation points) and vary what it left open: batch, learning rate,
@@ -83,7 +84,8 @@ def summarise(name: str, run: Path) -> dict[str, Any]:
     iterations = int(fields["iterations"])
     curve = _curve(run)
     results = run / TRAIN_RESULTS_FILE
-    training = json.loads(results.read_text()).get("training", {}) if results.is_file() else {}
+    payload = json.loads(results.read_text()) if results.is_file() else {}
+    training, provenance = payload.get("training", {}), payload.get("provenance", {})
     row: dict[str, Any] = {"name": name, "setting": what, "iterations": iterations, "done": iterations in curve}
     for q in (1, 2, 3, 4):
         it = max((i for i in curve if i <= iterations * q // 4), default=None)
@@ -94,6 +96,9 @@ def summarise(name: str, run: Path) -> dict[str, Any]:
     row["sec_per_iter"] = training.get("sec_per_iter")
     row["train_min"] = training["train_time_s"] / 60 if training.get("train_time_s") else None
     row["cpu_others_share"] = training.get("cpu_others_share")
+    row["machine"] = (
+        f"{provenance.get('cpu_model', '?')}, {provenance.get('precision', '?')}" if provenance else None
+    )  # the seconds per step are this CPU's, in this precision
     return row
 
 
@@ -107,8 +112,8 @@ def _number(v: float | None, fmt: str) -> str:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The search table (docs/training.md): one row per candidate."""
-    lines = ["| candidate | s/step | ¼ | ½ | ¾ | final | NM rise, last ¼ | training min | others' CPU |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    head = "| candidate | s/step | ¼ | ½ | ¾ | final | NM rise, last ¼ | training min | others' CPU | CPU, precision |"
+    lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         share, rise = r.get("cpu_others_share"), r.get("nm_rise_last_quarter")
         busy = _number(share, ".0%") + (" (contended)" if share is not None and share > 0.10 else "")
@@ -117,7 +122,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['name']}: {r['setting']}, {r['iterations']} it | {_number(r.get('sec_per_iter'), '.2f')} | "
             f"{_rank1(r['q1'])} | {_rank1(r['q2'])} | {_rank1(r['q3'])} | {final} | {plateau} | "
-            f"{_number(r.get('train_min'), '.1f')} | {busy} |"
+            f"{_number(r.get('train_min'), '.1f')} | {busy} | {r.get('machine') or '—'} |"
         )
     return "\n".join(lines)
 

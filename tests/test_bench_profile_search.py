@@ -34,10 +34,11 @@ def test_the_table_reads_quarters_final_and_the_plateau(tmp_path):
             lines.append(f"{iterations * q // 4},{q * 100},per_part,{cond},{value}")
     (run / "eval_log.csv").write_text("\n".join(lines) + "\n")
     training = {"sec_per_iter": 0.7, "train_time_s": 2400.0, "cpu_others_share": 0.25}
-    (run / "results.json").write_text(json.dumps({"training": training}))
+    provenance = {"cpu_model": "Test CPU", "precision": "bf16"}
+    (run / "results.json").write_text(json.dumps({"training": training, "provenance": provenance}))
     row = profile_search.summarise("B", run)
     assert row["done"] and row["q2"] == {"NM": 80.0, "BG": 70.0, "CL": 50.0}
     assert row["nm_rise_last_quarter"] == pytest.approx(0.5) and row["plateau"]
     table = profile_search.markdown([row, profile_search.summarise("C", tmp_path / "C")])
-    assert "84.5 / 74.5 / 54.5" in table and "+0.5 (plateau)" in table and "25% (contended)" in table
+    assert "84.5 / 74.5 / 54.5" in table and "+0.5 (plateau)" in table and "25% (contended) | Test CPU, bf16 |" in table
     assert "| C: " in table and table.count("—") >= 8  # the candidate not run yet: dashes, no error
