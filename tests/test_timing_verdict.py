@@ -129,11 +129,17 @@ def test_time_to_accuracy_names_variants_without_curves_once(tmp_path):
     assert entry["status"] == "holds" and entry["median_ratio"] == pytest.approx(0.5) and entry["reached"] == 1
 
 
-def _paired(raw, phase, ta, tb, device="cpu", dtype="fp32", skipped=None):
-    rec = {"phase": phase, "device": device, "dtype": dtype, "a": "gaitset", "b": "gstsn-median-L2"}
+def _paired(raw, phase, ta, tb, device="cpu", dtype="fp32", skipped=None, same_model=None):
+    """A raw paired record: GSTSN against GaitSet in ``dtype`` (no ``kind``: as written before precision pairs), or
+    ``same_model`` in bf16 against itself in fp32."""
+    a, b = (same_model, same_model) if same_model else ("gaitset", "gstsn-median-L2")
+    rec = {"phase": phase, "device": device, "dtype": "bf16" if same_model else dtype, "a": a, "b": b}
+    rec.update({"kind": "precision", "a_dtype": "fp32"} if same_model else {})
     rec.update(batch=32, frames=16)
     rec.update({"skipped": skipped} if skipped else {"times_a": ta, "times_b": tb})
-    (raw / f"paired_{phase}-{device}-{dtype}.json").write_text(json.dumps(rec))
+    (raw / f"paired_{phase}-{b}-{device}-{rec['dtype']}-vs-{a if not same_model else 'fp32'}.json").write_text(
+        json.dumps(rec)
+    )
 
 
 def test_verdict_from_paired_repeats(tmp_path):
@@ -160,20 +166,13 @@ def test_verdict_from_paired_repeats(tmp_path):
     assert "1.30 [1.30, 1.30]" in text and "does not hold" in text and NOT_MEASURED_NO_RESULTS in text
 
 
-def _precision_pair(raw, phase, variant, ta, tb, skipped=None):
-    rec = {"kind": "precision", "phase": phase, "device": "cpu", "dtype": "bf16", "a_dtype": "fp32", "a": variant,
-           "b": variant, "batch": 32, "frames": 16}  # fmt: skip
-    rec.update({"skipped": skipped} if skipped else {"times_a": ta, "times_b": tb})
-    (raw / f"paired_{phase}-{variant}-cpu-bf16-vs-fp32.json").write_text(json.dumps(rec))
-
-
 def test_verdict_gives_each_models_bf16_over_fp32_ratio_apart_from_the_model_pairs(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     a = list(np.linspace(0.2, 0.3, 8))
     _paired(raw, "train_step", a, [1.2 * t for t in a])
-    _precision_pair(raw, "train_step", "gaitset", a, [0.7 * t for t in a])
-    _precision_pair(raw, "inference", "gstsn-median-L2", None, None, skipped="this CPU has no bf16 in hardware")
+    _paired(raw, "train_step", a, [0.7 * t for t in a], same_model="gaitset")
+    _paired(raw, "inference", None, None, skipped="this CPU has no bf16 in hardware", same_model="gstsn-median-L2")
     verdict = build_verdict(tmp_path, None, pd.DataFrame(), {"benchmarks": []}, {"device": "cpu: test"})
     assert [(e["phase"], e["dtype"]) for e in verdict["per_phase"]] == [("train_step", "fp32")]  # models only
     assert verdict["per_iteration"]["cpu/fp32"]["ratio"] == pytest.approx(1.2)  # the precision pair is not reading 1
