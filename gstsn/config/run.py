@@ -182,6 +182,16 @@ class RunConfig:
         }
         return cls(**parts, **({"seed": data["seed"]} if "seed" in data else {}))
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RunConfig:
+        """The config of a results row (inverse of :meth:`flat`): each field from its own column, other keys ignored;
+        a field the row lacks (written before the field existed) takes its default, as its run id assumed."""
+        parts = {
+            name: config_from_dict(sub, {f.name: row[f.name] for f in dataclasses.fields(sub) if f.name in row}, name)
+            for name, sub in RUN_SECTIONS.items()
+        }
+        return cls(**parts, seed=int(row["seed"]))
+
     def flat(self) -> dict[str, Any]:
         """Every field by its own name (``temporal``, ``input_type``, ``lr``, ..., ``seed``): results-row columns."""
         out: dict[str, Any] = {}
