@@ -10,7 +10,10 @@ its checkpoint, then the study's evaluation) in ``WORK/<bf16 run id>/``, its res
 with the bf16 flags the CPU had (``cpu_bf16``; empty: emulated); a run with a row is skipped, a stopped one (SIGINT /
 SIGTERM) goes on from its checkpoint when run again.
 
-The table gives per seed the fp32 and bf16 test rank-1 NM / BG / CL (per-part distance, identical views excluded) and
+The fp32 side is the committed row, or with ``--fp32-here`` the same run again on this CPU first (the committed runs
+may come from another CPU model, and fixed seeds give identical numbers only on the same one: the machine then adds
+its own small effect to the difference; the table names both CPUs). The table gives per seed the fp32 and bf16 test
+rank-1 NM / BG / CL (per-part distance, identical views excluded) and
 bf16 − fp32, then the mean difference with its 95 % t-interval over the seeds. Where the CPU has no bf16 in hardware
 the bf16 runs are emulated (oneDNN rounds the inputs to bf16 and accumulates in fp32, as AVX512-BF16 does): the
 rank-1 effect is the rounding's and is measured all the same; their seconds are not this CPU's bf16 speed, and the
@@ -51,28 +54,31 @@ def fp32_rows(study: Path, method: str, seeds: list[int]) -> list[dict[str, Any]
     return [chosen[s] for s in seeds]
 
 
-def bf16_spec(row: dict[str, Any], data: str | None = None):
-    """The run of ``row`` with ``cpu_precision = bf16`` (and its data read from ``data``, which the run id ignores)."""
+def bf16_spec(row: dict[str, Any], data: str | None = None, precision: str = "bf16"):
+    """The run of ``row`` with ``cpu_precision = precision`` (and its data read from ``data``, which the run id
+    ignores); ``precision="fp32"`` is the row's own run again (same run id)."""
     from gstsn.ablate.spec import RunSpec
 
     cfg = RunConfig.from_row(row)
-    train = dataclasses.replace(cfg.train, cpu_precision="bf16")
+    train = dataclasses.replace(cfg.train, cpu_precision=precision)
     source = dataclasses.replace(cfg.data, source=data) if data else cfg.data
     return RunSpec(row["method"], dataclasses.replace(cfg, train=train, data=source), row["profile"])
 
 
-def run_all(rows: list[dict[str, Any]], data: str, work: Path, cache_root: str | None) -> int:
+def run_all(rows: list[dict[str, Any]], data: str, work: Path, cache_root: str | None, fp32_here: bool = False) -> int:
+    """Each row's bf16 twin (and, with ``fp32_here``, first the row's own fp32 run again on this CPU)."""
     from gstsn.ablate.execute import execute_run
     from gstsn.machine import cpu_bf16_flags
     from gstsn.signals import TrainingInterrupted, stop_on_signals
 
-    for row in rows:
-        spec = bf16_spec(row, data)
+    precisions = ("fp32", "bf16") if fp32_here else ("bf16",)
+    for row, precision in ((r, p) for r in rows for p in precisions):
+        spec = bf16_spec(row, data, precision)
         out = work / spec.run_id
         if (out / ROW_FILE).is_file():
             print(f"seed {spec.seed}: {spec.run_id} finished, skipped", file=sys.stderr)
             continue
-        print(f"seed {spec.seed}: {spec.run_id} (bf16 of {row['run_id']})", file=sys.stderr)
+        print(f"seed {spec.seed}: {spec.run_id} ({precision} of {row['run_id']})", file=sys.stderr)
         try:
             with stop_on_signals():
                 result = execute_run(spec, out, device="cpu", cache_root=cache_root, progress=False)
@@ -86,13 +92,14 @@ def run_all(rows: list[dict[str, Any]], data: str, work: Path, cache_root: str |
     return 0
 
 
+def _saved(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def paired(rows: list[dict[str, Any]], work: Path) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """Each fp32 row with its bf16 row (None while not run)."""
-    out = []
-    for row in rows:
-        path = work / bf16_spec(row).run_id / ROW_FILE
-        out.append((row, json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None))
-    return out
+    """Each fp32 row with its bf16 row (None while not run); the fp32 row is the one run again here when there is
+    one (``--fp32-here``: both on the same CPU), else the committed one."""
+    return [(_saved(work / r["run_id"] / ROW_FILE) or r, _saved(work / bf16_spec(r).run_id / ROW_FILE)) for r in rows]
 
 
 def markdown(pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> str:
@@ -102,14 +109,14 @@ def markdown(pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> str:
     def three(row: dict[str, Any] | None, fmt: str = ".1f") -> str:
         return "—" if row is None else " / ".join(format(row[_metric(c)], fmt) for c in CONDITIONS)
 
-    lines = ["| seed | fp32 run | bf16 run | fp32 NM / BG / CL | bf16 NM / BG / CL | bf16 − fp32 | bf16 CPU |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    head = "| seed | fp32 run | bf16 run | fp32 NM / BG / CL | bf16 NM / BG / CL | bf16 − fp32 | fp32 CPU | bf16 CPU |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for fp32, bf16 in pairs:
         diff = None if bf16 is None else {_metric(c): bf16[_metric(c)] - fp32[_metric(c)] for c in CONDITIONS}
         cpu = "—" if bf16 is None else f"{bf16.get('cpu_model', '?')} ({_bf16_kind(bf16)})"
         lines.append(
             f"| {fp32['seed']} | {fp32['run_id']} | {bf16['run_id'] if bf16 else '—'} | {three(fp32)} | "
-            f"{three(bf16)} | {three(diff, '+.1f')} | {cpu} |"
+            f"{three(bf16)} | {three(diff, '+.1f')} | {fp32.get('cpu_model', '?')} | {cpu} |"
         )
     done = [(a, b) for a, b in pairs if b is not None]
     means = []
@@ -137,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="gaitset", help="the study's method whose runs are paired (default gaitset)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--cache-root", default=None, help="the data cache (default: gstsn's)")
+    p.add_argument("--fp32-here", action="store_true",
+                   help="also run each fp32 run again on this CPU and pair with it (the committed ones may come from "
+                        "another CPU model, whose float rounding alone moves a seeded run)")  # fmt: skip
     p.add_argument("--table", action="store_true", help="only print the table of what is in --work")
     args = p.parse_args(argv)
     try:
@@ -147,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         if not args.data:
             p.error("--data casia-b:PATH is required to run (or pass --table)")
-        code = run_all(rows, args.data, args.work, args.cache_root)
+        code = run_all(rows, args.data, args.work, args.cache_root, args.fp32_here)
         if code:
             return code
     print(markdown(paired(rows, args.work)))

@@ -46,9 +46,15 @@ def test_the_table_pairs_by_seed_and_gives_the_mean_difference(tmp_path):
     table = precision_effect.markdown(precision_effect.paired(rows, tmp_path))
     lines = table.splitlines()
     assert lines[2].startswith(f"| 0 | {rows[0]['run_id']} | ") and "| +1.0 / +1.0 / +1.0 |" in lines[2]
-    assert "| -0.5 / -0.5 / -0.5 | Test CPU (bf16 emulated: no bf16 in hardware) |" in lines[3]
-    assert lines[4] == f"| 2 | {rows[2]['run_id']} | — | 56.8 / 39.7 / 24.7 | — | — | — |"  # not run: dashes
+    epyc = rows[0]["cpu_model"]  # the committed fp32 runs' CPU, named beside the bf16 runs' one
+    assert f"| -0.5 / -0.5 / -0.5 | {epyc} | Test CPU (bf16 emulated: no bf16 in hardware) |" in lines[3]
+    assert lines[4] == f"| 2 | {rows[2]['run_id']} | — | 56.8 / 39.7 / 24.7 | — | — | {epyc} | — |"  # not run: dashes
     assert lines[-1].startswith("bf16 − fp32, mean over 2 paired seed(s), 95 % t-interval: NM +0.2 [")
+    here = {**rows[0], "cpu_model": "Test CPU", **{f"rank1.per_part.{c}": 0.0 for c in ("NM", "BG", "CL")}}
+    (tmp_path / rows[0]["run_id"]).mkdir()
+    (tmp_path / rows[0]["run_id"] / precision_effect.ROW_FILE).write_text(json.dumps(here))  # --fp32-here's rerun
+    first = precision_effect.markdown(precision_effect.paired(rows, tmp_path)).splitlines()[2]
+    assert "| 0.0 / 0.0 / 0.0 |" in first and "| Test CPU | Test CPU (bf16 emulated" in first  # paired with it
 
 
 def test_a_bf16_twin_trains_and_evaluates_through_the_runner(tmp_path, monkeypatch):
@@ -70,3 +76,6 @@ def test_a_bf16_twin_trains_and_evaluates_through_the_runner(tmp_path, monkeypat
     assert (saved["run_id"], saved["cpu_precision"], saved["precision"]) == (bf16_id, "bf16", "bf16")
     assert 0 <= saved["rank1.per_part.NM"] <= 100
     assert precision_effect.main(args) == 0  # finished: skipped, the table again
+    assert precision_effect.main([*args, "--fp32-here"]) == 0  # the fp32 run again here (same id), then paired
+    again = json.loads((work / row["run_id"] / precision_effect.ROW_FILE).read_text())
+    assert (again["run_id"], again["precision"]) == (row["run_id"], "fp32")
