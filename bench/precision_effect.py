@@ -13,8 +13,8 @@ SIGTERM) goes on from its checkpoint when run again.
 The fp32 side is the committed row, or with ``--fp32-here`` the same run again on this CPU first (the committed runs
 may come from another CPU model, and fixed seeds give identical numbers only on the same one: the machine then adds
 its own small effect to the difference; the table names both CPUs). The table gives per seed the fp32 and bf16 test
-rank-1 NM / BG / CL (per-part distance, identical views excluded) and
-bf16 − fp32, then the mean difference with its 95 % t-interval over the seeds. Where the CPU has no bf16 in hardware
+rank-1 NM / BG / CL (per-part distance, identical views excluded) and bf16 − fp32, then the mean difference with its
+95 % t-interval over the seeds. Where the CPU has no bf16 in hardware
 the bf16 runs are emulated (oneDNN rounds the inputs to bf16 and accumulates in fp32, as AVX512-BF16 does): the
 rank-1 effect is the rounding's and is measured all the same; their seconds are not this CPU's bf16 speed, and the
 table says which CPU ran them.
