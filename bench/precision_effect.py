@@ -54,7 +54,7 @@ def fp32_rows(study: Path, method: str, seeds: list[int]) -> list[dict[str, Any]
     return [chosen[s] for s in seeds]
 
 
-def bf16_spec(row: dict[str, Any], data: str | None = None, precision: str = "bf16"):
+def twin_spec(row: dict[str, Any], precision: str = "bf16", data: str | None = None):
     """The run of ``row`` with ``cpu_precision = precision`` (and its data read from ``data``, which the run id
     ignores); ``precision="fp32"`` is the row's own run again (same run id)."""
     from gstsn.ablate.spec import RunSpec
@@ -73,7 +73,7 @@ def run_all(rows: list[dict[str, Any]], data: str, work: Path, cache_root: str |
 
     precisions = ("fp32", "bf16") if fp32_here else ("bf16",)
     for row, precision in ((r, p) for r in rows for p in precisions):
-        spec = bf16_spec(row, data, precision)
+        spec = twin_spec(row, precision, data)
         out = work / spec.run_id
         if (out / ROW_FILE).is_file():
             print(f"seed {spec.seed}: {spec.run_id} finished, skipped", file=sys.stderr)
@@ -99,7 +99,7 @@ def _saved(path: Path) -> dict[str, Any] | None:
 def paired(rows: list[dict[str, Any]], work: Path) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """Each fp32 row with its bf16 row (None while not run); the fp32 row is the one run again here when there is
     one (``--fp32-here``: both on the same CPU), else the committed one."""
-    return [(_saved(work / r["run_id"] / ROW_FILE) or r, _saved(work / bf16_spec(r).run_id / ROW_FILE)) for r in rows]
+    return [(_saved(work / r["run_id"] / ROW_FILE) or r, _saved(work / twin_spec(r).run_id / ROW_FILE)) for r in rows]
 
 
 def markdown(pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> str:

@@ -23,8 +23,8 @@ def test_the_committed_gaitset_runs_pair_with_their_bf16_twins():
     for row in rows:
         fp32 = RunConfig.from_row(row)
         assert config_hash(fp32) == row["run_id"]
-        spec = precision_effect.bf16_spec(row, "casia-b:/somewhere/else/casia-b-sil-64x44.npz")
-        assert spec.run_id == precision_effect.bf16_spec(row).run_id != row["run_id"]  # the data path is not hashed
+        spec = precision_effect.twin_spec(row, data="casia-b:/somewhere/else/casia-b-sil-64x44.npz")
+        assert spec.run_id == precision_effect.twin_spec(row).run_id != row["run_id"]  # the data path is not hashed
         a, b = config_to_dict(fp32), config_to_dict(spec.config)
         assert b["train"].pop("cpu_precision") == "bf16" and a["train"].pop("cpu_precision") == "fp32"
         b["data"]["source"] = a["data"]["source"]
@@ -39,7 +39,7 @@ def test_a_seed_the_study_lacks_is_named():
 def test_the_table_pairs_by_seed_and_gives_the_mean_difference(tmp_path):
     rows = precision_effect.fp32_rows(precision_effect.DEFAULT_STUDY, "gaitset", [0, 1, 2])
     for row, shift in zip(rows[:2], (1.0, -0.5), strict=True):  # seed 2 not run yet
-        bf16 = {**row, "run_id": precision_effect.bf16_spec(row).run_id, "cpu_bf16": [], "cpu_model": "Test CPU"}
+        bf16 = {**row, "run_id": precision_effect.twin_spec(row).run_id, "cpu_bf16": [], "cpu_model": "Test CPU"}
         bf16.update({f"rank1.per_part.{c}": row[f"rank1.per_part.{c}"] + shift for c in ("NM", "BG", "CL")})
         (tmp_path / bf16["run_id"]).mkdir()
         (tmp_path / bf16["run_id"] / precision_effect.ROW_FILE).write_text(json.dumps(bf16))
@@ -71,7 +71,7 @@ def test_a_bf16_twin_trains_and_evaluates_through_the_runner(tmp_path, monkeypat
     work = tmp_path / "work"
     args = ["--study", str(study), "--method", row["method"], "--seeds", "0", "--work", str(work), "--data", SYNTH]
     assert precision_effect.main(args) == 0
-    bf16_id = precision_effect.bf16_spec(row).run_id
+    bf16_id = precision_effect.twin_spec(row).run_id
     saved = json.loads((work / bf16_id / precision_effect.ROW_FILE).read_text())
     assert (saved["run_id"], saved["cpu_precision"], saved["precision"]) == (bf16_id, "bf16", "bf16")
     assert 0 <= saved["rank1.per_part.NM"] <= 100

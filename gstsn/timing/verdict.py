@@ -77,21 +77,20 @@ def precision_ratios(raw_dir: Path, rng: np.random.Generator) -> list[dict[str, 
             out.append({**entry, "status": f"not measured: {rec['skipped']}"})
             continue
         est = paired_ratio(rec["times_a"], rec["times_b"], rng)
-        out.append({**entry, "status": "measured", "ratio": est.ratio, "ci_low": est.low, "ci_high": est.high,
-                    "n": est.n, "method": est.method, "fp32_median_s": est.median_a_s,
-                    "bf16_median_s": est.median_b_s})  # fmt: skip
+        out.append({**entry, "status": "measured", **_ratio_fields(est, ("fp32", "bf16"))})
     return sorted(out, key=lambda e: (PHASE_ORDER.get(e["phase"], 9), e["device"], e["variant"]))
 
 
-def _ratio_fields(est: RatioEstimate) -> dict[str, Any]:
+def _ratio_fields(est: RatioEstimate, sides: tuple[str, str] = ("gaitset", "gstsn")) -> dict[str, Any]:
+    """The ratio ``b / a`` with its interval, and each side's median as ``<side>_median_s`` (``sides``: a, b)."""
     return {
         "ratio": est.ratio,
         "ci_low": est.low,
         "ci_high": est.high,
         "n": est.n,
         "method": est.method,
-        "gaitset_median_s": est.median_a_s,
-        "gstsn_median_s": est.median_b_s,
+        f"{sides[0]}_median_s": est.median_a_s,
+        f"{sides[1]}_median_s": est.median_b_s,
     }
 
 
