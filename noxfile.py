@@ -168,6 +168,7 @@ def reference_args(results: str) -> list[str]:
 REFERENCE_STUDIES = (
     ("gaitset_vs_gstsn", ("--set", "eval_every=250")),
     ("idr_statistic", ("--seeds", "0,1,2")),
+    ("lstm_layers", ("--seeds", "0,1,2")),
 )
 REFERENCE_ARGS = ("--profile", "cpu-real", "--jobs", "1", "--threads", "2")
 
