@@ -64,4 +64,37 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-__all__ = ["BF16_CPU_FLAGS", "BF16_OVERRIDE_ENV", "cpu_bf16_flags", "cpu_flags", "cpu_has_bf16", "cpu_model"]
+def cpu_bf16_info() -> dict[str, object]:
+    """What decided this machine's CPU bf16, for a timing run's provenance: the hardware flags found, the
+    ``GSTSN_CPU_BF16`` override (``None`` when unset) and the answer :func:`cpu_has_bf16` gave."""
+    override = os.environ.get(BF16_OVERRIDE_ENV, "").strip() or None
+    return {"flags": list(cpu_bf16_flags()), "override": override, "used": cpu_has_bf16()}
+
+
+def describe_cpu_bf16(info: object) -> str | None:
+    """One line saying whether a run's CPU bf16 times are native, emulated or skipped, from :func:`cpu_bf16_info`'s
+    record (``None`` for a record written before it existed or unreadable)."""
+    if not isinstance(info, dict) or not isinstance(info.get("flags"), list):
+        return None
+    flags, override, used = [str(f) for f in info["flags"]], info.get("override"), bool(info.get("used"))
+    hardware = f"bf16 in hardware ({', '.join(flags)})" if flags else "no bf16 in hardware"
+    if used and not flags:
+        return (f"CPU bf16 forced by {BF16_OVERRIDE_ENV}={override} on a CPU with {hardware}: emulated, so its bf16 "
+                "times are not a bf16 CPU's")  # fmt: skip
+    if used:
+        return f"this CPU has {hardware}: its bf16 times are native"
+    if flags:
+        return f"CPU bf16 turned off by {BF16_OVERRIDE_ENV}={override} on a CPU with {hardware}: bf16 not timed"
+    return f"this CPU has {hardware}: bf16 not timed"
+
+
+__all__ = [
+    "BF16_CPU_FLAGS",
+    "BF16_OVERRIDE_ENV",
+    "cpu_bf16_flags",
+    "cpu_bf16_info",
+    "cpu_flags",
+    "cpu_has_bf16",
+    "cpu_model",
+    "describe_cpu_bf16",
+]

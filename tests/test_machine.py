@@ -55,3 +55,23 @@ def test_without_cpuinfo_torch_is_asked(cpuinfo):
     cpuinfo([])
     expected = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     assert machine.cpu_has_bf16() is expected
+
+
+@pytest.mark.parametrize(("lines", "override", "record", "says"), [
+    (GENOA, None, {"flags": ["avx512_bf16"], "override": None, "used": True}, "native"),
+    (ICE_LAKE, "1", {"flags": [], "override": "1", "used": True}, "=1 on a CPU with no bf16 in hardware: emulated"),
+    (SAPPHIRE, "0", {"flags": ["amx_bf16"], "override": "0", "used": False}, "turned off by GSTSN_CPU_BF16=0"),
+    (ICE_LAKE, None, {"flags": [], "override": None, "used": False}, "no bf16 in hardware: bf16 not timed"),
+])  # fmt: skip
+def test_a_timing_run_records_whether_its_bf16_is_native_emulated_or_off(cpuinfo, monkeypatch, lines, override,
+                                                                        record, says):  # fmt: skip
+    cpuinfo(lines)
+    if override:
+        monkeypatch.setenv(machine.BF16_OVERRIDE_ENV, override)
+    assert machine.cpu_bf16_info() == record
+    assert says in machine.describe_cpu_bf16(record)
+
+
+@pytest.mark.parametrize("record", [None, {}, {"flags": "avx512_bf16"}, "bf16"])
+def test_a_missing_or_unreadable_bf16_record_is_described_as_nothing(record):
+    assert machine.describe_cpu_bf16(record) is None

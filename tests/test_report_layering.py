@@ -1,5 +1,6 @@
-"""The report reads result files only: it imports gstsn.config, gstsn.results and gstsn.contention (the torch-free
-threshold that marks a time measured under contention), and itself, never torch."""
+"""The report reads result files only: it imports gstsn.config, gstsn.results, gstsn.contention (the torch-free
+threshold that marks a time measured under contention), gstsn.machine (the torch-free wording of a timing run's CPU
+bf16 record) and itself, never torch."""
 
 from __future__ import annotations
 
@@ -44,6 +45,6 @@ def test_report_renders_with_torch_unimportable_and_imports_only_config_and_resu
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     packages = set(proc.stdout.split())
-    assert packages <= {"atomic", "config", "contention", "report", "results"}, packages
+    assert packages <= {"atomic", "config", "contention", "machine", "report", "results"}, packages
     assert {"report", "results", "config"} <= packages
     assert (tmp_path / "out" / "index.html").is_file()

@@ -184,6 +184,9 @@ def test_verdict_gives_each_models_bf16_over_fp32_ratio_apart_from_the_model_pai
     text = summary_text(verdict)
     assert "bf16 / fp32 time ratio" in text and "train_step   cpu gaitset: 0.70 [0.70, 0.70]" in text
     assert "cpu: inference/gstsn-median-L2: not measured: this CPU has no bf16 in hardware" in text
+    assert "(this CPU has" not in text and "(CPU bf16" not in text  # no bf16 record, no word on it
+    verdict["cpu_bf16"] = {"flags": [], "override": "1", "used": True}
+    assert "(CPU bf16 forced by GSTSN_CPU_BF16=1 on a CPU with no bf16 in hardware: emulated" in summary_text(verdict)
 
 
 def test_per_iteration_inconclusive_when_the_interval_straddles_the_threshold():

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gstsn.machine import describe_cpu_bf16
 from gstsn.report.labels import show
 from gstsn.report.tables import Cell, Table
 
@@ -30,6 +31,7 @@ _KNOWN = {
     "headline_variants",
     "per_phase",
     "precision_ratios",
+    "cpu_bf16",
     "per_iteration",
     "time_to_accuracy",
     "variant_ratios",
@@ -234,7 +236,7 @@ def _per_phase(entries: list[Any]) -> Table | None:
     return Table("GSTSN (paper setting) ÷ GaitSet time per phase", header, rows, notes, cls="timing")
 
 
-def _precision_ratios(entries: list[Any]) -> Table | None:
+def _precision_ratios(entries: list[Any], cpu_bf16: Any) -> Table | None:
     entries = [e for e in entries if isinstance(e, dict)]
     if not entries:
         return None
@@ -255,6 +257,9 @@ def _precision_ratios(entries: list[Any]) -> Table | None:
     ]
     notes = ["Each model paired with itself in the same run, bf16 autocast (the loss in fp32) against fp32: below 1, "
              "bf16 is faster. CPU bf16 is measured where the CPU has it in hardware (AVX512-BF16 or AMX)."]  # fmt: skip
+    bf16 = describe_cpu_bf16(cpu_bf16)
+    notes.append(f"In this run: {bf16}." if bf16 else "In this run: the CPU's bf16 flags were not recorded (a verdict "
+                 "written before they were), so whether its bf16 times are native or emulated is unknown.")  # fmt: skip
     return Table("CPU bf16 ÷ fp32 time per phase", header, rows, notes, cls="timing")
 
 
@@ -335,9 +340,10 @@ def timing_verdict_view(verdict: dict[str, Any]) -> TimingVerdictView:
         view.kind = "contradicts"
     elif measured:
         view.kind = "unclear"
-    for key, maker in (("per_phase", _per_phase), ("precision_ratios", _precision_ratios),
-                       ("variant_ratios", _variant_ratios)):  # fmt: skip
-        table = maker(verdict[key]) if isinstance(verdict.get(key), list) else None
+    makers = {"per_phase": _per_phase, "variant_ratios": _variant_ratios,
+              "precision_ratios": lambda entries: _precision_ratios(entries, verdict.get("cpu_bf16"))}  # fmt: skip
+    for key in ("per_phase", "precision_ratios", "variant_ratios"):
+        table = makers[key](verdict[key]) if isinstance(verdict.get(key), list) else None
         if table is not None:
             view.tables.append(table)
     if isinstance(verdict.get("step_breakdown"), dict):

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from gstsn.machine import cpu_model
+from gstsn.machine import cpu_bf16_info, cpu_model
 from gstsn.results.timing_files import (
     BENCHMARK_FILE,
     OUTPUT_DIRS,
@@ -218,6 +218,7 @@ def run_info(profile: str, load_start: tuple[float, ...], wall_s: float, repo: P
         "cuda": torch.version.cuda,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "cpu_bf16": cpu_bf16_info(),
         "load_average": {"start": list(load_start), "end": list(os.getloadavg())},
         "suite_wall_s": wall_s,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gstsn.config import MODEL_NAMES
+from gstsn.machine import describe_cpu_bf16
 from gstsn.results.timing_files import BREAKDOWN_GLOB, PAIRED_GLOB, RAW_DIR, SUMMARY_FILE, VERDICT_FILE
 from gstsn.timing.stats import RatioEstimate, claim_status, paired_ratio, ratio_of_medians
 from gstsn.timing.tta import THRESHOLD, time_to_accuracy
@@ -247,7 +248,7 @@ def _phase_lines(phases: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _precision_lines(entries: list[dict[str, Any]]) -> list[str]:
+def _precision_lines(entries: list[dict[str, Any]], cpu_bf16: Any) -> list[str]:
     if not entries:
         return []
     lines, unmeasured = ["bf16 / fp32 time ratio, each model paired with itself in this run (< 1: bf16 is faster):"], {}
@@ -261,6 +262,8 @@ def _precision_lines(entries: list[dict[str, Any]]) -> list[str]:
             unmeasured.setdefault((e["device"], e["status"]), []).append(f"{e['phase']}/{e['variant']}")
     for (device, status), what in unmeasured.items():
         lines.append(f"  {device}: {', '.join(what)}: {status}")
+    if bf16 := describe_cpu_bf16(cpu_bf16):
+        lines.append(f"  ({bf16})")
     return lines
 
 
@@ -277,7 +280,7 @@ def summary_text(verdict: dict[str, Any]) -> str:
         f"GSTSN ({GSTSN_PAPER.id}) / GaitSet time ratio per phase, 95 % interval (the claim needs ≤ {THRESHOLD}):"
     )
     lines += _phase_lines(verdict["per_phase"])
-    lines += _precision_lines(verdict.get("precision_ratios") or [])
+    lines += _precision_lines(verdict.get("precision_ratios") or [], verdict.get("cpu_bf16"))
     lines.append("Reading 1, per iteration (training step):")
     per_it = verdict["per_iteration"]
     grouped: dict[str, list[str]] = {}
