@@ -91,4 +91,16 @@ def contended(share: float | None) -> bool:
     return share is not None and share > CONTENDED_SHARE
 
 
-__all__ = ["CONTENDED_SHARE", "ContentionMeter", "contended", "recorded_shares"]
+def any_contended(runs: pd.DataFrame) -> bool:
+    """Whether any run of a results table trained while other processes took over :data:`CONTENDED_SHARE` of the
+    CPUs (its training time is then marked † in tables)."""
+    return any(contended(v) for v in recorded_shares(runs))
+
+
+#: the note under a table whose training times carry the † of :func:`any_contended`
+CONTENDED_NOTE = (
+    f"† measured under contention: other processes took over {CONTENDED_SHARE:.0%} of the CPUs while at least one of "
+    "these runs trained (cpu_others_share); compare those times with care."
+)
+
+__all__ = ["CONTENDED_NOTE", "CONTENDED_SHARE", "ContentionMeter", "any_contended", "contended", "recorded_shares"]

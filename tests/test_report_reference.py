@@ -98,3 +98,23 @@ def test_markdown_summary_gives_means_with_intervals_seeds_and_minutes(stores):
     assert set(rows) == {"GaitSet", "GSTSN", "GEI (non-learned)"}
     assert rows["GaitSet"].count(" ± ") == 3 and "| 0,1,2,3 |" in rows["GaitSet"]
     assert rows["GEI (non-learned)"].endswith(" | 2.1 | 0.3 |")  # the fixture's ~125 s and ~20 s per run
+
+
+def test_training_times_measured_under_contention_are_marked_in_the_page_and_markdown_tables(tmp_path):
+    from gstsn.results.summary import markdown_summary
+
+    study = write_study(tmp_path / "ref", "lstm_layers", {"lstm_layers": [0, 2]}, {"lstm_layers": 2}, [0, 1],
+                        {(0,): 1.0}, synthetic=False, with_tables=False, with_logs=False)  # fmt: skip
+    rows = [json.loads(line) for line in (study / "runs.jsonl").read_text().splitlines()]
+    for row in rows:  # one run of lstm_layers=0 shared the cores; the other cell is quiet or predates the record
+        row["cpu_others_share"] = 0.4 if (row["lstm_layers"], row["seed"]) == (0, 1) else None
+    (study / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = markdown_summary(study).splitlines()
+    marked = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[-2].endswith(" †") for line in lines[2:4]}
+    assert marked == {"lstm_layers=0": True, "lstm_layers=2": False}
+    assert lines[-1].startswith("† measured under contention: other processes took over 10% of the CPUs")
+    render_report(tmp_path / "ref", tmp_path / "out")
+    page = (tmp_path / "out" / "study-lstm_layers.html").read_text(encoding="utf-8")
+    table = page[page.index("Rank-1 summary, per-part distance") :]
+    assert table[: table.index("</table>")].count("† <small>") == 1  # lstm_layers=0's time, not lstm_layers=2's
+    assert "† measured under contention: other processes took over 10% of the CPUs" in table

@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from gstsn.config import CONDITIONS, VIEWS
+from gstsn.contention import CONTENDED_NOTE, any_contended
 from gstsn.report import stats
 from gstsn.report.labels import METHOD_NAMES, shape_label, show, variant_label
 from gstsn.report.published import PUBLISHED, PUBLISHED_LABEL, PUBLISHED_PROTOCOL
@@ -85,7 +86,7 @@ def data_note(group: DataGroup) -> str:
 def summary_table(group: DataGroup, distance: str) -> Table:
     """NM/BG/CL rank-1 (identical views excluded) per cell, mean ± CI over seeds; published rows for real data only."""
     header = ["variant", "method", "seeds", "NM", "BG", "CL", "collapsed", "train time (s)"]
-    rows = []
+    rows, marked = [], False
     for cell in group.cells:
         part = group.runs[group.runs["cell"] == cell]
         row = [Cell(cell, header=True, cls="baseline" if cell == group.baseline else ""), Cell(_method(group, cell))]
@@ -94,11 +95,16 @@ def summary_table(group: DataGroup, distance: str) -> Table:
             row.append(value_cell(metric_interval(group, cell, metric_key("rank1", distance, cond)), f"{cell} {cond}"))
         n_coll = int(part["collapsed"].sum()) if "collapsed" in part.columns else 0
         row.append(Cell(f"{n_coll} of {len(part)}", cls="warn num" if n_coll else "num"))
-        row.append(value_cell(metric_interval(group, cell, "train_time_s"), f"{cell} training time"))
+        time_cell = value_cell(metric_interval(group, cell, "train_time_s"), f"{cell} training time")
+        if any_contended(part) and time_cell.text != "—":
+            time_cell = replace(time_cell, text=f"{time_cell.text} †", cls=f"{time_cell.cls} warn".strip())
+            marked = True
+        row.append(time_cell)
         rows.append(row)
     notes = [
         data_note(group),
         "Rank-1 % with identical views excluded; ± is the 95 % t-interval half-width over seeds.",
+        *([CONTENDED_NOTE] if marked else []),
     ]
     if group.baseline:
         notes.append(f"Baseline cell: {group.baseline} (bold).")

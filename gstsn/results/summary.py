@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from gstsn.config import CONDITIONS
-from gstsn.contention import CONTENDED_SHARE, contended, recorded_shares
+from gstsn.contention import CONTENDED_NOTE, any_contended
 from gstsn.results import runs as runs_format
 from gstsn.results.budget import study_curves
 from gstsn.results.curves import CurveError
@@ -128,11 +128,6 @@ def _minutes(rows: pd.DataFrame, column: str) -> str:
     return f"{col.mean() / 60:.1f}" if col.notna().any() else "—"
 
 
-def _contended(rows: pd.DataFrame) -> bool:
-    """Whether any run of ``rows`` trained while other processes took over :data:`CONTENDED_SHARE` of the CPUs."""
-    return any(contended(v) for v in recorded_shares(rows))
-
-
 def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> str:
     """A Markdown table of one study (README, docs): per cell its method, NM / BG / CL rank-1 as mean ± 95 %
     t-interval half-width over seeds (``distance``, identical views excluded), the seeds, and the mean training and
@@ -148,7 +143,7 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
     marked = False
     for cell, part in summary.groupby("cell", sort=False):
         rows = runs[runs["cell"] == cell]
-        mark = " †" if _contended(rows) else ""
+        mark = " †" if any_contended(rows) else ""
         marked = marked or bool(mark)
         method = str(rows["method"].iloc[0]) if "method" in rows.columns and len(rows) else ""
         values = []
@@ -166,8 +161,7 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
             f"{_minutes(rows, 'train_time_s')}{mark} | {_minutes(rows, 'eval_time_s')} |"
         )
     if marked:
-        note = f"† measured under contention: other processes took over {CONTENDED_SHARE:.0%} of the CPUs while"
-        lines += ["", note + " at least one of these runs trained (`cpu_others_share`); compare those times with care."]
+        lines += ["", CONTENDED_NOTE]
     return "\n".join(lines)
 
 
