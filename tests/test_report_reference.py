@@ -118,3 +118,31 @@ def test_training_times_measured_under_contention_are_marked_in_the_page_and_mar
     table = page[page.index("Rank-1 summary, per-part distance") :]
     assert table[: table.index("</table>")].count("† <small>") == 1  # lstm_layers=0's time, not lstm_layers=2's
     assert "† measured under contention: other processes took over 10% of the CPUs" in table
+
+
+def test_real_runs_of_two_profiles_form_two_groups_never_one_table(tmp_path):
+    """A fresh real-data run (here at `paper`) beside a committed reference store at another profile: one group each
+    on the study page and on the retrieval page, never one table with two runs of a seed per cell."""
+    from gstsn.report.retrieval import retrieval_page
+    from gstsn.report.verdicts import data_groups
+
+    fresh, ref = tmp_path / "results", tmp_path / "reference"
+    for root, seeds, profile in ((fresh, [0, 1], "paper"), (ref, [0, 1, 2], "smoke")):
+        write_study(root, "gaitset_vs_gstsn", {"temporal": [False, True]}, {"temporal": False}, seeds, {(True,): 1.0},
+                    synthetic=False, with_matches=True, profile=profile)  # fmt: skip
+    merged = merge_reference(load_results(fresh), load_results(ref))
+    (headline,) = merged.studies
+    groups = data_groups(headline)
+    assert [g.title for g in groups] == ["Real CASIA-B · profile paper", "Real CASIA-B · profile smoke"]
+    assert [sorted(set(g.runs["seed"])) for g in groups] == [[0, 1], [0, 1, 2]]
+    assert not any(g.runs.duplicated(["cell", "seed"]).any() for g in groups)  # one run per seed and cell
+    page = retrieval_page(headline)
+    ours = {s.cell: s.run_id for s in page.sections}
+    assert set(ours) == {f"{c} · Real CASIA-B · profile {p}" for c in ("temporal=false", "temporal=true")
+                         for p in ("paper", "smoke")}  # fmt: skip
+    for g in groups:  # each section shows a run of its own group
+        for cell in g.cells:
+            assert ours[f"{cell} · {g.title}"] in set(g.runs["run_id"])
+    render_report(fresh, tmp_path / "out", now=WHEN, references=(ref,))
+    html = (tmp_path / "out" / "study-gaitset_vs_gstsn.html").read_text(encoding="utf-8")
+    assert "Real CASIA-B · profile paper" in html and "Real CASIA-B · profile smoke" in html

@@ -259,9 +259,10 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
         page.problems.append("no finished run: nothing to show")
         return page
     groups = data_groups(study)
-    cells = [c for g in groups for c in g.cells]
-    for ci, cell in enumerate(cells):
-        part = study.runs[study.runs["cell"] == cell].sort_values(["seed", "run_id"])
+    cells = [(g, c) for g in groups for c in g.cells]  # a cell of each group: its own runs, never another group's
+    for ci, (group, cell) in enumerate(cells):
+        label = f"{cell} · {group.title}" if len(groups) > 1 else cell
+        part = group.runs[group.runs["cell"] == cell].sort_values(["seed", "run_id"])
         found = None
         for _, run in part.iterrows():
             path = study.run_dir(str(run["run_id"])) / MATCHES_FILE
@@ -269,16 +270,16 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
                 found = (run, path)
                 break
         if found is None:
-            page.problems.append(f"{cell}: no run stored {MATCHES_FILE} (runs from before it existed, or not copied)")
+            page.problems.append(f"{label}: no run stored {MATCHES_FILE} (runs from before it existed, or not copied)")
             continue
         if len(page.sections) >= MAX_CELLS:
-            page.left_out.append(cell)
+            page.left_out.append(label)
             continue
         run, path = found
         try:
             m = load_matches(path)
         except MatchesError as exc:
-            page.problems.append(f"{cell}: {exc}")
+            page.problems.append(f"{label}: {exc}")
             continue
         key = f"r{ci}"
         figs = [
@@ -292,7 +293,7 @@ def retrieval_page(study: StudyData) -> RetrievalPage:
         ]  # fmt: skip
         page.sections.append(
             RunSection(
-                cell,
+                label,
                 str(run["run_id"]),
                 int(run["seed"]),
                 str(m["distance"]),

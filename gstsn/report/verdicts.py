@@ -75,8 +75,23 @@ class DataGroup:
         return hashable(part[name].iloc[0]) if name in part.columns and not part.empty else None
 
 
+def _by_profile(part: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """``part`` split by its runs' ``profile`` (sorted; runs without one last): one piece, labelled None, when they
+    share one. Runs of two profiles never share a table or a comparison: a study folder holds one profile, but a
+    report merges stores (a fresh real-data run at ``paper`` beside the committed ``cpu-real`` store)."""
+    if "profile" not in part.columns:
+        return [(None, part)]
+    profile = part["profile"].map(lambda v: None if hashable(v) is None else str(v))
+    names = sorted({p for p in profile if p is not None}) + ([None] if profile.isna().any() else [])
+    if len(names) <= 1:
+        return [(None, part)]
+    pieces = [(n, part[profile == n] if n else part[profile.isna()]) for n in names]
+    return [(f"profile {n}" if n else "no profile recorded", piece) for n, piece in pieces]
+
+
 def data_groups(study: StudyData) -> list[DataGroup]:
-    """Split a study's runs by their ``synthetic`` flag: real CASIA-B first, then synthetic, then unknown."""
+    """Split a study's runs by their ``synthetic`` flag (real CASIA-B first, then synthetic, then unknown) and,
+    within a kind, by profile where its runs hold several (:func:`_by_profile`)."""
     runs = study.runs
     if runs.empty:
         return []
@@ -89,18 +104,20 @@ def data_groups(study: StudyData) -> list[DataGroup]:
         "unknown": "Data of unknown kind (runs without a synthetic flag; never compared with published numbers)",
     }
     for key, synthetic in (("real", False), ("synthetic", True), ("unknown", None)):
-        part = runs[kinds == key]
-        if part.empty:
-            continue
-        cells = [c for c in study.cells if c in set(part["cell"])]
-        axis_values = {
-            c: {f: hashable(part.loc[part["cell"] == c, f].iloc[0]) if f in part.columns else None for f in study.axes}
-            for c in cells
-        }
-        methods = part.groupby("cell")["method"].first().astype(str).to_dict() if "method" in part.columns else {}
-        baseline = study.baseline if study.baseline in cells else None
-        choice = paper_choice(study)
-        groups.append(DataGroup(key, titles[key], synthetic, part, cells, baseline, axis_values, methods, choice))
+        for setting, part in _by_profile(runs[kinds == key]):
+            if part.empty:
+                continue
+            cells = [c for c in study.cells if c in set(part["cell"])]
+            axis_values = {
+                c: {f: hashable(part.loc[part["cell"] == c, f].iloc[0]) if f in part.columns else None
+                    for f in study.axes}
+                for c in cells
+            }  # fmt: skip
+            methods = part.groupby("cell")["method"].first().astype(str).to_dict() if "method" in part.columns else {}
+            baseline = study.baseline if study.baseline in cells else None
+            title = f"{titles[key]} · {setting}" if setting else titles[key]
+            choice = paper_choice(study)
+            groups.append(DataGroup(key, title, synthetic, part, cells, baseline, axis_values, methods, choice))
     return groups
 
 

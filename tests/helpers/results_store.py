@@ -71,6 +71,7 @@ def write_study(
     collapsed: tuple[tuple, int] | None = None,
     dirty: bool = False,
     with_matches: bool = False,
+    profile: str = "smoke",
 ) -> Path:
     """One study folder. ``effects`` maps a cell's axis-value tuple to its rank-1 offset (points) from the level."""
     rng = np.random.default_rng(sum(map(ord, name)))
@@ -84,7 +85,7 @@ def write_study(
         "hpm_bins": [1, 2, 4, 8],
         "embed_dim": 64,
         "input_type": "set",
-        "profile": "smoke",
+        "profile": profile,
         "iterations": 200,
         "split": "LT",
     }
