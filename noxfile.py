@@ -169,6 +169,7 @@ REFERENCE_STUDIES = (
     ("gaitset_vs_gstsn", ("--set", "eval_every=250")),
     ("idr_statistic", ("--seeds", "0,1,2")),
     ("lstm_layers", ("--seeds", "0,1,2")),
+    ("input_type", ("--seeds", "0,1,2")),
 )
 REFERENCE_ARGS = ("--profile", "cpu-real", "--jobs", "1", "--threads", "2")
 
