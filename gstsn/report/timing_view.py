@@ -340,10 +340,10 @@ def timing_verdict_view(verdict: dict[str, Any]) -> TimingVerdictView:
         view.kind = "contradicts"
     elif measured:
         view.kind = "unclear"
-    makers = {"per_phase": _per_phase, "variant_ratios": _variant_ratios,
-              "precision_ratios": lambda entries: _precision_ratios(entries, verdict.get("cpu_bf16"))}  # fmt: skip
-    for key in ("per_phase", "precision_ratios", "variant_ratios"):
-        table = makers[key](verdict[key]) if isinstance(verdict.get(key), list) else None
+    for key, maker in (("per_phase", _per_phase),
+                       ("precision_ratios", lambda entries: _precision_ratios(entries, verdict.get("cpu_bf16"))),
+                       ("variant_ratios", _variant_ratios)):  # fmt: skip
+        table = maker(verdict[key]) if isinstance(verdict.get(key), list) else None
         if table is not None:
             view.tables.append(table)
     if isinstance(verdict.get("step_breakdown"), dict):
