@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers.results_store import write_study
 
-from gstsn.report import stats, verdicts
+from gstsn.report import stats, tables, verdicts
 from gstsn.report.load import read_study_folder
 from gstsn.report.published import PUBLISHED
 
@@ -82,6 +82,34 @@ def test_two_axis_contrasts_hold_the_other_axis_fixed(tmp_path):
         ("input_type=set, temporal=true", "input_type=set, temporal=false"),
         ("input_type=sequence, temporal=true", "input_type=sequence, temporal=false"),
     ]
+
+
+def test_a_two_axis_study_shows_its_interaction(tmp_path):
+    # ordered input helps GSTSN by 6 points and GaitSet not at all: an interaction of 6 (GaitSet's effect minus GSTSN's)
+    effects = {("sequence", True): 6.0}
+    write_study(tmp_path, "input_type", {"input_type": ["set", "sequence"], "temporal": [False, True]},
+                {"input_type": "set", "temporal": False}, [0, 1, 2, 3], effects, synthetic=True, noise=0.3,
+                with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
+    study = read_study_folder(tmp_path / "input_type")
+    group = verdicts.data_groups(study)[0]
+    (inter,) = verdicts.interactions(group)
+    assert inter.describe() == "temporal false → true: effect at input_type=sequence minus at input_type=set"
+    nm = verdicts.interaction_family(group, "per_part")[(inter.cell, "NM")]
+    assert nm.diff.mean == pytest.approx(6.0, abs=1.0) and nm.verdict == stats.BETTER and nm.m == 3
+    box = verdicts.study_verdict(study, group)
+    assert "distinguishable from no dependence in 3 of 3" in box.answer
+    assert any(line.startswith("Interaction, temporal false → true") for line in box.lines)
+    table = tables.interaction_table(group)
+    assert [r[0].text for r in table.rows] == [inter.describe(), inter.describe()]  # per_part, flat
+    assert table.rows[0][2].sub == "effect larger at the first value"
+    assert verdicts.family_size(group, "per_part") == 12  # the contrasts' family is unchanged
+
+
+def test_a_one_axis_study_has_no_interaction_table(tmp_path):
+    write_study(tmp_path, "idr_statistic", {"idr_stat": ["median", "max"]}, {"idr_stat": "median"}, [0, 1, 2],
+                {("max",): -1.0}, synthetic=True, with_tables=False, with_logs=False, with_eval=False)  # fmt: skip
+    group = verdicts.data_groups(read_study_folder(tmp_path / "idr_statistic"))[0]
+    assert verdicts.interactions(group) == [] and tables.interaction_table(group) is None
 
 
 @pytest.mark.parametrize(

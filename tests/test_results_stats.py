@@ -91,6 +91,97 @@ def test_contrasts_one_and_two_axes():
     }
 
 
+def _two_by_two(dependence: float, seeds=range(4)) -> pd.DataFrame:
+    """input_type × temporal runs where ordered input adds 1 point to GaitSet and ``1 + dependence`` to GSTSN, with
+    a per-seed offset shared by the four cells (what pairing removes) and a little per-run noise."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in seeds:
+        offset = rng.normal(0, 5)
+        for temporal in (False, True):
+            for input_type in ("set", "sequence"):
+                effect = (1.0 + (dependence if temporal else 0.0)) if input_type == "sequence" else 0.0
+                value = 60 + offset + effect + rng.normal(0, 0.2)
+                cell = f"temporal={str(temporal).lower()}, input_type={input_type}"
+                rows.append(
+                    {
+                        "run_id": f"run{len(rows)}",
+                        "cell": cell,
+                        "seed": seed,
+                        "method": "gstsn" if temporal else "gaitset",
+                        "temporal": temporal,
+                        "input_type": input_type,
+                        **{f"rank1.per_part.{c}": value for c in ("NM", "BG", "CL")},
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+AXES_2X2 = {"temporal": [False, True], "input_type": ["set", "sequence"]}
+
+
+def test_interaction_is_the_paired_difference_in_differences(tmp_path):
+    runs = _two_by_two(dependence=3.0)
+    got = stats.compare_interactions(runs, AXES_2X2, {"temporal": True, "input_type": "set"},
+                                     stats.rank1_metrics(["per_part"]))  # fmt: skip
+    assert list(got["cell"].unique()) == ["temporal=false, input_type=sequence"]
+    row = got.iloc[0]
+    assert (row["along"], row["across"], row["base"]) == (
+        "temporal=false, input_type=set",
+        "temporal=true, input_type=sequence",
+        "temporal=true, input_type=set",
+    )
+    assert row["what"] == "input_type set → sequence: effect at temporal=false minus at temporal=true"
+    # by hand: (GaitSet seq − GaitSet set) − (GSTSN seq − GSTSN set), per seed, then its t-interval
+    by = runs.set_index(["cell", "seed"])["rank1.per_part.NM"]
+    per_seed = [by[(row["cell"], s)] - by[(row["along"], s)] - by[(row["across"], s)] + by[(row["base"], s)]
+                for s in range(4)]  # fmt: skip
+    expected = stats.mean_ci(per_seed)
+    assert row["diff"] == pytest.approx(expected.mean) and row["low"] == pytest.approx(expected.low)
+    assert row["diff"] == pytest.approx(-3.0, abs=0.5) and row["seeds"] == "0,1,2,3"
+    assert row["verdict"] == stats.WORSE and int(row["m"]) == 3  # its own family: NM, BG, CL
+    # the contrasts keep their family: 4 pairs × 3 conditions, not 15
+    contrasts = stats.compare_runs(runs, AXES_2X2, {"temporal": True, "input_type": "set"},
+                                   stats.rank1_metrics(["per_part"]))  # fmt: skip
+    assert set(contrasts["m"]) == {12}
+    # `gstsn ablations summary` prints it under the contrasts
+    text = format_study(_study_folder(tmp_path, runs, AXES_2X2, {"temporal": True, "input_type": "set"}))
+    assert "Holm p over the 3 interaction comparisons" in text
+    assert "  input_type set → sequence: effect at temporal=false minus at temporal=true: NM -3." in text
+
+
+def _study_folder(folder, runs: pd.DataFrame, axes, baseline):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "study.json").write_text(json.dumps({"axes": axes, "baseline": baseline}))
+    (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs.to_dict("records")))
+    return folder
+
+
+def test_no_dependence_is_not_distinguishable_and_one_axis_has_no_interaction(tmp_path):
+    runs = _two_by_two(dependence=0.0)
+    got = stats.compare_interactions(runs, AXES_2X2, {"temporal": True, "input_type": "set"},
+                                     stats.rank1_metrics(["per_part"]))  # fmt: skip
+    assert set(got["verdict"]) == {stats.UNCLEAR}
+    one_axis = runs[runs["temporal"]]
+    assert "interactions" not in format_study(_study_folder(tmp_path / "one", one_axis, {"input_type": ["set",
+                                              "sequence"]}, {"input_type": "set"}))  # fmt: skip
+    assert stats.compare_interactions(one_axis, {"input_type": ["set", "sequence"]}, {"input_type": "set"},
+                                      stats.rank1_metrics(["per_part"])).empty  # fmt: skip
+
+
+def test_interactions_of_a_two_by_three_grid_and_a_missing_corner():
+    cells = {f"t={t},c={c}": {"temporal": t, "cue": c} for t in (False, True) for c in (0.0, 0.5, 1.0)}
+    base = {"temporal": False, "cue": 0.5}
+    got = stats.interactions(cells, ["temporal", "cue"], base)
+    assert [(i.cell, i.along, i.across, i.base) for i in got] == [
+        ("t=True,c=0.0", "t=True,c=0.5", "t=False,c=0.0", "t=False,c=0.5"),
+        ("t=True,c=1.0", "t=True,c=0.5", "t=False,c=1.0", "t=False,c=0.5"),
+    ]
+    del cells["t=False,c=1.0"]  # a cell without runs: its interaction cannot be formed
+    assert [i.cell for i in stats.interactions(cells, ["temporal", "cue"], base)] == ["t=True,c=0.0"]
+    assert stats.interactions(cells, ["temporal", "cue", "x"], base) == []
+
+
 def _runs() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     rows = []

@@ -126,6 +126,7 @@ def _group_context(study: StudyData, group: verdicts.DataGroup, gi: int) -> dict
         "verdict": verdicts.study_verdict(study, group),
         "summaries": [tables.summary_table(group, d) for d in tables.DISTANCE_LABELS],
         "comparisons": tables.comparison_table(group),
+        "interactions": tables.interaction_table(group),
         "per_view": [tables.per_view_table(group, d) for d in tables.DISTANCE_LABELS],
         "retrieval": [t for d in tables.DISTANCE_LABELS if (t := retrieval.retrieval_tables(group, d)) is not None],
         "figures": figs,

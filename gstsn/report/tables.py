@@ -5,6 +5,8 @@
 - :func:`per_view_table`: the paper layout, rank-1 per probe view (11 columns) + mean, blocks NM / BG / CL.
 - :func:`comparison_table`: paired differences with their raw intervals, raw and Holm-adjusted p and the verdict words
   (from the adjusted p), both distances.
+- :func:`interaction_table`: a two-axis study's interactions (does one axis's effect depend on the other?), the
+  paired difference-in-differences, both distances.
 - :func:`timing_table`, :func:`top_ops_table`: the timing page.
 """
 
@@ -20,7 +22,16 @@ from gstsn.contention import CONTENDED_NOTE, any_contended
 from gstsn.report import stats
 from gstsn.report.labels import METHOD_NAMES, shape_label, show, variant_label
 from gstsn.report.published import PUBLISHED, PUBLISHED_LABEL, PUBLISHED_PROTOCOL
-from gstsn.report.verdicts import DataGroup, compare, contrasts, family_size, short_verdict
+from gstsn.report.verdicts import (
+    DataGroup,
+    compare,
+    contrasts,
+    family_size,
+    interaction_family,
+    interaction_word,
+    interactions,
+    short_verdict,
+)
 from gstsn.results.metrics import metric_key
 from gstsn.results.multiplicity import POWER
 
@@ -195,6 +206,49 @@ def comparison_table(group: DataGroup) -> Table:
         "0.05 / m, at the observed difference and seed-to-seed spread.",
     ]
     return Table("Paired differences", header, rows, notes, cls="comparisons")
+
+
+def interaction_table(group: DataGroup) -> Table | None:
+    """A two-axis study's interactions (:func:`gstsn.report.verdicts.interactions`) per distance: the paired
+    difference-in-differences with its raw interval, p, Holm p among the interactions and the verdict; None for a
+    study without one."""
+    items = interactions(group)
+    if not items:
+        return None
+    rows = []
+    for inter in items:
+        for distance in DISTANCE_LABELS:
+            fam = interaction_family(group, distance)
+            row = [
+                Cell(inter.describe(show), header=True,
+                     title=f"({inter.cell} − {inter.along}) − ({inter.across} − {inter.base}), paired by seed"),
+                Cell(distance),
+            ]  # fmt: skip
+            for cond in CONDITIONS:
+                comp = fam[(inter.cell, cond)]
+                if not comp.diff.has_interval:
+                    row.append(Cell(stats.format_difference(comp.diff), cls="missing"))
+                    continue
+                more = [f"p {stats.format_p(comp.p)} · Holm p {stats.format_p(comp.p_holm)}"]
+                if comp.verdict == stats.UNCLEAR:
+                    more.append(stats.format_seeds_needed(comp.seeds_needed, comp.diff.n))
+                cls = {"better": "better", "worse": "worse"}.get(comp.verdict, "unclear")
+                title = (f"paired by seed over seeds {list(comp.seeds)}; raw 95 % interval; Holm over the {comp.m} "
+                         f"interaction comparisons on the {distance} distance")  # fmt: skip
+                row.append(Cell(stats.format_difference(comp.diff), sub=interaction_word(comp), more=tuple(more),
+                                cls=cls, title=title))  # fmt: skip
+            rows.append(row)
+    notes = [
+        data_note(group),
+        "Does one axis's effect depend on the other? Per seed, the effect of the second axis (its baseline value → "
+        "the named one) at the first axis's named value minus the same effect at the first axis's baseline value: "
+        "(a, b) − (a, b₀) − (a₀, b) + (a₀, b₀). The same number is the change in the first axis's effect when the "
+        "second moves; 0 means the two act independently. Hover a row for its four cells.",
+        "Raw 95 % t-interval over seeds; the verdict uses the Holm p among the interactions of one distance, a "
+        "family of their own (the paired differences above keep their adjustment).",
+    ]
+    return Table("Interactions (difference-in-differences)", ["interaction", "distance", *CONDITIONS], rows, notes,
+                 cls="comparisons")  # fmt: skip
 
 
 def _fmt(x, digits: int = 1, scale: float = 1.0, suffix: str = "") -> str:

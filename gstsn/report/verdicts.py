@@ -63,6 +63,9 @@ class DataGroup:
     _families: dict[str, dict[tuple[str, str, str], stats.AdjustedComparison]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _interactions: dict[str, dict[tuple[str, str], stats.AdjustedComparison]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def on_grid(self, cell: str) -> bool:
         return self.methods.get(cell, "gstsn") in MODEL_METHODS
@@ -181,6 +184,60 @@ def family(group: DataGroup, distance: str) -> dict[tuple[str, str, str], stats.
                 raw.append(stats.paired_difference(group.runs, metric_key("rank1", distance, cond), cell, ref))
         group._families[distance] = dict(zip(keys, stats.adjust(raw), strict=True))
     return group._families[distance]
+
+
+def interactions(group: DataGroup) -> list[results_stats.Interaction]:
+    """A two-axis study's interaction contrasts in this group (:func:`gstsn.results.stats.interactions`): does the
+    effect of one axis depend on the other? None for a one-axis study or without the baseline cell."""
+    if group.baseline is None:
+        return []
+    grid = {c: group.axis_values[c] for c in group.cells if group.on_grid(c)}
+    return results_stats.interactions(grid, list(group.axis_values[group.baseline]), group.axis_values[group.baseline])
+
+
+def interaction_family(group: DataGroup, distance: str) -> dict[tuple[str, str], stats.AdjustedComparison]:
+    """The group's :func:`interactions` × NM/BG/CL on ``distance``, Holm-adjusted as a family of their own (the
+    contrasts' family is left as it is), keyed by ``(interaction cell, condition)``; each comparison's ``reference``
+    is the interaction's baseline cell."""
+    if distance not in group._interactions:
+        keys, raw = [], []
+        for inter in interactions(group):
+            for cond in CONDITIONS:
+                diff, seeds = results_stats.interaction_difference(
+                    group.runs, inter, metric_key("rank1", distance, cond)
+                )
+                keys.append((inter.cell, cond))
+                raw.append(stats.Comparison(metric_key("rank1", distance, cond), inter.cell, inter.base, diff, seeds))
+        group._interactions[distance] = dict(zip(keys, stats.adjust(raw), strict=True))
+    return group._interactions[distance]
+
+
+def interaction_word(c: stats.AdjustedComparison) -> str:
+    """An interaction's verdict in words: where the effect is larger, or not distinguishable."""
+    return {stats.BETTER: "effect larger at the first value", stats.WORSE: "effect smaller at the first value"}.get(
+        c.verdict, short_verdict(c.verdict)
+    )
+
+
+def interaction_sentence(group: DataGroup, inter: results_stats.Interaction, distance: str = MAIN_DISTANCE) -> str:
+    """``Interaction, input_type set → sequence: effect at temporal=false minus at temporal=true: NM −1.1 [−3.0,
+    +0.7] not distinguishable (p 0.12, Holm p 0.36 over the 3 interaction comparisons; …) …``."""
+    fam = interaction_family(group, distance)
+    comps = [fam[(inter.cell, cond)] for cond in CONDITIONS]
+    parts = []
+    for c in comps:
+        head = f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)}"
+        if c.diff.has_interval:
+            tests = f"p {stats.format_p(c.p)}, Holm p {stats.format_p(c.p_holm)}"
+            if c.verdict == stats.UNCLEAR:
+                tests += f"; {stats.format_seeds_needed(c.seeds_needed)}"
+            head += f" {interaction_word(c)} ({tests})"
+        parts.append(head)
+    m = next((c.m for c in comps), 0)
+    return (
+        f"Interaction, {inter.describe(show)}: " + ", ".join(parts)
+        + f" rank-1 points (difference-in-differences by seed, Holm over the {m} interaction comparisons)."
+    )  # fmt: skip
 
 
 def compare_cells(group: DataGroup, cell: str, reference: str, distance: str, condition: str):
@@ -380,7 +437,9 @@ def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
         box.kind = "missing"
         return box
     items = contrasts(group)
-    box.lines = [contrast_sentence(group, c) for c in items]
+    box.lines = [contrast_sentence(group, c) for c in items] + [
+        interaction_sentence(group, i) for i in interactions(group)
+    ]
     box.method = family_note(group)
     choice = paper_choice(study)
     if choice is not None:
@@ -402,6 +461,22 @@ def study_verdict(study: StudyData, group: DataGroup) -> VerdictBox:
         + (f", {counts[stats.NO_INTERVAL]} without an interval" if counts[stats.NO_INTERVAL] else "")
         + "."
         + _unadjusted_note(comps)
+        + _interaction_answer(group)
         + " Each line below reads 'cell vs reference: difference [raw 95 % interval] verdict (raw p, Holm p)'."
     )
     return box
+
+
+def _interaction_answer(group: DataGroup) -> str:
+    """A sentence counting the interactions (their own Holm family) that can be told from 0; empty without any."""
+    fam = interaction_family(group, MAIN_DISTANCE)
+    tested = [c for c in fam.values() if c.diff.has_interval]
+    if not tested:
+        return ""
+    axes = " and ".join(interactions(group)[0].axes)
+    told = sum(c.verdict in (stats.BETTER, stats.WORSE) for c in tested)
+    return (
+        f" Whether the effect of one of {axes} depends on the other (the interaction, difference-in-differences by "
+        f"seed, Holm over its own {len(tested)} comparisons): distinguishable from no dependence in {told} of "
+        f"{len(tested)}."
+    )

@@ -9,6 +9,9 @@ tables, adjusted for the study's many comparisons.
 - :func:`summarize_runs` / :func:`compare_runs`: tidy tables over a study's ``runs.jsonl`` rows; a study's table
   (:func:`compare_runs`) adjusts for its many comparisons (Holm–Bonferroni, :func:`gstsn.results.multiplicity.
   adjust_family`) and its verdicts use the adjusted p-values.
+- :func:`interactions` / :func:`compare_interactions`: for a study with two axes, whether the effect of one axis
+  depends on the other (the paired difference-in-differences, "does ordered input matter only for GSTSN?"). Its
+  own family: the contrasts' verdicts and their Holm p-values stay what they are without it.
 
 A difference is never formatted without its interval (:func:`gstsn.results.summary.format_difference`). No torch
 import: the report uses this module.
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +222,100 @@ def compare_runs(
     return pd.DataFrame(rows, columns=cols)
 
 
+@dataclass(frozen=True)
+class Interaction:
+    """How much the effect of ``axes[1]`` (its baseline value → ``cell``'s) changes when ``axes[0]`` moves from its
+    baseline value to ``cell``'s: per seed ``(cell − along) − (across − base)``. The same number is the change in
+    ``axes[0]``'s effect when ``axes[1]`` moves (``(cell − across) − (along − base)``); 0 means the two axes act
+    independently (additively).
+
+    ``cell`` = (a, b) with both axes off the baseline (a0, b0); ``along`` = (a, b0); ``across`` = (a0, b);
+    ``base`` = (a0, b0)."""
+
+    cell: str
+    along: str
+    across: str
+    base: str
+    axes: tuple[str, str]
+    values: tuple[Any, Any, Any, Any]  # (a, b, a0, b0)
+
+    @property
+    def cells(self) -> tuple[str, str, str, str]:
+        return (self.cell, self.along, self.across, self.base)
+
+    def describe(self, show: Callable[[Any], str] | None = None) -> str:
+        """``input_type set → sequence: effect at temporal=false minus at temporal=true`` (values through ``show``)."""
+        show = show or (lambda v: str(v).lower() if isinstance(v, bool) else str(v))
+        (first, second), (a, b, a0, b0) = self.axes, self.values
+        return f"{second} {show(b0)} → {show(b)}: effect at {first}={show(a)} minus at {first}={show(a0)}"
+
+
+def interactions(cell_values: Mapping[str, Mapping[str, Any]], axes: Sequence[str], baseline: Mapping[str, Any]
+                 ) -> list[Interaction]:  # fmt: skip
+    """The :class:`Interaction` of every grid cell whose two axis values both differ from the baseline's, for a study
+    with exactly two axes (none otherwise, or where one of the four cells has no run). ``cell_values``: grid cell
+    label → its axis values."""
+    if len(axes) != 2:
+        return []
+    first, second = axes
+    key = {label: (hashable(v.get(first)), hashable(v.get(second))) for label, v in cell_values.items()}
+    by_key = {k: label for label, k in key.items()}
+    a0, b0 = hashable(baseline.get(first)), hashable(baseline.get(second))
+    base = by_key.get((a0, b0))
+    out = []
+    for label, (a, b) in key.items():
+        if base is None or a == a0 or b == b0:
+            continue
+        along, across = by_key.get((a, b0)), by_key.get((a0, b))
+        if along is not None and across is not None:
+            out.append(Interaction(label, along, across, base, (first, second), (a, b, a0, b0)))
+    return out
+
+
+def interaction_difference(runs: pd.DataFrame, interaction: Interaction, metric: str, level: float = LEVEL
+                           ) -> tuple[Interval, tuple[int, ...]]:  # fmt: skip
+    """The interaction contrast of ``metric`` per seed over the seeds all four cells ran (finite values), and its
+    t-interval (one run per seed and cell, as :func:`per_seed` checks)."""
+    cell, along, across, base = (per_seed(runs, c, metric) for c in interaction.cells)
+    seeds = tuple(sorted(set(cell) & set(along) & set(across) & set(base)))
+    return mean_ci([(cell[s] - along[s]) - (across[s] - base[s]) for s in seeds], level), seeds
+
+
+def compare_interactions(
+    runs: pd.DataFrame,
+    axes: Mapping[str, Sequence[Any]],
+    baseline: Mapping[str, Any],
+    metrics: Sequence[str],
+    level: float = LEVEL,
+) -> pd.DataFrame:
+    """Every :func:`interactions` contrast × metric: ``cell, along, across, base, axes, what (in words), metric, diff,
+    low, high, n, seeds, p, p_holm, m, verdict, seeds_needed``; Holm-adjusted per :func:`family_of` among the
+    interactions only (a family of their own, so the contrasts of :func:`compare_runs` keep their adjustment).
+    ``verdict``: ``better`` when the interaction is positive (the effect of ``axes[1]`` larger at ``cell``'s value
+    of ``axes[0]``), ``worse`` when negative, else not distinguishable."""
+    methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
+    grid = {}
+    for cell, part in runs.groupby("cell", sort=False):
+        if methods.get(cell, "gstsn") in MODEL_METHODS:
+            grid[cell] = {a: (part.iloc[0][a] if a in part.columns else None) for a in axes}
+    rows = []
+    for inter in interactions(grid, list(axes), baseline):
+        for metric in metrics:
+            iv, seeds = interaction_difference(runs, inter, metric, level)
+            rows.append({"cell": inter.cell, "along": inter.along, "across": inter.across, "base": inter.base,
+                         "axes": " × ".join(inter.axes), "what": inter.describe(), "metric": metric,
+                         "diff": iv.mean, "low": iv.low, "high": iv.high, "n": iv.n,
+                         "seeds": ",".join(map(str, seeds)), "_iv": iv})  # fmt: skip
+    for fam in dict.fromkeys(family_of(r["metric"]) for r in rows):
+        members = [r for r in rows if family_of(r["metric"]) == fam]
+        adjusted = multiplicity.adjust_family([r.pop("_iv") for r in members], 1.0 - level)
+        for r, a in zip(members, adjusted, strict=True):
+            r.update(p=a.p, p_holm=a.p_holm, m=a.m, verdict=a.verdict, seeds_needed=a.seeds_needed)
+    cols = ["cell", "along", "across", "base", "axes", "what", "metric", "diff", "low", "high", "n", "seeds", "p",
+            "p_holm", "m", "verdict", "seeds_needed"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
 def family_of(metric: str) -> str:
     """The family a comparison on ``metric`` is adjusted in: the metric without its probe set
     (``rank1.per_part.NM`` → ``rank1.per_part``), so the conditions of one distance are adjusted together and the
@@ -253,6 +351,19 @@ def study_statistics(
     )
 
 
+def study_interactions(study_dir: str | Path, metrics: Sequence[str] | None = None, level: float = LEVEL
+                       ) -> pd.DataFrame:  # fmt: skip
+    """:func:`compare_interactions` of one study folder (empty unless it has two axes and all four cells of a
+    contrast ran)."""
+    study_dir = Path(study_dir)
+    definition = json.loads((study_dir / STUDY_FILE).read_text(encoding="utf-8"))
+    runs = read_runs_frame(study_dir)
+    if runs.empty:
+        return compare_interactions(pd.DataFrame(columns=["cell", "seed"]), {}, {}, [])
+    return compare_interactions(runs, definition.get("axes", {}), definition.get("baseline", {}),
+                                list(metrics or rank1_metrics()), level)  # fmt: skip
+
+
 def _cell_order(runs: pd.DataFrame, definition: Mapping[str, Any]) -> dict[str, int]:
     """Each cell's position in :func:`order_cells`."""
     return {cell: i for i, cell in enumerate(order_cells(runs, definition.get("axes", {})))}
@@ -260,22 +371,27 @@ def _cell_order(runs: pd.DataFrame, definition: Mapping[str, Any]) -> dict[str, 
 
 __all__ = [
     "BETTER",
+    "Interaction",
     "Interval",
     "LEVEL",
     "NO_INTERVAL",
     "StatsError",
     "UNCLEAR",
     "WORSE",
+    "compare_interactions",
     "compare_runs",
     "contrasts",
     "family_of",
     "mean_ci",
     "hashable",
+    "interaction_difference",
+    "interactions",
     "order_cells",
     "paired_difference",
     "per_seed",
     "rank1_metrics",
     "read_runs_frame",
+    "study_interactions",
     "study_statistics",
     "summarize_runs",
     "t_quantile",

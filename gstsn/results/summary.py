@@ -13,7 +13,14 @@ from gstsn.contention import CONTENDED_NOTE, any_contended
 from gstsn.results import runs as runs_format
 from gstsn.results.budget import study_curves
 from gstsn.results.curves import CurveError
-from gstsn.results.stats import UNCLEAR, Interval, rank1_metrics, read_runs_frame, study_statistics
+from gstsn.results.stats import (
+    UNCLEAR,
+    Interval,
+    rank1_metrics,
+    read_runs_frame,
+    study_interactions,
+    study_statistics,
+)
 from gstsn.results.time_to_target import MODEL_LABELS, PER_ITERATION, format_ratio, times_to_target
 
 
@@ -60,27 +67,59 @@ def format_study(study_dir: str | Path, distance: str = "per_part", digits: int 
             cols.append(f"{format_mean(Interval(r['mean'], r['low'], r['high'], int(r['n'])), digits):>24}")
         lines.append(f"{cell:<{width}}" + "".join(cols) + f"   {part['seeds'].iloc[0]}")
     if not comparisons.empty:
-        from gstsn.results.multiplicity import format_p, format_seeds_needed  # imports this module
-
         m = int(comparisons["m"].max())
         lines.append(
             f"paired differences (cell − reference, by seed), raw 95 % CI, p (paired t-test), Holm p over the study's "
             f"{m} comparisons; verdict from the Holm p:"
         )
         for (cell, ref), part in comparisons.groupby(["cell", "reference"], sort=False):
-            items = []
-            for metric in metrics:
-                r = part.loc[part["metric"] == metric].iloc[0]
-                iv = Interval(r["diff"], r["low"], r["high"], int(r["n"]))
-                text = f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)}"
-                if iv.has_interval:
-                    text += f" p {format_p(r['p'])} Holm {format_p(r['p_holm'])} {r['verdict']}"
-                    if r["verdict"] == UNCLEAR:
-                        needed = None if pd.isna(r["seeds_needed"]) else int(r["seeds_needed"])
-                        text += f", {format_seeds_needed(needed, iv.n)}"
-                items.append(text)
-            lines.append(f"  {cell} vs {ref}: " + "; ".join(items))
+            lines.append(f"  {cell} vs {ref}: " + "; ".join(_difference_items(part, metrics, digits)))
+    lines += interaction_lines(study_dir, distance, digits)
     return "\n".join([*lines, *time_to_target_lines(study_dir, distance, digits)])
+
+
+def _difference_items(part: pd.DataFrame, metrics: list[str], digits: int, words: dict[str, str] | None = None
+                      ) -> list[str]:  # fmt: skip
+    """``NM +1.2 [-0.3, +2.7] p 0.09 Holm 0.27 not distinguishable…, 8 seeds for 80 % power`` per metric, from the
+    rows of one comparison (``diff, low, high, n, p, p_holm, verdict, seeds_needed``); ``words`` renames verdicts."""
+    from gstsn.results.multiplicity import format_p, format_seeds_needed  # imports this module
+
+    items = []
+    for metric in metrics:
+        r = part.loc[part["metric"] == metric].iloc[0]
+        iv = Interval(r["diff"], r["low"], r["high"], int(r["n"]))
+        text = f"{metric.rsplit('.', 1)[1]} {format_difference(iv, digits)}"
+        if iv.has_interval:
+            word = (words or {}).get(r["verdict"], r["verdict"])
+            text += f" p {format_p(r['p'])} Holm {format_p(r['p_holm'])} {word}"
+            if r["verdict"] == UNCLEAR:
+                needed = None if pd.isna(r["seeds_needed"]) else int(r["seeds_needed"])
+                text += f", {format_seeds_needed(needed, iv.n)}"
+        items.append(text)
+    return items
+
+
+def interaction_lines(study_dir: str | Path, distance: str = "per_part", digits: int = 1) -> list[str]:
+    """A two-axis study's interactions (:func:`gstsn.results.stats.compare_interactions`): per contrast the
+    difference-in-differences by seed with its interval, p and Holm p among the interactions; none for another
+    study."""
+    metrics = rank1_metrics([distance])
+    table = study_interactions(study_dir, metrics)
+    if table.empty:
+        return []
+    m = int(table["m"].max())
+    lines = [
+        f"interactions (does one axis's effect depend on the other? difference-in-differences by seed), raw 95 % CI, "
+        f"p, Holm p over the {m} interaction comparisons:"
+    ]
+    for what, part in table.groupby("what", sort=False):
+        items = _difference_items(part, metrics, digits, INTERACTION_WORDS)
+        lines.append(f"  {what}: " + "; ".join(items))
+    return lines
+
+
+#: the verdict words of an interaction: its sign says where the effect is larger
+INTERACTION_WORDS = {"better": "larger at the first value", "worse": "smaller at the first value"}
 
 
 def _ratio(iv: Interval) -> str:
@@ -165,4 +204,11 @@ def markdown_summary(study_dir: str | Path, distance: str = "per_part", digits: 
     return "\n".join(lines)
 
 
-__all__ = ["format_difference", "format_mean", "format_study", "markdown_summary", "time_to_target_lines"]
+__all__ = [
+    "format_difference",
+    "format_mean",
+    "format_study",
+    "interaction_lines",
+    "markdown_summary",
+    "time_to_target_lines",
+]
