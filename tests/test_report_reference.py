@@ -16,6 +16,7 @@ from gstsn.report.render import render_report
 WHEN = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "reference" / "casia-b-cpu"
+COMMITTED_STORES = sorted(p for p in (REPO / "reference").iterdir() if p.is_dir())
 
 
 @pytest.fixture(scope="module")
@@ -68,21 +69,26 @@ def test_missing_reference_store_is_a_clear_error(stores, tmp_path):
         render_report(fresh, tmp_path / "out", references=(tmp_path / "nowhere",))
 
 
-def test_committed_reference_store_loads_and_renders_without_notes(tmp_path):
-    """The real CASIA-B store under reference/casia-b-cpu (docs/reference.md): complete, portable, renderable."""
+def test_the_cpu_real_store_is_committed():
     assert COMMITTED.is_dir(), f"{COMMITTED} is part of the repository (docs/reference.md)"
-    store = load_results(COMMITTED)
+
+
+@pytest.mark.parametrize("committed", COMMITTED_STORES, ids=lambda p: p.name)
+def test_committed_reference_store_loads_and_renders_without_notes(tmp_path, committed):
+    """Each real CASIA-B store under reference/ (docs/reference.md): complete, portable, one profile, renderable."""
+    store = load_results(committed)
     assert store.studies, "no study in the committed reference store"
+    profiles = {p for study in store.studies for p in study.runs["profile"].dropna()}
+    assert len(profiles) == 1, f"{committed.name}: one profile per store, found {sorted(profiles)}"
     for study in store.studies:
         assert study.problems == [], (study.name, study.problems)
         assert study.missing_runs == [], (study.name, study.missing_runs)
         assert not study.runs["synthetic"].astype(bool).any(), f"{study.name}: synthetic rows in the real store"
         for source in study.runs["data_source"]:
             assert source.startswith("casia-b:") and "/" not in source, source  # portable, no local path
-        assert set(study.runs["profile"].dropna()) == {"cpu-real"}
         assert not list(study.path.rglob("*.pt")), "checkpoints are not committed"
         assert json.loads((study.path / "study.json").read_text())["seeds"]
-    result = render_report(COMMITTED, tmp_path / "out", now=WHEN)  # the store alone: its own pages
+    result = render_report(committed, tmp_path / "out", now=WHEN)  # the store alone: its own pages
     assert [p for p in result.problems if not p.startswith("no timing/ folder")] == []  # it has no timing folder
     page = (tmp_path / "out" / "study-gaitset_vs_gstsn.html").read_text(encoding="utf-8")
     assert "Real CASIA-B" in page and "97.52" in page and "Synthetic data" not in page
