@@ -214,28 +214,17 @@ def interaction_family(group: DataGroup, distance: str) -> dict[tuple[str, str],
 
 def interaction_word(c: stats.AdjustedComparison) -> str:
     """An interaction's verdict in words: where the effect is larger, or not distinguishable."""
-    return {stats.BETTER: "effect larger at the first value", stats.WORSE: "effect smaller at the first value"}.get(
-        c.verdict, short_verdict(c.verdict)
-    )
+    return results_stats.INTERACTION_WORDS.get(c.verdict, short_verdict(c.verdict))
 
 
 def interaction_sentence(group: DataGroup, inter: results_stats.Interaction, distance: str = MAIN_DISTANCE) -> str:
     """``Interaction, input_type set → sequence: effect at temporal=false minus at temporal=true: NM −1.1 [−3.0,
-    +0.7] not distinguishable (p 0.12, Holm p 0.36 over the 3 interaction comparisons; …) …``."""
+    +0.7] not distinguishable (p 0.12, Holm p 0.36; 8 seeds for 80 % power), … rank-1 points (…)``."""
     fam = interaction_family(group, distance)
     comps = [fam[(inter.cell, cond)] for cond in CONDITIONS]
-    parts = []
-    for c in comps:
-        head = f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)}"
-        if c.diff.has_interval:
-            tests = f"p {stats.format_p(c.p)}, Holm p {stats.format_p(c.p_holm)}"
-            if c.verdict == stats.UNCLEAR:
-                tests += f"; {stats.format_seeds_needed(c.seeds_needed)}"
-            head += f" {interaction_word(c)} ({tests})"
-        parts.append(head)
     m = next((c.m for c in comps), 0)
     return (
-        f"Interaction, {inter.describe(show)}: " + ", ".join(parts)
+        f"Interaction, {inter.describe(show)}: " + ", ".join(_describe(c, interaction_word(c)) for c in comps)
         + f" rank-1 points (difference-in-differences by seed, Holm over the {m} interaction comparisons)."
     )  # fmt: skip
 
@@ -297,15 +286,16 @@ def short_verdict(verdict: str) -> str:
     return "not distinguishable" if verdict == stats.UNCLEAR else verdict
 
 
-def _describe(c: stats.AdjustedComparison) -> str:
-    """``NM −4.1 [−5.7, −2.5] not distinguishable (p 0.004, Holm p 0.072; 6 seeds for 80 % power)``."""
+def _describe(c: stats.AdjustedComparison, word: str | None = None) -> str:
+    """``NM −4.1 [−5.7, −2.5] not distinguishable (p 0.004, Holm p 0.072; 6 seeds for 80 % power)``; ``word``
+    replaces the verdict word."""
     head = f"{c.metric.rsplit('.', 1)[-1]} {stats.format_difference(c.diff)}"
     if not c.diff.has_interval:
         return head
     tests = f"p {stats.format_p(c.p)}, Holm p {stats.format_p(c.p_holm)}"
     if c.verdict == stats.UNCLEAR:
         tests += f"; {stats.format_seeds_needed(c.seeds_needed)}"
-    return f"{head} {short_verdict(c.verdict)} ({tests})"
+    return f"{head} {word or short_verdict(c.verdict)} ({tests})"
 
 
 def contrast_sentence(group: DataGroup, contrast: Contrast, distance: str = MAIN_DISTANCE) -> str:

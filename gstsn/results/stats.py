@@ -222,6 +222,10 @@ def compare_runs(
     return pd.DataFrame(rows, columns=cols)
 
 
+#: an interaction's verdict words: its sign says at which of the two named values the effect is larger
+INTERACTION_WORDS = {BETTER: "effect larger at the first value", WORSE: "effect smaller at the first value"}
+
+
 @dataclass(frozen=True)
 class Interaction:
     """How much the effect of ``axes[1]`` (its baseline value → ``cell``'s) changes when ``axes[0]`` moves from its
@@ -371,6 +375,7 @@ def _cell_order(runs: pd.DataFrame, definition: Mapping[str, Any]) -> dict[str, 
 
 __all__ = [
     "BETTER",
+    "INTERACTION_WORDS",
     "Interaction",
     "Interval",
     "LEVEL",

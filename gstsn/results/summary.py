@@ -14,6 +14,7 @@ from gstsn.results import runs as runs_format
 from gstsn.results.budget import study_curves
 from gstsn.results.curves import CurveError
 from gstsn.results.stats import (
+    INTERACTION_WORDS,
     UNCLEAR,
     Interval,
     rank1_metrics,
@@ -116,10 +117,6 @@ def interaction_lines(study_dir: str | Path, distance: str = "per_part", digits:
         items = _difference_items(part, metrics, digits, INTERACTION_WORDS)
         lines.append(f"  {what}: " + "; ".join(items))
     return lines
-
-
-#: the verdict words of an interaction: its sign says where the effect is larger
-INTERACTION_WORDS = {"better": "larger at the first value", "worse": "smaller at the first value"}
 
 
 def _ratio(iv: Interval) -> str:
