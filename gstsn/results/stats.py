@@ -167,6 +167,29 @@ def contrasts(
     return out
 
 
+def _grid_cells(runs: pd.DataFrame, axes: Mapping[str, Sequence[Any]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """``(grid, references)``: each learned cell's axis values (from its first run), and the reference rows (GEI)."""
+    methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
+    grid, refs = {}, []
+    for cell, part in runs.groupby("cell", sort=False):
+        if methods.get(cell, "gstsn") in MODEL_METHODS:
+            first = part.iloc[0]
+            grid[cell] = {a: (first[a] if a in part.columns else None) for a in axes}
+        else:
+            refs.append(cell)
+    return grid, refs
+
+
+def _adjust_rows(rows: list[dict[str, Any]], alpha: float, higher_is_better: bool = True) -> None:
+    """Holm-adjust ``rows`` (each with its interval under ``_iv``, removed here) per :func:`family_of` of their metric,
+    adding ``p, p_holm, m, verdict, seeds_needed`` to each."""
+    for family in dict.fromkeys(family_of(r["metric"]) for r in rows):
+        members = [r for r in rows if family_of(r["metric"]) == family]
+        adjusted = multiplicity.adjust_family([r.pop("_iv") for r in members], alpha, higher_is_better)
+        for r, a in zip(members, adjusted, strict=True):
+            r.update(p=a.p, p_holm=a.p_holm, m=a.m, verdict=a.verdict, seeds_needed=a.seeds_needed)
+
+
 def compare_runs(
     runs: pd.DataFrame,
     axes: Mapping[str, Sequence[Any]],
@@ -183,16 +206,7 @@ def compare_runs(
     distance, e.g. all ``rank1.per_part.*`` rows; see :func:`family_of`). ``verdict`` uses ``p_holm``
     (``raw_verdict``: the raw interval alone); ``seeds_needed``: for an adjusted "not distinguishable", the seeds for
     80 % power at level ``(1 − level) / m`` (:func:`gstsn.results.multiplicity.seeds_needed`; None: more than 1000)."""
-    alpha = 1.0 - level  # the family-wise error rate of the adjusted verdicts
-
-    methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
-    grid, refs = {}, []
-    for cell, part in runs.groupby("cell", sort=False):
-        if methods.get(cell, "gstsn") in MODEL_METHODS:
-            first = part.iloc[0]
-            grid[cell] = {a: (first[a] if a in part.columns else None) for a in axes}
-        else:
-            refs.append(cell)
+    grid, refs = _grid_cells(runs, axes)
     rows = []
     for cell, ref, axis in contrasts(grid, axes, baseline, refs):
         for metric in metrics:
@@ -212,11 +226,7 @@ def compare_runs(
                     "_iv": iv,
                 }
             )
-    for family in dict.fromkeys(family_of(r["metric"]) for r in rows):
-        members = [r for r in rows if family_of(r["metric"]) == family]
-        adjusted = multiplicity.adjust_family([r.pop("_iv") for r in members], alpha, higher_is_better)
-        for r, a in zip(members, adjusted, strict=True):
-            r.update(p=a.p, p_holm=a.p_holm, m=a.m, verdict=a.verdict, seeds_needed=a.seeds_needed)
+    _adjust_rows(rows, 1.0 - level, higher_is_better)
     cols = ["cell", "reference", "axis", "metric", "diff", "low", "high", "n", "seeds", "p", "p_holm", "m", "verdict",
             "raw_verdict", "seeds_needed"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
@@ -297,11 +307,7 @@ def compare_interactions(
     interactions only (a family of their own, so the contrasts of :func:`compare_runs` keep their adjustment).
     ``verdict``: ``better`` when the interaction is positive (the effect of ``axes[1]`` larger at ``cell``'s value
     of ``axes[0]``), ``worse`` when negative, else not distinguishable."""
-    methods = runs.groupby("cell", sort=False)["method"].first().to_dict() if "method" in runs.columns else {}
-    grid = {}
-    for cell, part in runs.groupby("cell", sort=False):
-        if methods.get(cell, "gstsn") in MODEL_METHODS:
-            grid[cell] = {a: (part.iloc[0][a] if a in part.columns else None) for a in axes}
+    grid, _ = _grid_cells(runs, axes)
     rows = []
     for inter in interactions(grid, list(axes), baseline):
         for metric in metrics:
@@ -310,11 +316,7 @@ def compare_interactions(
                          "axes": " × ".join(inter.axes), "what": inter.describe(), "metric": metric,
                          "diff": iv.mean, "low": iv.low, "high": iv.high, "n": iv.n,
                          "seeds": ",".join(map(str, seeds)), "_iv": iv})  # fmt: skip
-    for fam in dict.fromkeys(family_of(r["metric"]) for r in rows):
-        members = [r for r in rows if family_of(r["metric"]) == fam]
-        adjusted = multiplicity.adjust_family([r.pop("_iv") for r in members], 1.0 - level)
-        for r, a in zip(members, adjusted, strict=True):
-            r.update(p=a.p, p_holm=a.p_holm, m=a.m, verdict=a.verdict, seeds_needed=a.seeds_needed)
+    _adjust_rows(rows, 1.0 - level)
     cols = ["cell", "along", "across", "base", "axes", "what", "metric", "diff", "low", "high", "n", "seeds", "p",
             "p_holm", "m", "verdict", "seeds_needed"]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
