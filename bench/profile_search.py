@@ -128,6 +128,37 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def final_mean(row: dict[str, Any]) -> float | None:
+    """The final validation rank-1 averaged over NM, BG and CL (None until the candidate has finished)."""
+    final = row["q4"] if row.get("done") else None
+    if not final or any(final.get(c) is None for c in CONDITIONS):
+        return None
+    return sum(final[c] for c in CONDITIONS) / len(CONDITIONS)
+
+
+def choose(rows: list[dict[str, Any]]) -> str:
+    """The rule of docs/training.md, fixed before the last candidates were read: among the finished candidates at
+    their plateau, the highest final validation rank-1 averaged over NM, BG and CL; the sentence names it, its mean,
+    and the candidates within a point of it (one seed's noise: chosen, not claimed better)."""
+    ranked = sorted(((m, r["name"]) for r in rows if r.get("plateau") and (m := final_mean(r)) is not None),
+                    reverse=True)  # fmt: skip
+    waiting = [r["name"] for r in rows if not r.get("done")]
+    missed = [r["name"] for r in rows if r.get("done") and not r.get("plateau")]
+    notes = (f"; not finished: {', '.join(waiting)}" if waiting else "") + (
+        f"; short of their plateau (run longer before choosing): {', '.join(missed)}" if missed else ""
+    )
+    if not ranked:
+        return "Chosen: none yet (no finished candidate at its plateau)" + notes + "."
+    best, name = ranked[0]
+    close = [f"{n} ({m:.1f})" for m, n in ranked[1:] if best - m < 1.0]
+    return (
+        f"Chosen by the rule: {name}, final validation rank-1 averaged over NM, BG and CL {best:.1f}"
+        + (f"; within a point of it, one seed's noise: {', '.join(close)}" if close else "")
+        + notes
+        + "."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", help="casia-b:PATH/casia-b-sil-64x44.npz (the real data; required unless --table)")
@@ -152,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             if proc.returncode != 0:
                 print(f"{name}: gstsn train exited {proc.returncode}; rerun to resume it", file=sys.stderr)
                 return proc.returncode
-    print(markdown([summarise(n, args.work / n) for n in names]))
+    rows = [summarise(n, args.work / n) for n in names]
+    print(markdown(rows))
+    print()
+    print(choose(rows))
     return 0
 
 

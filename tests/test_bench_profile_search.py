@@ -42,3 +42,18 @@ def test_the_table_reads_quarters_final_and_the_plateau(tmp_path):
     table = profile_search.markdown([row, profile_search.summarise("C", tmp_path / "C")])
     assert "84.5 / 74.5 / 54.5" in table and "+0.5 (plateau)" in table and "25% (contended) | Test CPU, bf16 |" in table
     assert "| C: " in table and table.count("—") >= 8  # the candidate not run yet: dashes, no error
+
+
+def _row(name: str, final: tuple[float, float, float] | None, plateau: bool = True) -> dict:
+    q4 = dict(zip(("NM", "BG", "CL"), final, strict=True)) if final else None
+    return {"name": name, "done": final is not None, "q4": q4, "plateau": plateau if final else None}
+
+
+def test_the_rule_chooses_the_best_mean_at_plateau_and_names_the_close_ones():
+    rows = [_row("B", (88.9, 84.7, 63.0)), _row("D", (89.8, 85.5, 62.5)), _row("C", (95.0, 90.0, 70.0), plateau=False),
+            _row("E", None), _row("F", (80.0, 70.0, 50.0))]  # fmt: skip
+    text = profile_search.choose(rows)
+    assert text.startswith("Chosen by the rule: D, final validation rank-1 averaged over NM, BG and CL 79.3")
+    assert "within a point of it, one seed's noise: B (78.9)" in text and "F (" not in text
+    assert "not finished: E" in text and "short of their plateau (run longer before choosing): C" in text
+    assert profile_search.choose([_row("E", None)]).startswith("Chosen: none yet")
