@@ -163,6 +163,18 @@ def per_view_table(group: DataGroup, distance: str) -> Table:
     return Table(caption, header, rows, notes, cls="paper")
 
 
+def difference_cell(comp: stats.AdjustedComparison, word: str, title: str) -> Cell:
+    """A paired difference's table cell: "difference [raw 95 % interval]", under it ``word`` (the verdict), "p … ·
+    Holm p …" and, where not distinguishable, the seeds for 80 % power; without an interval, the difference alone."""
+    if not comp.diff.has_interval:
+        return Cell(stats.format_difference(comp.diff), cls="missing")
+    more = [f"p {stats.format_p(comp.p)} · Holm p {stats.format_p(comp.p_holm)}"]
+    if comp.verdict == stats.UNCLEAR:
+        more.append(stats.format_seeds_needed(comp.seeds_needed, comp.diff.n))
+    cls = {"better": "better", "worse": "worse"}.get(comp.verdict, "unclear")
+    return Cell(stats.format_difference(comp.diff), sub=word, more=tuple(more), cls=cls, title=title)
+
+
 def comparison_table(group: DataGroup) -> Table:
     """Every comparison of the group with its paired difference [95 % interval] and verdict, for both distances."""
     header = ["comparison", "axis", "distance", "NM", "BG", "CL"]
@@ -176,23 +188,9 @@ def comparison_table(group: DataGroup) -> Table:
             ]
             for cond in CONDITIONS:
                 comp = compare(group, contrast, distance, cond)
-                if comp.diff.has_interval:
-                    cls = {"better": "better", "worse": "worse"}.get(comp.verdict, "unclear")
-                    more = [f"p {stats.format_p(comp.p)} · Holm p {stats.format_p(comp.p_holm)}"]
-                    if comp.verdict == stats.UNCLEAR:
-                        more.append(stats.format_seeds_needed(comp.seeds_needed, comp.diff.n))
-                    row.append(
-                        Cell(
-                            stats.format_difference(comp.diff),
-                            sub=short_verdict(comp.verdict),
-                            more=tuple(more),
-                            cls=cls,
-                            title=f"paired by seed over seeds {list(comp.seeds)}; raw 95 % interval; the verdict "
-                            f"uses the Holm p over the {comp.m} comparisons on the {distance} distance",
-                        )
-                    )
-                else:
-                    row.append(Cell(stats.format_difference(comp.diff), cls="missing"))
+                title = (f"paired by seed over seeds {list(comp.seeds)}; raw 95 % interval; the verdict uses the "
+                         f"Holm p over the {comp.m} comparisons on the {distance} distance")  # fmt: skip
+                row.append(difference_cell(comp, short_verdict(comp.verdict), title))
             rows.append(row)
     sizes = ", ".join(f"{family_size(group, d)} on the {d} distance" for d in DISTANCE_LABELS)
     notes = [
@@ -226,17 +224,9 @@ def interaction_table(group: DataGroup) -> Table | None:
             ]  # fmt: skip
             for cond in CONDITIONS:
                 comp = fam[(inter.cell, cond)]
-                if not comp.diff.has_interval:
-                    row.append(Cell(stats.format_difference(comp.diff), cls="missing"))
-                    continue
-                more = [f"p {stats.format_p(comp.p)} · Holm p {stats.format_p(comp.p_holm)}"]
-                if comp.verdict == stats.UNCLEAR:
-                    more.append(stats.format_seeds_needed(comp.seeds_needed, comp.diff.n))
-                cls = {"better": "better", "worse": "worse"}.get(comp.verdict, "unclear")
                 title = (f"paired by seed over seeds {list(comp.seeds)}; raw 95 % interval; Holm over the {comp.m} "
                          f"interaction comparisons on the {distance} distance")  # fmt: skip
-                row.append(Cell(stats.format_difference(comp.diff), sub=interaction_word(comp), more=tuple(more),
-                                cls=cls, title=title))  # fmt: skip
+                row.append(difference_cell(comp, interaction_word(comp), title))
             rows.append(row)
     notes = [
         data_note(group),
